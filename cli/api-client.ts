@@ -1,0 +1,167 @@
+import type { ClusterNode, ClusterState, Service, ServicePatch, ServiceSpec } from './types';
+
+/** An error answered by the daemon, or a failure to reach it. */
+export class ApiError extends Error {
+  /**
+   * @param code   the daemon's stable error code, or a CLI one
+   *               (`UNREACHABLE`, `BAD_RESPONSE`)
+   * @param status the HTTP status, 0 when no answer came
+   */
+  constructor(readonly code: string, message: string, readonly status: number) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ClientOptions {
+  fetch?: typeof fetch;
+  /** Sleeps between 503 retries; injected so tests do not wait. */
+  sleep?: (ms: number) => Promise<void>;
+  /** How long 503 (no leader yet) is retried before it is reported. */
+  retryUnavailableMs?: number;
+  /** Per-request timeout, not applied to streams. */
+  requestTimeoutMs?: number;
+}
+
+const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A small typed client of the bicycled REST API. Every method throws an
+ * ApiError when the daemon answers an error or cannot be reached; a 503
+ * (no leader yet) is retried with back-off for up to ~5 s first.
+ */
+export class ApiClient {
+  private readonly fetchFn: typeof fetch;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly retryUnavailableMs: number;
+  private readonly requestTimeoutMs: number;
+
+  constructor(readonly baseUrl: string, options: ClientOptions = {}) {
+    this.fetchFn = options.fetch ?? fetch;
+    this.sleep = options.sleep ?? sleepMs;
+    this.retryUnavailableMs = options.retryUnavailableMs ?? 5000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  async listServices(): Promise<Service[]> {
+    return (await this.json<{ services: Service[] }>('GET', '/services')).services;
+  }
+
+  getService(name: string): Promise<Service> {
+    return this.json<Service>('GET', `/services/${enc(name)}`);
+  }
+
+  /** GET /services/:name, or null when the daemon answers 404. */
+  async findService(name: string): Promise<Service | null> {
+    try {
+      return await this.getService(name);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  createService(spec: ServiceSpec): Promise<Service> {
+    return this.json<Service>('POST', '/services?wait=false', spec);
+  }
+
+  updateService(name: string, patch: ServicePatch): Promise<Service> {
+    return this.json<Service>('PATCH', `/services/${enc(name)}`, patch);
+  }
+
+  removeService(name: string): Promise<Service> {
+    return this.json<Service>('DELETE', `/services/${enc(name)}`);
+  }
+
+  async listNodes(): Promise<ClusterNode[]> {
+    return (await this.json<{ nodes: ClusterNode[] }>('GET', '/nodes')).nodes;
+  }
+
+  getState(): Promise<ClusterState> {
+    return this.json<ClusterState>('GET', '/state');
+  }
+
+  /** Opens a streamed text body (logs); the caller reads it to the end. */
+  async stream(path: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.request('GET', path, undefined, signal);
+    if (!res.body) throw new ApiError('BAD_RESPONSE', `empty body from ${path}`, res.status);
+    return res.body;
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const signal = AbortSignal.timeout(this.requestTimeoutMs);
+    const res = await this.request(method, path, body, signal);
+    const text = await res.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError('BAD_RESPONSE', `${method} ${path}: the daemon answered ${res.status} with a body that is not JSON`, res.status);
+    }
+  }
+
+  private async request(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    let waitedMs = 0;
+    let backoffMs = 100;
+    for (;;) {
+      const res = await this.send(method, path, body, signal);
+      if (res.ok) return res;
+      const error = await readError(res);
+      if (res.status !== 503 || waitedMs >= this.retryUnavailableMs) throw error;
+      const pauseMs = Math.min(backoffMs, this.retryUnavailableMs - waitedMs);
+      await this.sleep(pauseMs);
+      waitedMs += pauseMs;
+      backoffMs = Math.min(backoffMs * 2, 1000);
+    }
+  }
+
+  private async send(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    const init: RequestInit = { method, headers: { accept: 'application/json' } };
+    if (signal) init.signal = signal;
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { ...init.headers, 'content-type': 'application/json' };
+    }
+    try {
+      return await this.fetchFn(this.baseUrl + path, init);
+    } catch (err) {
+      throw unreachable(this.baseUrl, err);
+    }
+  }
+}
+
+function enc(name: string): string {
+  return encodeURIComponent(name);
+}
+
+/** Reads `{ error: { code, message } }`, falling back to the status text. */
+export async function readError(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  try {
+    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    const { code, message } = parsed.error ?? {};
+    if (typeof message === 'string') {
+      return new ApiError(typeof code === 'string' ? code : `HTTP_${res.status}`, message, res.status);
+    }
+  } catch {
+    // not JSON: described below from the status
+  }
+  const detail = text.trim().split('\n')[0]?.slice(0, 200) || res.statusText || 'no message';
+  return new ApiError(`HTTP_${res.status}`, `the daemon answered ${res.status}: ${detail}`, res.status);
+}
+
+/** Describes why fetch failed before any answer came. */
+export function unreachable(baseUrl: string, err: unknown): ApiError {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+    return new ApiError('UNREACHABLE', `no answer from bicycled at ${baseUrl} in time`, 0);
+  }
+  const cause = err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
+  const code = cause?.code ?? (err as { code?: string } | null)?.code;
+  if (code === 'ECONNREFUSED') {
+    return new ApiError('UNREACHABLE', `cannot reach bicycled at ${baseUrl}: is it running?`, 0);
+  }
+  if (cause?.message === 'bad port') {
+    return new ApiError('UNREACHABLE', `cannot reach bicycled at ${baseUrl}: fetch refuses that port, choose another`, 0);
+  }
+  const why = cause?.message || (err instanceof Error ? err.message : String(err));
+  return new ApiError('UNREACHABLE', `cannot reach bicycled at ${baseUrl}: ${why}`, 0);
+}

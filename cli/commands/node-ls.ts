@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { clientFor, printJson } from '../context';
+import { shortId } from '../format';
+import { formatTable } from '../table';
+import type { ClusterNode } from '../types';
+
+export function nodeTable(nodes: readonly ClusterNode[]): string {
+  const rows = [...nodes]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((n) => [shortId(n.id), n.name, n.address, n.role, n.status, n.availability, n.leader ? '*' : '', n.tasks]);
+  return formatTable(['ID', 'NAME', 'ADDRESS', 'ROLE', 'STATUS', 'AVAILABILITY', 'LEADER', 'TASKS'], rows);
+}
+
+/** `bicycle node ls [--json]` */
+export function registerNodeLs(node: Command): void {
+  node
+    .command('ls')
+    .description('list the cluster nodes')
+    .option('--json', 'print the raw JSON')
+    .action(async (options: { json?: boolean }, cmd: Command) => {
+      const nodes = await clientFor(cmd).listNodes();
+      if (options.json) printJson(nodes);
+      else process.stdout.write(nodeTable(nodes));
+    });
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { clientFor, waitDeps, withWaitOptions, type WaitOptions } from '../context';
+import { collectKeyValue, parseReplicas } from '../parse';
+import type { ServiceSpec } from '../types';
+import { waitForService } from '../wait';
+
+interface AddOptions extends WaitOptions {
+  image: string;
+  replicas: number;
+  env?: Record<string, string>;
+  label?: Record<string, string>;
+}
+
+/** Builds the POST /services body from the command line. */
+export function buildServiceSpec(name: string, command: string[], options: AddOptions): ServiceSpec {
+  const spec: ServiceSpec = { name, image: options.image, replicas: options.replicas };
+  if (command.length > 0) spec.command = command;
+  if (options.env) spec.env = options.env;
+  if (options.label) spec.labels = options.label;
+  return spec;
+}
+
+/** `bicycle service add NAME --image IMG [--replicas N] [--env K=V]... [-- CMD ARGS...]` */
+export function registerServiceAdd(service: Command): void {
+  withWaitOptions(
+    service
+      .command('add')
+      .description('create a service, then wait until its replicas run')
+      .argument('<name>', 'service name')
+      .argument('[command...]', 'command and arguments to run, after --')
+      .requiredOption('--image <image>', 'container image')
+      .option('--replicas <n>', 'number of replicas', parseReplicas, 1)
+      .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collectKeyValue)
+      .option('--label <KEY=VALUE>', 'service label (repeatable)', collectKeyValue),
+  ).action(async (name: string, command: string[], options: AddOptions, cmd: Command) => {
+    const client = clientFor(cmd);
+    await client.createService(buildServiceSpec(name, command, options));
+    if (!options.detach) await waitForService(client, name, options.timeout, waitDeps);
+    process.stdout.write(`${name}\n`);
+  });
+}

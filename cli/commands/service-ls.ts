@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { clientFor, printJson } from '../context';
+import { formatTable } from '../table';
+import type { Service } from '../types';
+
+export function serviceTable(services: readonly Service[]): string {
+  const rows = [...services]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((s) => [s.name, s.image, `${s.running}/${s.replicas}`, s.state, s.version]);
+  return formatTable(['NAME', 'IMAGE', 'REPLICAS', 'STATE', 'VERSION'], rows);
+}
+
+/** `bicycle service ls [--json]` */
+export function registerServiceLs(service: Command): void {
+  service
+    .command('ls')
+    .description('list services')
+    .option('--json', 'print the raw JSON')
+    .action(async (options: { json?: boolean }, cmd: Command) => {
+      const services = await clientFor(cmd).listServices();
+      if (options.json) printJson(services);
+      else process.stdout.write(serviceTable(services));
+    });
+}

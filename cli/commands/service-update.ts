@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { clientFor, waitDeps, withWaitOptions, type WaitOptions } from '../context';
+import { applyChanges, collectKeyValue, collectString, parseReplicas } from '../parse';
+import type { Service, ServicePatch } from '../types';
+import { waitForService } from '../wait';
+
+interface UpdateOptions extends WaitOptions {
+  image?: string;
+  replicas?: number;
+  env?: Record<string, string>;
+  envRm?: string[];
+  label?: Record<string, string>;
+  labelRm?: string[];
+  command?: string[];
+}
+
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k]);
+}
+
+/**
+ * The PATCH body for an update: only the fields that change. env and labels
+ * are sent whole, computed from the current ones. Empty when nothing changes.
+ */
+export function buildServicePatch(current: Service, options: UpdateOptions, command: string[]): ServicePatch {
+  const patch: ServicePatch = {};
+  if (options.image !== undefined && options.image !== current.image) patch.image = options.image;
+  if (options.replicas !== undefined && options.replicas !== current.replicas) patch.replicas = options.replicas;
+  const env = applyChanges(current.env ?? {}, options.env ?? {}, options.envRm ?? []);
+  if (!sameMap(env, current.env ?? {})) patch.env = env;
+  const labels = applyChanges(current.labels ?? {}, options.label ?? {}, options.labelRm ?? []);
+  if (!sameMap(labels, current.labels ?? {})) patch.labels = labels;
+  const wanted = command.length > 0 ? command : options.command;
+  if (wanted && JSON.stringify(wanted) !== JSON.stringify(current.command)) patch.command = wanted;
+  return patch;
+}
+
+function hasChangeFlags(options: UpdateOptions, command: string[]): boolean {
+  return (
+    options.image !== undefined || options.replicas !== undefined || options.env !== undefined ||
+    options.envRm !== undefined || options.label !== undefined || options.labelRm !== undefined ||
+    options.command !== undefined || command.length > 0
+  );
+}
+
+/** `bicycle service update NAME [--image IMG] [--replicas N] [--env K=V]... [--env-rm K]... [--command ...]` */
+export function registerServiceUpdate(service: Command): void {
+  withWaitOptions(
+    service
+      .command('update')
+      .description("change a service's spec, then wait until it has rolled out")
+      .argument('<name>', 'service name')
+      .argument('[command...]', 'new command and arguments, after -- (like --command)')
+      .option('--image <image>', 'new container image')
+      .option('--replicas <n>', 'new number of replicas', parseReplicas)
+      .option('--env <KEY=VALUE>', 'add or change an environment variable (repeatable)', collectKeyValue)
+      .option('--env-rm <KEY>', 'remove an environment variable (repeatable)', collectString)
+      .option('--label <KEY=VALUE>', 'add or change a label (repeatable)', collectKeyValue)
+      .option('--label-rm <KEY>', 'remove a label (repeatable)', collectString)
+      .option('--command <args...>', 'new command and arguments (use -- CMD ARGS when an argument starts with -)'),
+  ).action(async (name: string, command: string[], options: UpdateOptions, cmd: Command) => {
+    if (!hasChangeFlags(options, command)) {
+      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm or --command');
+    }
+    const client = clientFor(cmd);
+    const patch = buildServicePatch(await client.getService(name), options, command);
+    if (Object.keys(patch).length > 0) await client.updateService(name, patch);
+    else process.stderr.write(`${name}: already up to date\n`);
+    if (!options.detach) await waitForService(client, name, options.timeout, waitDeps);
+    process.stdout.write(`${name}\n`);
+  });
+}

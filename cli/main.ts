@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { registerLogs } from './commands/logs';
+import { registerNodeLs } from './commands/node-ls';
+import { registerServiceAdd } from './commands/service-add';
+import { registerServiceInspect } from './commands/service-inspect';
+import { registerServiceLogs } from './commands/service-logs';
+import { registerServiceLs } from './commands/service-ls';
+import { registerServicePs } from './commands/service-ps';
+import { registerServiceRm } from './commands/service-rm';
+import { registerServiceScale } from './commands/service-scale';
+import { registerServiceUpdate } from './commands/service-update';
+import { registerState } from './commands/state';
+import { ExitCodeError, printError } from './context';
+import { DEFAULT_HOST } from './host';
+
+/** Exit codes: 0 success, 1 the daemon refused or the wait timed out, 2 usage. */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+function packageVersion(): string {
+  try {
+    const file = join(__dirname, '..', '..', 'package.json');
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** The whole command tree; commander errors are thrown, not exited on. */
+export function buildProgram(): Command {
+  const program = new Command('bicycle')
+    .description('Command-line client of bicycled, the Bicycle container orchestrator.')
+    .version(packageVersion())
+    .addOption(
+      new Option('--host <host>', 'daemon address: host:port or http(s)://host:port')
+        .env('BICYCLE_HOST')
+        .default(DEFAULT_HOST),
+    )
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+
+  const service = program.command('service').description('manage services');
+  registerServiceAdd(service);
+  registerServiceLs(service);
+  registerServicePs(service);
+  registerServiceInspect(service);
+  registerServiceScale(service);
+  registerServiceUpdate(service);
+  registerServiceRm(service);
+  registerServiceLogs(service);
+
+  const node = program.command('node').description('inspect cluster nodes');
+  registerNodeLs(node);
+
+  registerState(program);
+  registerLogs(program);
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    if (err instanceof ExitCodeError) return err.exitCode;
+    printError(err);
+    return EXIT_FAILURE;
+  }
+}
+
+if (require.main === module) {
+  // `bicycle logs -f | head` closes stdout early: that is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  run(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,80 @@
+// The daemon's REST shapes, as the CLI reads them. Kept here rather than
+// imported from the daemon so the CLI depends only on the wire contract.
+
+export type ServiceState = 'NEW' | 'DEPLOYING' | 'RUNNING' | 'DEGRADED' | 'DELETE' | 'DELETING';
+export type TaskState =
+  | 'NEW' | 'ASSIGNED' | 'STARTING' | 'RUNNING'
+  | 'COMPLETE' | 'SHUTDOWN' | 'FAILED' | 'ORPHANED';
+export type DesiredState = 'RUNNING' | 'SHUTDOWN';
+
+export interface Task {
+  id: string;
+  slot: number;
+  node: string | null;
+  nodeId: string | null;
+  state: TaskState;
+  desiredState: DesiredState;
+  containerId: string | null;
+  error: string | null;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Service {
+  name: string;
+  image: string;
+  replicas: number;
+  running: number;
+  state: ServiceState;
+  version: number;
+  command: string[] | null;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  tasks: Task[];
+}
+
+/** Body of POST /services. */
+export interface ServiceSpec {
+  name: string;
+  image: string;
+  replicas: number;
+  command?: string[];
+  env?: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
+/** Body of PATCH /services/:name: only the fields that change. */
+export type ServicePatch = Partial<Omit<ServiceSpec, 'name'>>;
+
+export interface ClusterNode {
+  id: string;
+  name: string;
+  address: string;
+  role: string;
+  status: string;
+  availability: string;
+  leader: boolean;
+  uptimeSeconds: number;
+  tasks: number;
+}
+
+export interface StateContainer {
+  id: string;
+  service: string;
+  slot: number;
+  node: string;
+  state: string;
+  uptimeSeconds: number;
+  cpuPercent: number | null;
+  memoryBytes: number | null;
+}
+
+export interface ClusterState {
+  cluster: { id: string; leader: string | null; term: number };
+  nodes: ClusterNode[];
+  services: Pick<Service, 'name' | 'image' | 'replicas' | 'running' | 'state'>[];
+  containers: StateContainer[];
+}

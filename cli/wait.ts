@@ -1,0 +1,86 @@
+import type { ApiClient } from './api-client';
+import { isConverged, liveTaskLines, pendingLines, progressText, removalText } from './converge';
+import type { Service } from './types';
+
+/** Time and output, injected so the waiting logic is tested without sleeping. */
+export interface WaitDeps {
+  nowMs: () => number;
+  sleep: (ms: number) => Promise<void>;
+  /** Receives a progress line (the shell writes it to stderr). */
+  report: (line: string) => void;
+}
+
+export const realWaitDeps: WaitDeps = {
+  nowMs: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  report: (line) => process.stderr.write(line + '\n'),
+};
+
+export const POLL_INTERVAL_MS = 250;
+
+/** Thrown when a wait runs out of time; its message says what is pending. */
+export class WaitTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WaitTimeoutError';
+  }
+}
+
+export interface PollOptions<T> {
+  poll: () => Promise<T>;
+  done: (value: T) => boolean;
+  /** The progress line for a value; reported only when it changes. */
+  describe: (value: T) => string;
+  timeoutMs: number;
+  intervalMs?: number;
+}
+
+/**
+ * Polls until `done` holds or `timeoutMs` passes. Returns whether it is
+ * done and the last value seen. Errors from `poll` propagate.
+ */
+export async function pollUntil<T>(options: PollOptions<T>, deps: WaitDeps): Promise<{ done: boolean; last: T }> {
+  const deadline = deps.nowMs() + options.timeoutMs;
+  let lastLine: string | undefined;
+  for (;;) {
+    const value = await options.poll();
+    const line = options.describe(value);
+    if (line !== lastLine) {
+      deps.report(line);
+      lastLine = line;
+    }
+    if (options.done(value)) return { done: true, last: value };
+    if (deps.nowMs() >= deadline) return { done: false, last: value };
+    await deps.sleep(Math.min(options.intervalMs ?? POLL_INTERVAL_MS, Math.max(0, deadline - deps.nowMs())));
+  }
+}
+
+/** Waits until the service has converged (see isConverged) or throws WaitTimeoutError. */
+export async function waitForService(client: ApiClient, name: string, timeoutSeconds: number, deps: WaitDeps): Promise<Service> {
+  const { done, last } = await pollUntil(
+    { poll: () => client.getService(name), done: isConverged, describe: progressText, timeoutMs: timeoutSeconds * 1000 },
+    deps,
+  );
+  if (done) return last;
+  const details = pendingLines(last).map((line) => `\n  ${line}`).join('');
+  throw new WaitTimeoutError(
+    `${name} did not converge within ${timeoutSeconds}s (${last.running}/${last.replicas} running, state ${last.state})${details}` +
+      `\nthe daemon keeps trying; watch it with: bicycle service ps ${name}`,
+  );
+}
+
+/** Waits until GET /services/:name answers 404, or throws WaitTimeoutError. */
+export async function waitForRemoval(client: ApiClient, name: string, timeoutSeconds: number, deps: WaitDeps): Promise<void> {
+  const { done, last } = await pollUntil<Service | null>(
+    {
+      poll: () => client.findService(name),
+      done: (s) => s === null,
+      describe: (s) => removalText(name, s),
+      timeoutMs: timeoutSeconds * 1000,
+    },
+    deps,
+  );
+  if (done || !last) return;
+  const details = liveTaskLines(last).map((line) => `\n  ${line}`).join('');
+  throw new WaitTimeoutError(`${name} was not removed within ${timeoutSeconds}s (state ${last.state})${details}`);
+}

@@ -1,0 +1,108 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildServiceSpec } from '../../../cli/commands/service-add';
+import { buildServicePatch } from '../../../cli/commands/service-update';
+import { serviceTable } from '../../../cli/commands/service-ls';
+import { taskTable } from '../../../cli/commands/service-ps';
+import { nodeTable } from '../../../cli/commands/node-ls';
+import { stateSummary } from '../../../cli/commands/state';
+import { service, task } from './fixtures';
+
+const waitDefaults = { timeout: 120 };
+
+describe('service add body', () => {
+  it('leaves out what was not given', () => {
+    assert.deepEqual(buildServiceSpec('web', [], { image: 'img', replicas: 1, ...waitDefaults }), {
+      name: 'web', image: 'img', replicas: 1,
+    });
+  });
+  it('carries command, env and labels', () => {
+    const spec = buildServiceSpec('web', ['sh', '-c', 'sleep 1'], {
+      image: 'img', replicas: 3, env: { A: '1' }, label: { team: 'core' }, ...waitDefaults,
+    });
+    assert.deepEqual(spec, {
+      name: 'web', image: 'img', replicas: 3, command: ['sh', '-c', 'sleep 1'], env: { A: '1' }, labels: { team: 'core' },
+    });
+  });
+});
+
+describe('service update body', () => {
+  const current = service({ image: 'img:1', replicas: 2, env: { A: '1', B: '2' }, labels: { x: 'y' }, command: ['sleep', '9'] });
+
+  it('sends env whole after adds and removals', () => {
+    assert.deepEqual(buildServicePatch(current, { env: { C: '3' }, envRm: ['A'], ...waitDefaults }, []), {
+      env: { B: '2', C: '3' },
+    });
+  });
+  it('sends only fields that change', () => {
+    const patch = buildServicePatch(current, { image: 'img:1', replicas: 4, env: { A: '1' }, ...waitDefaults }, []);
+    assert.deepEqual(patch, { replicas: 4 });
+  });
+  it('takes the command from -- or --command', () => {
+    assert.deepEqual(buildServicePatch(current, { ...waitDefaults }, ['sh', '-c', 'x']), { command: ['sh', '-c', 'x'] });
+    assert.deepEqual(buildServicePatch(current, { command: ['sleep', '5'], ...waitDefaults }, []), { command: ['sleep', '5'] });
+    assert.deepEqual(buildServicePatch(current, { command: ['sleep', '9'], ...waitDefaults }, []), {});
+  });
+  it('updates labels like env', () => {
+    assert.deepEqual(buildServicePatch(current, { label: { z: '1' }, labelRm: ['x'], ...waitDefaults }, []), { labels: { z: '1' } });
+  });
+});
+
+describe('tables', () => {
+  it('lists services as running/desired, sorted by name', () => {
+    const text = serviceTable([
+      service({ name: 'web', replicas: 5, running: 3, state: 'DEPLOYING', version: 2 }),
+      service({ name: 'api', image: 'api:1' }),
+    ]);
+    assert.equal(
+      text,
+      'NAME   IMAGE                  REPLICAS   STATE       VERSION\n' +
+        'api    api:1                  1/1        RUNNING     1\n' +
+        'web    bicycle/busybox:test   3/5        DEPLOYING   2\n',
+    );
+  });
+
+  it('lists tasks by slot, the one meant to run first, with state ages', () => {
+    const now = Date.parse('2025-01-01T00:00:12Z');
+    const s = service({
+      tasks: [
+        task({ id: 'bbbbbbbbbbbbbbbb', slot: 2, state: 'STARTING', node: null }),
+        task({ id: 'cccccccccccccccc', desiredState: 'SHUTDOWN', state: 'FAILED', error: 'exit 1' }),
+        task({ id: 'aaaaaaaaaaaaaaaa' }),
+      ],
+    });
+    assert.equal(
+      taskTable(s, now),
+      'ID             NAME    NODE     DESIRED STATE   CURRENT STATE   ERROR\n' +
+        'aaaaaaaaaaaa   web.1   node-a   RUNNING         RUNNING 12s\n' +
+        'cccccccccccc   web.1   node-a   SHUTDOWN        FAILED 12s      exit 1\n' +
+        'bbbbbbbbbbbb   web.2   -        RUNNING         STARTING 12s\n',
+    );
+  });
+
+  it('marks the leader in the node table', () => {
+    const text = nodeTable([
+      { id: 'n-2', name: 'b', address: '10.0.0.2:7070', role: 'worker', status: 'READY', availability: 'active', leader: false, uptimeSeconds: 5, tasks: 0 },
+      { id: 'n-1', name: 'a', address: '10.0.0.1:7070', role: 'manager', status: 'READY', availability: 'active', leader: true, uptimeSeconds: 5, tasks: 3 },
+    ]);
+    assert.equal(
+      text,
+      'ID    NAME   ADDRESS         ROLE      STATUS   AVAILABILITY   LEADER   TASKS\n' +
+        'n-1   a      10.0.0.1:7070   manager   READY    active         *        3\n' +
+        'n-2   b      10.0.0.2:7070   worker    READY    active                  0\n',
+    );
+  });
+
+  it('summarises the state with the leader by name', () => {
+    const text = stateSummary({
+      cluster: { id: 'c-1', leader: 'n-1', term: 7 },
+      nodes: [{ id: 'n-1', name: 'a', address: 'x', role: 'manager', status: 'READY', availability: 'active', leader: true, uptimeSeconds: 90, tasks: 1 }],
+      services: [{ name: 'web', image: 'img', replicas: 1, running: 1, state: 'RUNNING' }],
+      containers: [{ id: '0123456789abcdef', service: 'web', slot: 1, node: 'a', state: 'running', uptimeSeconds: 30, cpuPercent: 0.5, memoryBytes: 2048 }],
+    });
+    assert.match(text, /^Cluster: {2}c-1\nLeader: {3}a \(term 7\)\n/);
+    assert.match(text, /\na +manager +READY +active +\* +1m +1\n/);
+    assert.match(text, /\nweb +img +1\/1 +RUNNING\n/);
+    assert.match(text, /\n0123456789ab +web\.1 +a +running +30s +0\.5% +2\.0KiB\n/);
+  });
+});

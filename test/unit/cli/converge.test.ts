@@ -1,0 +1,73 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { isConverged, liveTaskLines, pendingLines, progressText, removalText } from '../../../cli/converge';
+import { service, task } from './fixtures';
+
+describe('isConverged', () => {
+  it('holds when every replica runs at the current version', () => {
+    assert.equal(isConverged(service()), true);
+  });
+  it('fails while fewer run than wanted', () => {
+    const s = service({ replicas: 2, running: 1, tasks: [task(), task({ slot: 2, state: 'STARTING' })] });
+    assert.equal(isConverged(s), false);
+  });
+  it('fails while a task meant to run is at an older version', () => {
+    const s = service({ version: 2, tasks: [task({ version: 1 })] });
+    assert.equal(isConverged(s), false);
+  });
+  it('ignores tasks being shut down', () => {
+    const s = service({ version: 2, tasks: [task({ version: 2 }), task({ version: 1, desiredState: 'SHUTDOWN', state: 'RUNNING' })] });
+    assert.equal(isConverged(s), true);
+  });
+  it('holds for zero replicas once nothing runs', () => {
+    assert.equal(isConverged(service({ replicas: 0, running: 0, tasks: [] })), true);
+  });
+});
+
+describe('progress text', () => {
+  it('reads "web: 3/5 running"', () => {
+    assert.equal(progressText(service({ replicas: 5, running: 3, tasks: [] })), 'web: 3/5 running');
+  });
+  it('adds the updated count during a rollout', () => {
+    const s = service({
+      replicas: 2, running: 2, version: 3,
+      tasks: [task({ version: 3 }), task({ slot: 2, version: 2 })],
+    });
+    assert.equal(progressText(s), 'web: 2/2 running, 1/2 updated');
+  });
+  it('says what is removed', () => {
+    assert.equal(removalText('web', null), 'web: removed');
+    const s = service({ state: 'DELETING', tasks: [task(), task({ slot: 2, state: 'SHUTDOWN' })] });
+    assert.equal(removalText('web', s), 'web: removing, 1 task(s) left');
+  });
+});
+
+describe('pending lines', () => {
+  it('names each pending task with its node, state and error', () => {
+    const s = service({
+      replicas: 3, running: 1, version: 2,
+      tasks: [
+        task({ version: 2 }),
+        task({ slot: 2, state: 'STARTING', version: 2, error: 'pull access denied' }),
+        task({ slot: 3, state: 'RUNNING', version: 1 }),
+        task({ slot: 4, node: null, state: 'NEW', version: 2 }),
+      ],
+    });
+    assert.deepEqual(pendingLines(s), [
+      'web.2 on node-a: STARTING, want RUNNING (error: pull access denied)',
+      'web.3 on node-a: RUNNING at version 1, want 2',
+      'web.4 (unassigned): NEW, want RUNNING',
+    ]);
+  });
+  it('counts replicas without a task and reports errors of finished tasks', () => {
+    const s = service({
+      replicas: 3, running: 1,
+      tasks: [task(), task({ slot: 2, desiredState: 'SHUTDOWN', state: 'FAILED', error: 'exit 1' })],
+    });
+    assert.deepEqual(pendingLines(s), ['2 replica(s) have no task yet', 'web.2 on node-a: FAILED (error: exit 1)']);
+  });
+  it('lists live tasks of a service being removed', () => {
+    const s = service({ state: 'DELETING', tasks: [task({ slot: 2 }), task({ state: 'COMPLETE' })] });
+    assert.deepEqual(liveTaskLines(s), ['web.2 on node-a: RUNNING']);
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { run } from '../../../cli/main';
+
+/** Runs the CLI in-process with stderr silenced; usage errors never reach the network. */
+async function exitCodeOf(...args: string[]): Promise<number> {
+  const write = process.stderr.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    return await run(['node', 'bicycle', '--host', '127.0.0.1:1', ...args]);
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+describe('exit codes', () => {
+  it('is 2 for usage errors', async () => {
+    assert.equal(await exitCodeOf('service', 'scale', 'web=-1'), 2);
+    assert.equal(await exitCodeOf('service', 'scale', 'web'), 2);
+    assert.equal(await exitCodeOf('service', 'add', 'web'), 2);
+    assert.equal(await exitCodeOf('service', 'add', 'web', '--image', 'x', '--replicas', 'many'), 2);
+    assert.equal(await exitCodeOf('service', 'update', 'web'), 2);
+    assert.equal(await exitCodeOf('service', 'logs', 'web', '--tail', 'x'), 2);
+    assert.equal(await exitCodeOf('bogus'), 2);
+    assert.equal(await exitCodeOf('service'), 2);
+  });
+  it('is 1 when the daemon cannot be reached', async () => {
+    assert.equal(await exitCodeOf('service', 'ls'), 1);
+  });
+});
