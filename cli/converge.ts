@@ -9,8 +9,22 @@ export function taskName(service: string, task: Pick<Task, 'slot'>): string {
   return `${service}.${task.slot}`;
 }
 
+/**
+ * The version a task must reach. The contract compares task.version with
+ * service.version; should the daemon also expose `specVersion` (the part of
+ * the version a scale does not bump, which is what tasks carry), that is the
+ * one to compare, or a scale would look like a rollout that never ends.
+ */
+export function targetVersion(service: Service): number {
+  return service.specVersion ?? service.version;
+}
+
+function taskVersion(task: Task): number {
+  return task.specVersion ?? task.version;
+}
+
 function isTaskConverged(service: Service, task: Task): boolean {
-  return task.state === 'RUNNING' && task.version === service.version;
+  return task.state === 'RUNNING' && taskVersion(task) === targetVersion(service);
 }
 
 /**
@@ -29,9 +43,9 @@ export function isConverged(service: Service): boolean {
 export function progressText(service: Service): string {
   const base = `${service.name}: ${service.running}/${service.replicas} running`;
   const wanted = service.tasks.filter((t) => t.desiredState === 'RUNNING');
-  const stale = wanted.some((t) => t.version !== service.version);
+  const stale = wanted.some((t) => taskVersion(t) !== targetVersion(service));
   if (!stale) return base;
-  const updated = wanted.filter((t) => t.version === service.version).length;
+  const updated = wanted.filter((t) => taskVersion(t) === targetVersion(service)).length;
   return `${base}, ${updated}/${service.replicas} updated`;
 }
 
@@ -51,7 +65,7 @@ export function pendingLines(service: Service): string[] {
     const where = task.node ? ` on ${task.node}` : ' (unassigned)';
     const what = pending
       ? task.state === 'RUNNING'
-        ? `RUNNING at version ${task.version}, want ${service.version}`
+        ? `RUNNING at version ${taskVersion(task)}, want ${targetVersion(service)}`
         : `${task.state}, want RUNNING`
       : `${task.state}`;
     lines.push(`${taskName(service.name, task)}${where}: ${what}${task.error ? ` (error: ${task.error})` : ''}`);

@@ -17,6 +17,8 @@ export interface Task {
   containerId: string | null;
   error: string | null;
   version: number;
+  /** Not in the contract; read when present (see converge.ts). */
+  specVersion?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -28,6 +30,8 @@ export interface Service {
   running: number;
   state: ServiceState;
   version: number;
+  /** Not in the contract; read when present (see converge.ts). */
+  specVersion?: number;
   command: string[] | null;
   env: Record<string, string>;
   labels: Record<string, string>;

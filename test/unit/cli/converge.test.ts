@@ -19,6 +19,11 @@ describe('isConverged', () => {
     const s = service({ version: 2, tasks: [task({ version: 2 }), task({ version: 1, desiredState: 'SHUTDOWN', state: 'RUNNING' })] });
     assert.equal(isConverged(s), true);
   });
+  it('compares specVersion when the daemon exposes it (a scale bumps only version)', () => {
+    const s = service({ version: 3, specVersion: 1, tasks: [task({ version: 1, specVersion: 1 })] });
+    assert.equal(isConverged(s), true);
+    assert.equal(isConverged({ ...s, specVersion: 2 }), false);
+  });
   it('holds for zero replicas once nothing runs', () => {
     assert.equal(isConverged(service({ replicas: 0, running: 0, tasks: [] })), true);
   });
