@@ -212,11 +212,11 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
 
   it('service logs prints replica-prefixed lines; -f streams until interrupted', T, async () => {
     await eventually(async () => {
-      const result = await bicycle('service', 'logs', web, '--tail', '20');
+      const result = await bicycle('service', 'logs', web, '--tail', '200');
       expectOk(result, 'service logs');
-      assert.match(result.stdout, new RegExp(`^${web}\\.\\d+ \\| .*bonjour from`, 'm'));
+      assert.match(result.stdout, new RegExp(`^${web}\\.\\d+ +\\| .*bonjour from`, 'm'));
     });
-    const followed = await followUntil(new RegExp(`^${web}\\.\\d+ \\| tick$`, 'm'), 20_000, 'service', 'logs', web, '-f', '--tail', '1');
+    const followed = await followUntil(new RegExp(`^${web}\\.\\d+ +\\| tick$`, 'm'), 20_000, 'service', 'logs', web, '-f', '--tail', '1');
     assert.match(followed.stdout, /tick/);
   });
 
