@@ -191,6 +191,13 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
     assert.equal((await inspect(web)).replicas, 3);
   });
 
+  it("service scale reports the daemon's refusal of a count out of its range", T, async () => {
+    const result = await bicycle('service', 'scale', `${web}=1000000`, '-d');
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^bicycle: .*replicas/);
+    assert.equal((await inspect(web)).replicas, 3);
+  });
+
   it('service update rolls out env changes, sending env whole', T, async () => {
     const before = await inspect(web);
     const result = await bicycle('service', 'update', web, '--env', 'GREETING=bonjour', '--env', 'EXTRA=1', '--timeout', '90');
