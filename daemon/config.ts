@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { BicycleError } from './errors';
+
+/** The daemon's configuration, as every thread receives it (plain data). */
+export interface DaemonConfig {
+  /** This node's name, unique in the cluster. */
+  name: string;
+  /** REST listener, host:port. Loopback by default: the API has no authentication of its own yet. */
+  listen: string;
+  /** Address other nodes and clients should use to reach this node (defaults to `listen`). */
+  advertise: string;
+  /** Where the database and the daemon log live. */
+  dataDir: string;
+  /** The local Docker engine's socket. */
+  dockerSocket: string;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Deployment tuning. */
+  deployment: {
+    /** Containers created and started at once by the agent. */
+    concurrency: number;
+    /** Replicas replaced at once during a rolling update. */
+    updateParallelism: number;
+    /** Full reconcile pass even without a change note, in ms. */
+    resyncIntervalMs: number;
+    /** Time a container gets to stop after SIGTERM before it is killed, in ms. */
+    stopGracePeriodMs: number;
+    /** Run an init process as PID 1 in each container, so that signals reach the command. */
+    init: boolean;
+  };
+  monitoring: {
+    /** How often container CPU and memory are sampled, in ms. */
+    statsIntervalMs: number;
+  };
+}
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7070')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
+
+const nodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, _ . - starting with a letter or digit');
+
+const schema = z
+  .object({
+    name: nodeName,
+    listen: hostPort,
+    advertise: hostPort.optional(),
+    dataDir: z.string().min(1, 'must not be empty'),
+    dockerSocket: z.string().min(1, 'must not be empty'),
+    logLevel: z.enum(['error', 'warn', 'info', 'debug']),
+    deployment: z
+      .object({
+        concurrency: z.number().int().min(1).max(256),
+        updateParallelism: z.number().int().min(1).max(1000),
+        resyncIntervalMs: z.number().int().min(100).max(600_000),
+        stopGracePeriodMs: z.number().int().min(0).max(3_600_000),
+        init: z.boolean(),
+      })
+      .strict(),
+    monitoring: z.object({ statsIntervalMs: z.number().int().min(500).max(3_600_000) }).strict(),
+  })
+  .strict();
+
+/** The embedded defaults: `bicycled` with no config file and no flags runs on these. */
+export function defaultConfig(): z.input<typeof schema> {
+  return {
+    name: hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63) || 'bicycle',
+    listen: '127.0.0.1:7070',
+    dataDir: 'data',
+    dockerSocket: '/var/run/docker.sock',
+    logLevel: 'info',
+    deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true },
+    monitoring: { statsIntervalMs: 5000 },
+  };
+}
+
+/** Top-level options that flags and BICYCLE_* variables may set. */
+export const OVERRIDABLE = {
+  name: 'BICYCLE_NAME',
+  listen: 'BICYCLE_LISTEN',
+  advertise: 'BICYCLE_ADVERTISE',
+  dataDir: 'BICYCLE_DATA_DIR',
+  dockerSocket: 'BICYCLE_DOCKER_SOCKET',
+  logLevel: 'BICYCLE_LOG_LEVEL',
+} as const;
+
+export type Overrides = Partial<Record<keyof typeof OVERRIDABLE, string>>;
+
+/**
+ * Builds the configuration: embedded defaults, then the config file (if any),
+ * then BICYCLE_* environment variables, then flags. Throws INVALID_ARGUMENT
+ * naming the option and what it accepts.
+ */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; flags?: Overrides }): DaemonConfig {
+  const merged: Record<string, unknown> = defaultConfig();
+  if (options.file) {
+    let fromFile: unknown;
+    try {
+      fromFile = JSON.parse(readFileSync(options.file, 'utf8'));
+    } catch (error) {
+      throw new BicycleError('INVALID_ARGUMENT', `cannot read config file ${options.file}: ${(error as Error).message}`);
+    }
+    if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
+      throw new BicycleError('INVALID_ARGUMENT', `config file ${options.file} must hold a JSON object`);
+    }
+    for (const [key, value] of Object.entries(fromFile)) {
+      const base = merged[key];
+      merged[key] = isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value;
+    }
+  }
+  const env = options.env ?? {};
+  for (const [key, variable] of Object.entries(OVERRIDABLE)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') merged[key] = value;
+  }
+  for (const [key, value] of Object.entries(options.flags ?? {})) {
+    if (value !== undefined) merged[key] = value;
+  }
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const option = issue.path.join('.') || '(root)';
+    const message = issue.code === 'unrecognized_keys' ? `unknown option(s): ${issue.keys.join(', ')}` : issue.message;
+    throw new BicycleError('INVALID_ARGUMENT', `invalid configuration: ${option}: ${message}`);
+  }
+  const config = parsed.data;
+  return { ...config, advertise: config.advertise ?? config.listen };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,156 @@
+import type { Db } from '../../database/open-database';
+import type { Command } from '../../database/commands';
+import { getMeta, listServices, listTasks, type ServiceRecord, type TaskRecord } from '../../database/queries';
+import type { TaskState } from '../../database/task-state';
+import { LABELS } from '../docker-client';
+import type { Logger } from '../logger';
+import { errorMessage } from '../logger';
+import { reconcileAgent, type AgentAction } from './agent-reconcile';
+import { ImagePullError, NameConflictError, type ContainerRuntime, type ContainerSpec } from './container-runtime';
+import { Semaphore } from './semaphore';
+
+export interface AgentOptions {
+  db: Db;
+  runtime: ContainerRuntime;
+  nodeId: string;
+  propose(command: Command): Promise<unknown>;
+  log: Logger;
+  concurrency: number;
+  stopGracePeriodMs: number;
+  /** Called when an action finished, so the loop makes another pass. */
+  wake(): void;
+}
+
+/**
+ * The agent's shell: each pass lists this node's Bicycle containers, asks
+ * reconcileAgent what to do, reports observations in one batch, and runs
+ * container starts and removals in the background (at most `concurrency` at
+ * once), reporting each outcome as it lands.
+ */
+export class Agent {
+  private readonly busy = new Set<string>();
+  private readonly semaphore: Semaphore;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly o: AgentOptions) {
+    this.semaphore = new Semaphore(o.concurrency);
+  }
+
+  /** The labels that mark a container as this cluster's and this node's. */
+  labels(): Record<string, string> | undefined {
+    const cluster = getMeta(this.o.db, 'cluster_id');
+    return cluster ? { [LABELS.cluster]: cluster, [LABELS.node]: this.o.nodeId } : undefined;
+  }
+
+  async pass(): Promise<void> {
+    const labels = this.labels();
+    if (!labels) return;
+    const tasks = listTasks(this.o.db, { nodeId: this.o.nodeId });
+    const containers = await this.o.runtime.list(labels);
+    const actions = reconcileAgent(tasks, containers, this.busy);
+    const reports: Command[] = [];
+    const services = new Map<string, ServiceRecord>();
+    for (const s of listServices(this.o.db)) services.set(s.name, s);
+    for (const action of actions) {
+      if (action.kind === 'report' && action.state === 'RUNNING' && action.containerId) {
+        // An adopted container: its start time comes from the engine.
+        const containerId = action.containerId;
+        this.background(action.taskId, () => this.reportRunning(action.taskId, containerId));
+      } else if (action.kind === 'report') {
+        reports.push(this.observe(action.taskId, action.state, { containerId: action.containerId, exitCode: action.exitCode, error: action.error }));
+      } else {
+        this.runInBackground(action, labels, services);
+      }
+    }
+    if (reports.length > 0) await this.o.propose({ type: 'batch', commands: reports });
+  }
+
+  private observe(taskId: string, state: TaskState, extra: { containerId?: string | null; exitCode?: number | null; error?: string | null; startedAt?: number | null }): Command {
+    return { type: 'task.observe', taskId, state, ...extra, at: Date.now() };
+  }
+
+  private runInBackground(action: Exclude<AgentAction, { kind: 'report' }>, labels: Record<string, string>, services: Map<string, ServiceRecord>): void {
+    if (action.kind === 'start') {
+      const service = services.get(action.task.serviceName);
+      if (!service) return;
+      this.background(action.task.id, () => this.start(action.task, action.containerId, service, labels));
+    } else {
+      this.background(action.containerId, () => this.remove(action));
+    }
+  }
+
+  private background(key: string, work: () => Promise<void>): void {
+    if (this.busy.has(key)) return;
+    this.busy.add(key);
+    const done = this.semaphore
+      .run(work)
+      .catch((error: unknown) => {
+        this.o.log.warn('agent action failed; will retry', { key, error: errorMessage(error) });
+      })
+      .finally(() => {
+        this.busy.delete(key);
+        this.inFlight.delete(done);
+        this.o.wake();
+      });
+    this.inFlight.add(done);
+  }
+
+  private async start(task: TaskRecord, existing: string | null, service: ServiceRecord, labels: Record<string, string>): Promise<void> {
+    const log = this.o.log.child({ service: service.name, task: task.id.slice(0, 12) });
+    let containerId = existing;
+    if (!containerId) {
+      if (task.specVersion !== service.specVersion) return; // superseded; the orchestrator replaces it
+      try {
+        containerId = await this.o.runtime.create(containerSpec(service, task, labels));
+      } catch (error) {
+        if (error instanceof NameConflictError) return; // created by an earlier life of this agent: adopted next pass
+        const reason = error instanceof ImagePullError ? error.message : `cannot create the container: ${errorMessage(error)}`;
+        log.warn('task failed', { error: reason });
+        await this.o.propose(this.observe(task.id, 'FAILED', { error: reason }));
+        return;
+      }
+    }
+    try {
+      const startedAt = await this.o.runtime.start(containerId);
+      log.info('container started', { container: containerId.slice(0, 12) });
+      await this.o.propose(this.observe(task.id, 'RUNNING', { containerId, startedAt }));
+    } catch (error) {
+      const reason = `cannot start the container: ${errorMessage(error)}`;
+      log.warn('task failed', { container: containerId.slice(0, 12), error: reason });
+      await this.o.propose(this.observe(task.id, 'FAILED', { containerId, error: reason }));
+    }
+  }
+
+  private async remove(action: Extract<AgentAction, { kind: 'remove' }>): Promise<void> {
+    await this.o.runtime.remove(action.containerId, this.o.stopGracePeriodMs);
+    this.o.log.info('container removed', { container: action.containerId.slice(0, 12), task: action.taskId?.slice(0, 12), reason: action.reason });
+    if (action.taskId && action.reportState) await this.o.propose(this.observe(action.taskId, action.reportState, {}));
+  }
+
+  private async reportRunning(taskId: string, containerId: string): Promise<void> {
+    const startedAt = await this.o.runtime.startedAt(containerId);
+    await this.o.propose(this.observe(taskId, 'RUNNING', { containerId, startedAt }));
+  }
+
+  /** Waits for the actions under way. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+/** The container for a task: readable name `service.slot.taskid`, Bicycle's labels over the user's. */
+export function containerSpec(service: ServiceRecord, task: TaskRecord, labels: Record<string, string>): ContainerSpec {
+  return {
+    name: `${service.name}.${task.slot}.${task.id}`,
+    image: service.image,
+    command: service.command,
+    env: service.env,
+    labels: {
+      ...service.labels,
+      ...labels,
+      [LABELS.service]: service.name,
+      [LABELS.task]: task.id,
+      [LABELS.slot]: String(task.slot),
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import type { ObservedContainer } from './agent-reconcile';
+
+/** What the agent asks the engine to run for one task. */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+export interface RuntimeEvent {
+  action: string;
+  containerId: string;
+}
+
+/**
+ * The container engine as the agent needs it. Every method is idempotent
+ * where the engine allows: removing a missing container succeeds, creating a
+ * container whose name exists fails with NameConflictError (so a restarted
+ * agent adopts instead of duplicating).
+ */
+export interface ContainerRuntime {
+  /** Containers (running or not) carrying all of these labels. */
+  list(labels: Record<string, string>): Promise<ObservedContainer[]>;
+  /** Creates the container, pulling the image if the engine lacks it, and returns its id. Throws ImagePullError, NameConflictError. */
+  create(spec: ContainerSpec): Promise<string>;
+  /** Starts a created container; returns when it started (ms since the epoch). */
+  start(containerId: string): Promise<number>;
+  /** When a running container started (ms since the epoch), or null. */
+  startedAt(containerId: string): Promise<number | null>;
+  /** Stops (grace period, then kill) and removes; succeeds if it is already gone. */
+  remove(containerId: string, gracePeriodMs: number): Promise<void>;
+  /** Calls onEvent for container events with these labels until the returned function is called; onError when the stream breaks. */
+  watch(labels: Record<string, string>, onEvent: (event: RuntimeEvent) => void, onError: (error: Error) => void): Promise<() => void>;
+}
+
+export class ImagePullError extends Error {
+  constructor(readonly image: string, reason: string) {
+    super(`image ${image} is not on this node and could not be pulled: ${reason}`);
+    this.name = 'ImagePullError';
+  }
+}
+
+export class NameConflictError extends Error {
+  constructor(readonly containerName: string) {
+    super(`a container named ${containerName} already exists`);
+    this.name = 'NameConflictError';
+  }
+}

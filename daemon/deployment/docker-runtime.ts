@@ -1,0 +1,140 @@
+import type Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+import type { ObservedContainer } from './agent-reconcile';
+import { ImagePullError, NameConflictError, type ContainerRuntime, type ContainerSpec, type RuntimeEvent } from './container-runtime';
+import { LABELS } from '../docker-client';
+
+interface DockerError extends Error {
+  statusCode?: number;
+  json?: { message?: string };
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as DockerError)?.statusCode;
+}
+
+function reasonOf(error: unknown): string {
+  const e = error as DockerError;
+  return e?.json?.message ?? e?.message ?? String(error);
+}
+
+function labelFilter(labels: Record<string, string>): string[] {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+}
+
+/** ContainerRuntime on a Docker engine, through dockerode. */
+export class DockerRuntime implements ContainerRuntime {
+  constructor(private readonly docker: Docker, private readonly options: { init: boolean }) {}
+
+  async list(labels: Record<string, string>): Promise<ObservedContainer[]> {
+    const found = await this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
+    return found.map((c) => ({
+      id: c.Id,
+      taskId: c.Labels?.[LABELS.task] ?? null,
+      state: c.State,
+      exitCode: parseExitCode(c.Status),
+    }));
+  }
+
+  async create(spec: ContainerSpec): Promise<string> {
+    const options: Docker.ContainerCreateOptions = {
+      name: spec.name,
+      Image: spec.image,
+      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      Labels: spec.labels,
+      HostConfig: { Init: this.options.init },
+    };
+    if (spec.command) options.Cmd = spec.command;
+    try {
+      return (await this.docker.createContainer(options)).id;
+    } catch (error) {
+      if (statusOf(error) === 409) throw new NameConflictError(spec.name);
+      if (statusOf(error) !== 404) throw error;
+    }
+    await this.pull(spec.image);
+    try {
+      return (await this.docker.createContainer(options)).id;
+    } catch (error) {
+      if (statusOf(error) === 409) throw new NameConflictError(spec.name);
+      throw error;
+    }
+  }
+
+  private async pull(image: string): Promise<void> {
+    try {
+      const stream = (await this.docker.pull(image)) as Readable;
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve()));
+      });
+    } catch (error) {
+      throw new ImagePullError(image, reasonOf(error));
+    }
+  }
+
+  async start(containerId: string): Promise<number> {
+    try {
+      await this.docker.getContainer(containerId).start();
+    } catch (error) {
+      if (statusOf(error) !== 304) throw error; // 304: already started
+    }
+    return (await this.startedAt(containerId)) ?? Date.now();
+  }
+
+  async startedAt(containerId: string): Promise<number | null> {
+    const info = await this.docker.getContainer(containerId).inspect();
+    if (!info.State.Running) return null;
+    const at = Date.parse(info.State.StartedAt);
+    return Number.isFinite(at) ? at : null;
+  }
+
+  async remove(containerId: string, gracePeriodMs: number): Promise<void> {
+    const container = this.docker.getContainer(containerId);
+    try {
+      await container.stop({ t: Math.ceil(gracePeriodMs / 1000) });
+    } catch (error) {
+      const status = statusOf(error);
+      if (status !== 304 && status !== 404) throw error;
+      if (status === 404) return;
+    }
+    try {
+      await container.remove({ force: true });
+    } catch (error) {
+      const status = statusOf(error);
+      // 404: gone already; 409: removal already in progress.
+      if (status !== 404 && status !== 409) throw error;
+    }
+  }
+
+  async watch(labels: Record<string, string>, onEvent: (event: RuntimeEvent) => void, onError: (error: Error) => void): Promise<() => void> {
+    const stream = (await this.docker.getEvents({ filters: { type: ['container'], label: labelFilter(labels) } })) as unknown as Readable;
+    let buffer = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (!line) continue;
+        try {
+          const event = JSON.parse(line) as { Action?: string; id?: string; Actor?: { ID?: string } };
+          onEvent({ action: event.Action ?? '', containerId: event.Actor?.ID ?? event.id ?? '' });
+        } catch {
+          // A malformed line cannot be acted on; the periodic resync covers whatever it meant.
+        }
+      }
+    });
+    let closed = false;
+    stream.on('error', (error: Error) => !closed && onError(error));
+    stream.on('end', () => !closed && onError(new Error('the engine closed the event stream')));
+    return () => {
+      closed = true;
+      stream.destroy();
+    };
+  }
+}
+
+/** The exit code in Docker's listing status text, e.g. "Exited (137) 2 seconds ago". */
+export function parseExitCode(status: string | undefined): number | null {
+  const match = /Exited \((-?\d+)\)/.exec(status ?? '');
+  return match ? Number(match[1]) : null;
+}

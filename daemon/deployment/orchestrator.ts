@@ -1,0 +1,192 @@
+import type { Command } from '../../database/commands';
+import type { NodeRecord, ServiceRecord, TaskRecord } from '../../database/queries';
+import { isTerminalTaskState } from '../../database/task-state';
+import type { ServiceState } from '../../database/service-state';
+import { DEFAULT_BACKOFF, restartDelayMs, type BackoffPolicy } from './restart-backoff';
+
+export interface OrchestratorInput {
+  services: readonly ServiceRecord[];
+  tasks: readonly TaskRecord[];
+  nodes: readonly NodeRecord[];
+  now: number;
+  newTaskId(): string;
+  /** Replicas replaced at once during a rolling update. */
+  updateParallelism: number;
+  /** Dead tasks kept per slot for `service ps`. */
+  historyPerSlot?: number;
+  backoff?: BackoffPolicy;
+}
+
+export interface OrchestratorOutput {
+  commands: Command[];
+  /** When the orchestrator wants another pass even if nothing changes (a back-off ending), ms since the epoch. */
+  wakeAt?: number;
+}
+
+/**
+ * The orchestrator's decisions, for every service: make its task set match
+ * its spec. Creates tasks for missing slots, shuts down extra ones and those
+ * on lost or drained nodes, replaces dead ones (with back-off), rolls spec
+ * updates a few slots at a time, removes everything of a deleted service,
+ * prunes old history, and moves the service's state. Pure: no I/O, no clock.
+ */
+export function orchestrate(input: OrchestratorInput): OrchestratorOutput {
+  const byService = new Map<string, TaskRecord[]>();
+  for (const task of input.tasks) {
+    const list = byService.get(task.serviceName);
+    if (list) list.push(task);
+    else byService.set(task.serviceName, [task]);
+  }
+  const nodes = new Map(input.nodes.map((n) => [n.id, n]));
+  const out: OrchestratorOutput = { commands: [] };
+  for (const service of input.services) {
+    const tasks = byService.get(service.name) ?? [];
+    if (service.state === 'DELETE' || service.state === 'DELETING') {
+      orchestrateDeletion(service, tasks, nodes, input, out);
+    } else {
+      orchestrateService(service, tasks, nodes, input, out);
+    }
+  }
+  return out;
+}
+
+type Nodes = ReadonlyMap<string, NodeRecord>;
+
+/** A task the node it is on will never report on again: its node is gone or DOWN. */
+function isOnLostNode(task: TaskRecord, nodes: Nodes): boolean {
+  if (task.nodeId === null) return false;
+  const node = nodes.get(task.nodeId);
+  return !node || node.status === 'DOWN';
+}
+
+function isDrained(task: TaskRecord, nodes: Nodes): boolean {
+  return task.nodeId !== null && nodes.get(task.nodeId)?.availability === 'drain';
+}
+
+function orchestrateDeletion(service: ServiceRecord, tasks: TaskRecord[], nodes: Nodes, input: OrchestratorInput, out: OrchestratorOutput): void {
+  const at = input.now;
+  let remaining = 0;
+  for (const task of tasks) {
+    if (task.desiredState === 'RUNNING') out.commands.push({ type: 'task.set-desired', taskId: task.id, desiredState: 'SHUTDOWN', at });
+    const gone = isTerminalTaskState(task.state) || task.nodeId === null || isOnLostNode(task, nodes);
+    if (!gone) remaining++;
+  }
+  if (service.state === 'DELETE') {
+    out.commands.push({ type: 'service.set-state', name: service.name, state: 'DELETING', at });
+  }
+  // Containers on a lost node are removed by that node's agent when it returns (they have no task any more).
+  if (remaining === 0) out.commands.push({ type: 'service.remove', name: service.name, at });
+}
+
+function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: Nodes, input: OrchestratorInput, out: OrchestratorOutput): void {
+  const at = input.now;
+  const backoff = input.backoff ?? DEFAULT_BACKOFF;
+  const commands = out.commands;
+  const shutdown = (task: TaskRecord) => commands.push({ type: 'task.set-desired', taskId: task.id, desiredState: 'SHUTDOWN', at });
+  const create = (slot: number) =>
+    commands.push({ type: 'task.create', id: input.newTaskId(), serviceName: service.name, slot, specVersion: service.specVersion, at });
+
+  if (service.state === 'NEW') commands.push({ type: 'service.set-state', name: service.name, state: 'DEPLOYING', at });
+
+  // Live tasks, by slot: wanted running and still able to run.
+  const liveBySlot = new Map<number, TaskRecord[]>();
+  let stopping = 0;
+  for (const task of tasks) {
+    if (task.desiredState !== 'RUNNING') {
+      if (task.nodeId === null && !isTerminalTaskState(task.state)) {
+        commands.push({ type: 'task.remove', taskId: task.id, at });
+      } else if (!isTerminalTaskState(task.state)) {
+        if (isOnLostNode(task, nodes)) commands.push({ type: 'task.observe', taskId: task.id, state: 'ORPHANED', error: 'node is down', at });
+        else stopping++;
+      }
+      continue;
+    }
+    if (isTerminalTaskState(task.state)) {
+      shutdown(task);
+      continue;
+    }
+    if (isOnLostNode(task, nodes)) {
+      shutdown(task);
+      commands.push({ type: 'task.observe', taskId: task.id, state: 'ORPHANED', error: 'node is down', at });
+      continue;
+    }
+    if (isDrained(task, nodes) || task.slot > service.replicas) {
+      shutdown(task);
+      stopping++;
+      continue;
+    }
+    const list = liveBySlot.get(task.slot);
+    if (list) list.push(task);
+    else liveBySlot.set(task.slot, [task]);
+  }
+
+  let inProgress = 0;
+  const stale: TaskRecord[] = [];
+  for (let slot = 1; slot <= service.replicas; slot++) {
+    const live = liveBySlot.get(slot) ?? [];
+    if (live.length === 0) {
+      const failures = tasks.filter((t) => t.slot === slot && t.state === 'FAILED' && at - t.updatedAt < backoff.windowMs);
+      const lastFailure = Math.max(0, ...failures.map((t) => t.updatedAt));
+      const readyAt = lastFailure + restartDelayMs(failures.length, backoff);
+      if (failures.length > 0 && readyAt > at) {
+        out.wakeAt = Math.min(out.wakeAt ?? Infinity, readyAt);
+      } else {
+        create(slot);
+      }
+      inProgress++;
+      continue;
+    }
+    // Keep one task per slot: the current version, running, newest first.
+    const ranked = [...live].sort((a, b) => rank(b, service) - rank(a, service) || b.createdAt - a.createdAt);
+    for (const extra of ranked.slice(1)) {
+      shutdown(extra);
+      stopping++;
+    }
+    const keep = ranked[0]!;
+    if (keep.specVersion < service.specVersion) stale.push(keep);
+    else if (keep.state !== 'RUNNING') inProgress++;
+  }
+
+  // Rolling update: replace stale tasks, a few slots at a time.
+  const budget = Math.max(0, input.updateParallelism - inProgress);
+  for (const task of stale.slice(0, budget)) {
+    shutdown(task);
+    create(task.slot);
+    stopping++;
+  }
+
+  const converged = inProgress === 0 && stale.length === 0 && stopping === 0;
+  const recentFailure = tasks.some((t) => t.state === 'FAILED' && at - t.updatedAt < backoff.windowMs);
+  const next = nextServiceState(service.state === 'NEW' ? 'DEPLOYING' : service.state, converged, recentFailure);
+  if (next !== service.state && !(service.state === 'NEW' && next === 'DEPLOYING')) {
+    commands.push({ type: 'service.set-state', name: service.name, state: next, at });
+  }
+
+  pruneHistory(service, tasks, input.historyPerSlot ?? 5, at, commands);
+}
+
+function rank(task: TaskRecord, service: ServiceRecord): number {
+  return (task.specVersion === service.specVersion ? 2 : 0) + (task.state === 'RUNNING' ? 1 : 0);
+}
+
+function nextServiceState(state: ServiceState, converged: boolean, recentFailure: boolean): ServiceState {
+  if (converged) return 'RUNNING';
+  if (recentFailure || state === 'RUNNING' || state === 'DEGRADED') return 'DEGRADED';
+  return state;
+}
+
+/** Dead tasks are kept for `service ps`: the newest few per slot; none for slots beyond the replica count. */
+function pruneHistory(service: ServiceRecord, tasks: TaskRecord[], keep: number, at: number, commands: Command[]): void {
+  const dead = new Map<number, TaskRecord[]>();
+  for (const task of tasks) {
+    if (task.desiredState !== 'SHUTDOWN' || !isTerminalTaskState(task.state)) continue;
+    const list = dead.get(task.slot);
+    if (list) list.push(task);
+    else dead.set(task.slot, [task]);
+  }
+  for (const [slot, list] of dead) {
+    const limit = slot > service.replicas ? 0 : keep;
+    list.sort((a, b) => b.updatedAt - a.updatedAt);
+    for (const task of list.slice(limit)) commands.push({ type: 'task.remove', taskId: task.id, at });
+  }
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+import { mkdirSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Command as CliCommand } from 'commander';
+import { loadConfig, type DaemonConfig, type Overrides } from './config';
+import { BicycleError } from './errors';
+import { openDatabase } from '../database/open-database';
+import { getLocal, setLocal } from '../database/queries';
+import { createThreadLogger } from './logger';
+import { Supervisor } from './supervisor';
+import type { ThreadName } from './messages';
+
+/**
+ * bicycled: loads the configuration, opens and migrates the database, then
+ * starts and supervises the four threads (monitoring first so that every
+ * other thread's log lines have somewhere to go; REST last so that the API
+ * answers only once the rest is up). SIGTERM/SIGINT stop them in the reverse
+ * order and exit 0.
+ */
+function parseFlags(argv: string[]): { configFile?: string; flags: Overrides } {
+  const program = new CliCommand('bicycled')
+    .description('Bicycle daemon: keeps services at their replica count on this host and its cluster')
+    .option('-c, --config <file>', 'configuration file (default: config.json beside the program, if present)')
+    .option('--name <name>', 'this node\'s name (BICYCLE_NAME)')
+    .option('--listen <host:port>', 'REST listener (BICYCLE_LISTEN)')
+    .option('--advertise <host:port>', 'address other nodes and clients use (BICYCLE_ADVERTISE)')
+    .option('--data-dir <dir>', 'database and log directory (BICYCLE_DATA_DIR)')
+    .option('--docker-socket <path>', 'local Docker engine socket (BICYCLE_DOCKER_SOCKET)')
+    .option('--log-level <level>', 'error, warn, info or debug (BICYCLE_LOG_LEVEL)')
+    .showHelpAfterError()
+    .parse(argv);
+  const o = program.opts<Record<string, string | undefined>>();
+  return {
+    configFile: o.config,
+    flags: {
+      name: o.name,
+      listen: o.listen,
+      advertise: o.advertise,
+      dataDir: o.dataDir,
+      dockerSocket: o.dockerSocket,
+      logLevel: o.logLevel,
+    },
+  };
+}
+
+function defaultConfigFile(): string | undefined {
+  const beside = join(__dirname, '..', '..', 'config.json');
+  return existsSync(beside) ? beside : undefined;
+}
+
+/** This node's id: made once, kept in the database so a restart is the same node. */
+function ensureNodeId(databaseFile: string): string {
+  const db = openDatabase(databaseFile, { migrate: true });
+  try {
+    let nodeId = getLocal(db, 'node_id');
+    if (!nodeId) {
+      nodeId = randomBytes(8).toString('hex');
+      setLocal(db, 'node_id', nodeId);
+    }
+    return nodeId;
+  } finally {
+    db.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { configFile, flags } = parseFlags(process.argv);
+  let config: DaemonConfig;
+  try {
+    config = loadConfig({ file: configFile ?? process.env.BICYCLE_CONFIG ?? defaultConfigFile(), env: process.env, flags });
+  } catch (error) {
+    process.stderr.write(`bicycled: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  config = { ...config, dataDir: resolve(config.dataDir) };
+  mkdirSync(config.dataDir, { recursive: true });
+  const databaseFile = join(config.dataDir, 'bicycle.db');
+  const nodeId = ensureNodeId(databaseFile);
+
+  const log = createThreadLogger('main', config.logLevel).child({ node: config.name });
+  let shuttingDown: Promise<void> | undefined;
+  const supervisor = new Supervisor({
+    base: { config, databaseFile, nodeId },
+    log,
+    onFatal(thread, error) {
+      log.error('fatal error; shutting down', { thread, error: error.message });
+      process.stderr.write(`bicycled: ${error.message}\n`);
+      void shutdown(1);
+    },
+  });
+  const startOrder: ThreadName[] = ['monitoring', 'voting', 'deployment', 'rest'];
+  const shutdown = (code: number): Promise<void> => {
+    shuttingDown ??= (async () => {
+      log.info('stopping', { signalled: code === 0 });
+      await supervisor.stop([...startOrder].reverse());
+      process.exit(code);
+    })();
+    return shuttingDown;
+  };
+  process.on('SIGTERM', () => void shutdown(0));
+  process.on('SIGINT', () => void shutdown(0));
+
+  for (const thread of startOrder) await supervisor.start(thread);
+  log.info('bicycled is up', { listen: config.listen, dataDir: config.dataDir, nodeId });
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof BicycleError || error instanceof Error ? error.message : String(error);
+  process.stderr.write(`bicycled: ${message}\n`);
+  process.exit(1);
+});

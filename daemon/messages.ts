@@ -1,0 +1,56 @@
+import type { Command } from '../database/commands';
+import type { ApplyResult, Table } from '../database/apply-command';
+import type { ErrorData } from './errors';
+
+/**
+ * Every message that crosses a thread boundary, in one place. Threads never
+ * share objects: they post these plain-data messages through the main
+ * thread, which routes them by thread name (so a restarted thread is
+ * reachable at once under the same name).
+ */
+export type ThreadName = 'rest' | 'deployment' | 'voting' | 'monitoring';
+export const THREAD_NAMES: readonly ThreadName[] = ['monitoring', 'voting', 'deployment', 'rest'];
+
+/** Between two threads, routed by main. */
+export type ThreadMessage =
+  | { type: 'propose.request'; id: number; command: Command }
+  | { type: 'propose.reply'; id: number; result: ApplyResult; index: number }
+  | { type: 'logs.open'; streamId: string; containers: LogSource[]; follow: boolean; tail: number }
+  | { type: 'logs.data'; streamId: string; text: string }
+  | { type: 'logs.end'; streamId: string; error?: ErrorData }
+  | { type: 'logs.close'; streamId: string }
+  /** Answered by main when the addressee is not running (starting, restarting, stopped). */
+  | { type: 'undeliverable'; to: ThreadName; original: ThreadMessage };
+
+/** A container whose log a stream should carry, each line prefixed by `prefix` (e.g. `web.1`). */
+export interface LogSource {
+  containerId: string;
+  prefix: string;
+}
+
+/** From a worker to the main thread. */
+export type WorkerToMain =
+  | { kind: 'ready' }
+  | { kind: 'stopped' }
+  | { kind: 'fatal'; error: ErrorData }
+  | { kind: 'send'; to: ThreadName; body: ThreadMessage };
+
+/** From the main thread to a worker. */
+export type MainToWorker = { kind: 'stop' } | { kind: 'deliver'; from: ThreadName; body: ThreadMessage };
+
+/** Posted on the CHANGES_CHANNEL after a commit, so other threads wake at once. */
+export interface ChangeNote {
+  tables: Table[];
+}
+
+export const CHANGES_CHANNEL = 'bicycle.changes';
+export const LOG_CHANNEL = 'bicycle.log';
+
+/** What each worker receives as workerData. */
+export interface WorkerData {
+  thread: ThreadName;
+  config: import('./config').DaemonConfig;
+  databaseFile: string;
+  /** This node's id, made once and kept in the database's local state. */
+  nodeId: string;
+}

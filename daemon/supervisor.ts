@@ -1,0 +1,119 @@
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import type { Logger } from './logger';
+import type { MainToWorker, ThreadName, WorkerData, WorkerToMain } from './messages';
+import type { ErrorData } from './errors';
+
+export interface SupervisorOptions {
+  base: Omit<WorkerData, 'thread'>;
+  log: Logger;
+  /** Called when a thread reports a fault it cannot recover from. */
+  onFatal(thread: ThreadName, error: ErrorData): void;
+  /** Back-off before restarting a crashed thread: initial and cap, in ms. */
+  restartDelayMs?: { initial: number; max: number };
+}
+
+interface Slot {
+  worker?: Worker;
+  ready: boolean;
+  restarts: number;
+  startedAt: number;
+  stopped?: () => void;
+}
+
+/**
+ * Starts the four threads, routes messages between them by name, restarts a
+ * thread that dies (with exponential back-off, reset after a minute of good
+ * health) and stops them in order.
+ */
+export class Supervisor {
+  private readonly slots = new Map<ThreadName, Slot>();
+  private stopping = false;
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  /** Starts a thread and resolves once it reports ready (or rejects if it dies first). */
+  start(thread: ThreadName): Promise<void> {
+    const slot: Slot = this.slots.get(thread) ?? { ready: false, restarts: 0, startedAt: 0 };
+    this.slots.set(thread, slot);
+    return new Promise((resolve, reject) => {
+      const data: WorkerData = { ...this.options.base, thread };
+      const worker = new Worker(join(__dirname, 'threads', `${thread}.js`), { workerData: data });
+      slot.worker = worker;
+      slot.ready = false;
+      slot.startedAt = Date.now();
+      worker.on('message', (message: WorkerToMain) => {
+        if (message.kind === 'ready') {
+          slot.ready = true;
+          resolve();
+        } else if (message.kind === 'stopped') {
+          slot.stopped?.();
+        } else if (message.kind === 'fatal') {
+          this.options.onFatal(thread, message.error);
+        } else if (message.kind === 'send') {
+          this.route(thread, message.to, message.body);
+        }
+      });
+      worker.on('error', (error) => {
+        this.options.log.error('thread crashed', { crashed: thread, error: error.message });
+      });
+      worker.on('exit', (code) => {
+        const wasReady = slot.ready;
+        slot.ready = false;
+        slot.worker = undefined;
+        slot.stopped?.();
+        if (!wasReady) reject(new Error(`the ${thread} thread exited (code ${code}) before it was ready`));
+        if (!this.stopping) this.restartLater(thread, slot, code);
+      });
+    });
+  }
+
+  private restartLater(thread: ThreadName, slot: Slot, code: number): void {
+    const { initial, max } = this.options.restartDelayMs ?? { initial: 500, max: 30_000 };
+    if (Date.now() - slot.startedAt > 60_000) slot.restarts = 0;
+    const delayMs = Math.min(max, initial * 2 ** slot.restarts);
+    slot.restarts++;
+    this.options.log.warn('restarting thread', { restarting: thread, exitCode: code, delayMs, restarts: slot.restarts });
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.start(thread).catch((error: Error) => this.options.log.error('thread restart failed', { thread, error: error.message }));
+    }, delayMs);
+  }
+
+  private route(from: ThreadName, to: ThreadName, body: import('./messages').ThreadMessage): void {
+    const target = this.slots.get(to);
+    if (target?.worker && target.ready) {
+      target.worker.postMessage({ kind: 'deliver', from, body } satisfies MainToWorker);
+      return;
+    }
+    if (body.type === 'undeliverable') return;
+    const sender = this.slots.get(from)?.worker;
+    sender?.postMessage({ kind: 'deliver', from: to, body: { type: 'undeliverable', to, original: body } } satisfies MainToWorker);
+  }
+
+  /** Stops the threads one by one in the given order, each within `timeoutMs`. */
+  async stop(order: readonly ThreadName[], timeoutMs = 10_000): Promise<void> {
+    this.stopping = true;
+    for (const thread of order) {
+      const slot = this.slots.get(thread);
+      const worker = slot?.worker;
+      if (!slot || !worker) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.options.log.warn('thread did not stop in time; terminating it', { thread, timeoutMs });
+          void worker.terminate().then(() => resolve());
+        }, timeoutMs);
+        slot.stopped = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        worker.postMessage({ kind: 'stop' } satisfies MainToWorker);
+      });
+      await new Promise<void>((resolve) => {
+        if (!slot.worker) return resolve();
+        slot.worker.once('exit', () => resolve());
+        setTimeout(() => void slot.worker?.terminate(), 2000).unref();
+      });
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MainToWorker, ThreadMessage, ThreadName, WorkerData, WorkerToMain } from './messages';
+import { toErrorData } from './errors';
+
+/**
+ * The worker side of thread supervision: tells main when the thread is ready,
+ * routes incoming messages to the thread's handler, and runs the thread's
+ * stop function when main asks (then reports `stopped`).
+ */
+export interface ThreadHandlers {
+  onMessage?(from: ThreadName, body: ThreadMessage): void;
+  /** Finish in-flight work and release resources. */
+  stop(): Promise<void>;
+}
+
+export function workerContext(): WorkerData {
+  return workerData as WorkerData;
+}
+
+export function sendTo(to: ThreadName, body: ThreadMessage): void {
+  post({ kind: 'send', to, body });
+}
+
+function post(message: WorkerToMain): void {
+  parentPort?.postMessage(message);
+}
+
+/** Registers the thread with main. Call once the thread can take messages. */
+export function runThread(handlers: ThreadHandlers): void {
+  let stopping = false;
+  parentPort?.on('message', (message: MainToWorker) => {
+    if (message.kind === 'deliver') {
+      handlers.onMessage?.(message.from, message.body);
+    } else if (message.kind === 'stop' && !stopping) {
+      stopping = true;
+      handlers
+        .stop()
+        .catch(() => undefined)
+        .finally(() => {
+          post({ kind: 'stopped' });
+          // Let the message flush, then leave; lingering handles must not keep a stopped thread alive.
+          setTimeout(() => process.exit(0), 50).unref();
+        });
+    }
+  });
+  post({ kind: 'ready' });
+}
+
+/** Reports a fault this thread cannot recover from; main logs it and shuts the daemon down. */
+export function reportFatal(error: unknown): void {
+  post({ kind: 'fatal', error: toErrorData(error) });
+}

@@ -1,0 +1,100 @@
+import { openDatabase } from '../../database/open-database';
+import { connectDocker } from '../docker-client';
+import { ChangeNotes } from '../changes';
+import { createThreadLogger, errorMessage } from '../logger';
+import { ProposeClient } from '../propose-client';
+import { runThread, workerContext } from '../thread-runtime';
+import { DockerRuntime } from '../deployment/docker-runtime';
+import { Agent } from '../deployment/agent';
+import { Manager } from '../deployment/manager';
+import { Loop } from '../deployment/loop';
+import type { Command } from '../../database/commands';
+
+/**
+ * The deployment thread: the leader's orchestrator and scheduler (one
+ * loop), and this node's agent converging the local engine (another loop).
+ * Both wake on change notes; the agent also on the engine's container events.
+ */
+const { config, databaseFile, nodeId } = workerContext();
+const log = createThreadLogger('deployment', config.logLevel).child({ node: config.name });
+const db = openDatabase(databaseFile);
+const proposer = new ProposeClient();
+const propose = async (command: Command) => {
+  const result = await proposer.propose(command);
+  if (!result.ok) log.debug('command refused', { command: command.type, error: result.error.message });
+  return result;
+};
+const runtime = new DockerRuntime(connectDocker(config.dockerSocket), { init: config.deployment.init });
+const notes = new ChangeNotes();
+
+const manager = new Manager({ db, nodeId, propose, log, updateParallelism: config.deployment.updateParallelism });
+const managerLoop = new Loop('orchestrator', () => manager.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
+const agentLoop: Loop = new Loop('agent', () => agent.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
+const agent: Agent = new Agent({
+  db,
+  runtime,
+  nodeId,
+  propose,
+  log,
+  concurrency: config.deployment.concurrency,
+  stopGracePeriodMs: config.deployment.stopGracePeriodMs,
+  wake: () => agentLoop.wake(),
+});
+
+notes.subscribe((note) => {
+  if (note.tables.some((t) => t === 'services' || t === 'tasks' || t === 'nodes')) managerLoop.wake();
+  if (note.tables.some((t) => t === 'tasks' || t === 'services' || t === 'meta')) agentLoop.wake();
+});
+
+/** Container events wake the agent at once (a container that dies is replaced in seconds, not at the next resync). */
+let unwatch: (() => void) | undefined;
+let watchRetryMs = 500;
+let stopping = false;
+async function watchEngine(): Promise<void> {
+  const labels = agent.labels();
+  if (stopping) return;
+  if (!labels) {
+    setTimeout(() => void watchEngine(), 200);
+    return;
+  }
+  try {
+    unwatch = await runtime.watch(
+      labels,
+      (event) => {
+        if (['die', 'stop', 'destroy', 'start', 'oom', 'kill'].includes(event.action)) agentLoop.wake();
+      },
+      (error) => {
+        log.warn('engine event stream broke; reconnecting', { error: error.message, retryMs: watchRetryMs });
+        unwatch = undefined;
+        setTimeout(() => void watchEngine(), watchRetryMs);
+        watchRetryMs = Math.min(watchRetryMs * 2, 10_000);
+        agentLoop.wake();
+      },
+    );
+    watchRetryMs = 500;
+    agentLoop.wake();
+  } catch (error) {
+    log.warn('cannot watch the engine; retrying', { error: errorMessage(error), retryMs: watchRetryMs });
+    setTimeout(() => void watchEngine(), watchRetryMs);
+    watchRetryMs = Math.min(watchRetryMs * 2, 10_000);
+  }
+}
+
+runThread({
+  onMessage(_from, body) {
+    proposer.handle(body);
+  },
+  async stop() {
+    stopping = true;
+    unwatch?.();
+    await managerLoop.stop();
+    await agentLoop.stop();
+    await agent.drain();
+    proposer.close();
+    notes.close();
+    db.close();
+  },
+});
+managerLoop.start();
+agentLoop.start();
+void watchEngine();

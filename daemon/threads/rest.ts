@@ -1,0 +1,99 @@
+import { BroadcastChannel } from 'node:worker_threads';
+import { PassThrough, type Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { openDatabase } from '../../database/open-database';
+import { ChangeNotes } from '../changes';
+import { createThreadLogger } from '../logger';
+import { ProposeClient } from '../propose-client';
+import { reportFatal, runThread, sendTo, workerContext } from '../thread-runtime';
+import { LOG_CHANNEL, type LogSource, type ThreadMessage } from '../messages';
+import type { LogRecord } from '../log-format';
+import { BicycleError } from '../errors';
+import { createApp } from '../../modules/app';
+
+/**
+ * The REST thread: the koa API. It reads from SQLite and records intents
+ * through propose; container logs come from the monitoring thread. It never
+ * talks to Docker.
+ */
+const { config, databaseFile } = workerContext();
+const log = createThreadLogger('rest', config.logLevel).child({ node: config.name });
+const db = openDatabase(databaseFile);
+const proposer = new ProposeClient();
+const changes = new ChangeNotes();
+const logStreams = new Map<string, PassThrough>();
+
+function containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable {
+  const streamId = randomBytes(8).toString('hex');
+  const out = new PassThrough();
+  logStreams.set(streamId, out);
+  const close = () => {
+    if (!logStreams.delete(streamId)) return;
+    sendTo('monitoring', { type: 'logs.close', streamId });
+    out.end();
+  };
+  out.on('close', close);
+  out.on('error', close);
+  sendTo('monitoring', { type: 'logs.open', streamId, containers: sources, follow, tail });
+  return out;
+}
+
+function followDaemonLog(listener: (record: LogRecord) => void): () => void {
+  const channel = new BroadcastChannel(LOG_CHANNEL);
+  channel.onmessage = (event) => listener((event as { data: LogRecord }).data);
+  return () => channel.close();
+}
+
+function onMessage(_from: string, body: ThreadMessage): void {
+  if (proposer.handle(body)) return;
+  if (body.type === 'logs.data') {
+    logStreams.get(body.streamId)?.write(body.text);
+  } else if (body.type === 'logs.end') {
+    const out = logStreams.get(body.streamId);
+    logStreams.delete(body.streamId);
+    out?.end();
+  } else if (body.type === 'undeliverable' && body.original.type === 'logs.open') {
+    const out = logStreams.get(body.original.streamId);
+    logStreams.delete(body.original.streamId);
+    out?.end('(container logs are unavailable: the monitoring thread is restarting)\n');
+  }
+}
+
+const app = createApp({
+  db,
+  propose: (command) => proposer.propose(command),
+  changes,
+  log,
+  dataDir: config.dataDir,
+  now: () => Date.now(),
+  containerLogs,
+  followDaemonLog,
+});
+
+const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
+const server: Server = app.listen(port, host);
+server.keepAliveTimeout = 65_000;
+server.on('listening', () => {
+  log.info('REST API listening', { listen: config.listen });
+  runThread({
+    onMessage,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Streams (logs -f) and waits would hold the close forever: end them.
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+      });
+      for (const out of logStreams.values()) out.end();
+      proposer.close();
+      changes.close();
+      db.close();
+    },
+  });
+});
+server.on('error', (error: NodeJS.ErrnoException) => {
+  const reason = error.code === 'EADDRINUSE' ? `${config.listen} is already in use (is another bicycled running?)` : error.message;
+  reportFatal(new BicycleError('INVALID_ARGUMENT', `cannot listen on ${config.listen}: ${reason}`));
+  setTimeout(() => process.exit(1), 100);
+});

@@ -1,0 +1,50 @@
+import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
+import type { ServiceState } from './service-state';
+import type { DesiredTaskState, TaskState } from './task-state';
+
+/**
+ * The replicated commands: the only way the replicated tables (nodes,
+ * services, tasks) change. Every command is plain JSON, carries the time it
+ * was decided (`at`, ms since the epoch, chosen by the proposer so that every
+ * node applies it identically) and is applied by applyCommand.
+ */
+export interface ServiceSpec {
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+export type ServiceChanges = Partial<ServiceSpec> & { replicas?: number };
+
+export type Command =
+  | { type: 'cluster.init'; clusterId: string; at: number }
+  | {
+      type: 'node.register';
+      node: { id: string; name: string; address: string; role: NodeRole; startedAt: number };
+      at: number;
+    }
+  | { type: 'node.set-status'; nodeId: string; status: NodeStatus; at: number }
+  | { type: 'node.set-availability'; nodeId: string; availability: NodeAvailability; at: number }
+  | { type: 'service.create'; id: string; name: string; spec: ServiceSpec; replicas: number; at: number }
+  | { type: 'service.update'; name: string; changes: ServiceChanges; at: number }
+  | { type: 'service.delete'; name: string; at: number }
+  | { type: 'service.set-state'; name: string; state: ServiceState; at: number }
+  | { type: 'service.remove'; name: string; at: number }
+  | { type: 'task.create'; id: string; serviceName: string; slot: number; specVersion: number; at: number }
+  | { type: 'task.assign'; taskId: string; nodeId: string; at: number }
+  | {
+      type: 'task.observe';
+      taskId: string;
+      state: TaskState;
+      containerId?: string | null;
+      error?: string | null;
+      exitCode?: number | null;
+      startedAt?: number | null;
+      at: number;
+    }
+  | { type: 'task.set-desired'; taskId: string; desiredState: DesiredTaskState; at: number }
+  | { type: 'task.remove'; taskId: string; at: number }
+  | { type: 'batch'; commands: Command[] };
+
+export type CommandType = Command['type'];

@@ -1,0 +1,101 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Versioned migrations. Each runs once, in order, in its own transaction; the
+ * version reached is kept in SQLite's `user_version`. Never edit a migration
+ * that has shipped: add a new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: the replicated entity tables, the command log and node-local tables.
+  `
+  -- Replicated cluster-wide values (the cluster id).
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+
+  -- Node-local values, never replicated: this node's id, the leader and term it knows, the applied index.
+  CREATE TABLE local_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+
+  CREATE TABLE command_log (
+    idx        INTEGER PRIMARY KEY,
+    term       INTEGER NOT NULL,
+    command    TEXT NOT NULL,
+    result     TEXT
+  );
+
+  CREATE TABLE nodes (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    address      TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    availability TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+  );
+
+  CREATE TABLE services (
+    name          TEXT PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
+    image         TEXT NOT NULL,
+    command       TEXT,
+    env           TEXT NOT NULL,
+    labels        TEXT NOT NULL,
+    replicas      INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    spec_version  INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+  );
+
+  CREATE TABLE tasks (
+    id             TEXT PRIMARY KEY,
+    service_name   TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+    slot           INTEGER NOT NULL,
+    spec_version   INTEGER NOT NULL,
+    node_id        TEXT,
+    state          TEXT NOT NULL,
+    desired_state  TEXT NOT NULL,
+    container_id   TEXT,
+    error          TEXT,
+    exit_code      INTEGER,
+    started_at     INTEGER,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+  );
+  CREATE INDEX tasks_by_service ON tasks(service_name, slot);
+  CREATE INDEX tasks_by_node ON tasks(node_id);
+
+  -- Node-local, not replicated: the monitoring thread's latest sample per container.
+  CREATE TABLE container_stats (
+    container_id TEXT PRIMARY KEY,
+    task_id      TEXT,
+    cpu_percent  REAL NOT NULL,
+    memory_bytes INTEGER NOT NULL,
+    sampled_at   INTEGER NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the database to SCHEMA_VERSION; refuses a database newer than this code. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(`database schema version ${current} is newer than this bicycled understands (${SCHEMA_VERSION})`);
+  }
+  for (let version = current; version < SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,156 @@
+import type { Db } from './open-database';
+import type { ServiceState } from './service-state';
+import type { DesiredTaskState, TaskState } from './task-state';
+import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
+
+/** Read models: rows of the replicated tables as plain objects (times in ms since the epoch). */
+export interface ServiceRecord {
+  name: string;
+  id: string;
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  replicas: number;
+  state: ServiceState;
+  version: number;
+  specVersion: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface TaskRecord {
+  id: string;
+  serviceName: string;
+  slot: number;
+  specVersion: number;
+  nodeId: string | null;
+  state: TaskState;
+  desiredState: DesiredTaskState;
+  containerId: string | null;
+  error: string | null;
+  exitCode: number | null;
+  startedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NodeRecord {
+  id: string;
+  name: string;
+  address: string;
+  role: NodeRole;
+  status: NodeStatus;
+  availability: NodeAvailability;
+  startedAt: number;
+  lastSeenAt: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ContainerStatsRecord {
+  containerId: string;
+  cpuPercent: number;
+  memoryBytes: number;
+  sampledAt: number;
+}
+
+function toService(row: any): ServiceRecord {
+  return {
+    name: row.name,
+    id: row.id,
+    image: row.image,
+    command: row.command ? JSON.parse(row.command) : null,
+    env: JSON.parse(row.env),
+    labels: JSON.parse(row.labels),
+    replicas: row.replicas,
+    state: row.state,
+    version: row.version,
+    specVersion: row.spec_version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toTask(row: any): TaskRecord {
+  return {
+    id: row.id,
+    serviceName: row.service_name,
+    slot: row.slot,
+    specVersion: row.spec_version,
+    nodeId: row.node_id,
+    state: row.state,
+    desiredState: row.desired_state,
+    containerId: row.container_id,
+    error: row.error,
+    exitCode: row.exit_code,
+    startedAt: row.started_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toNode(row: any): NodeRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    address: row.address,
+    role: row.role,
+    status: row.status,
+    availability: row.availability,
+    startedAt: row.started_at,
+    lastSeenAt: row.last_seen_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function listServices(db: Db): ServiceRecord[] {
+  return db.prepare('SELECT * FROM services ORDER BY name').all().map(toService);
+}
+
+export function getService(db: Db, name: string): ServiceRecord | undefined {
+  const row = db.prepare('SELECT * FROM services WHERE name = ?').get(name);
+  return row ? toService(row) : undefined;
+}
+
+export function listTasks(db: Db, filter: { serviceName?: string; nodeId?: string } = {}): TaskRecord[] {
+  if (filter.serviceName !== undefined) {
+    return db.prepare('SELECT * FROM tasks WHERE service_name = ? ORDER BY slot, created_at').all(filter.serviceName).map(toTask);
+  }
+  if (filter.nodeId !== undefined) {
+    return db.prepare('SELECT * FROM tasks WHERE node_id = ? ORDER BY service_name, slot, created_at').all(filter.nodeId).map(toTask);
+  }
+  return db.prepare('SELECT * FROM tasks ORDER BY service_name, slot, created_at').all().map(toTask);
+}
+
+export function listNodes(db: Db): NodeRecord[] {
+  return db.prepare('SELECT * FROM nodes ORDER BY name').all().map(toNode);
+}
+
+export function getNode(db: Db, idOrName: string): NodeRecord | undefined {
+  const row = db.prepare('SELECT * FROM nodes WHERE id = ? OR name = ?').get(idOrName, idOrName);
+  return row ? toNode(row) : undefined;
+}
+
+export function listContainerStats(db: Db): Map<string, ContainerStatsRecord> {
+  const rows = db.prepare('SELECT * FROM container_stats').all() as any[];
+  return new Map(
+    rows.map((r) => [r.container_id, { containerId: r.container_id, cpuPercent: r.cpu_percent, memoryBytes: r.memory_bytes, sampledAt: r.sampled_at }]),
+  );
+}
+
+export function getMeta(db: Db, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+/** Node-local values (this node's id, the leader it knows): never replicated. */
+export function getLocal(db: Db, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM local_state WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+export function setLocal(db: Db, key: string, value: string): void {
+  db.prepare('INSERT INTO local_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}

@@ -1,0 +1,22 @@
+import Koa from 'koa';
+import type { RestContext } from './context';
+import { errorMiddleware } from './error-middleware';
+import { jsonBody } from './json-body';
+import { servicesRouter } from './services';
+import { nodesRouter } from './nodes';
+import { stateRouter } from './state';
+import { logsRouter } from './logs';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** The REST API: one koa app, one router per entity, one error middleware. */
+export function createApp(ctx: RestContext): Koa {
+  const app = new Koa();
+  app.use(errorMiddleware(ctx.log));
+  app.use(jsonBody(BODY_LIMIT_BYTES));
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,52 @@
+import type { Readable } from 'node:stream';
+import type { Db } from '../database/open-database';
+import type { Command } from '../database/commands';
+import type { ApplyResult } from '../database/apply-command';
+import type { ChangeNotes } from '../daemon/changes';
+import type { Logger } from '../daemon/logger';
+import type { LogRecord } from '../daemon/log-format';
+import type { LogSource } from '../daemon/messages';
+import { BicycleError } from '../daemon/errors';
+
+/** What the REST modules need from their thread: reads, propose, change notes and log streams. Never Docker. */
+export interface RestContext {
+  db: Db;
+  propose(command: Command): Promise<ApplyResult>;
+  changes: ChangeNotes;
+  log: Logger;
+  dataDir: string;
+  now(): number;
+  /** Streams the logs of these containers (through the monitoring thread) as text lines. */
+  containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable;
+  /** Calls `listener` with every daemon log record from now on; returns the unsubscribe function. */
+  followDaemonLog(listener: (record: LogRecord) => void): () => void;
+}
+
+/** Proposes and turns a refused command into its error. */
+export async function proposeOrThrow(ctx: RestContext, command: Command): Promise<void> {
+  const result = await ctx.propose(command);
+  if (!result.ok) throw new BicycleError(result.error.code, result.error.message);
+}
+
+/**
+ * Resolves once `done()` holds, re-checking on every change note and every
+ * 250 ms; resolves false when `timeoutMs` passes first.
+ */
+export function waitUntil(ctx: RestContext, done: () => boolean, timeoutMs: number): Promise<boolean> {
+  if (done()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!done()) return;
+      finish(true);
+    };
+    const unsubscribe = ctx.changes.subscribe(check);
+    const poll = setInterval(check, 250);
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    function finish(value: boolean) {
+      unsubscribe();
+      clearInterval(poll);
+      clearTimeout(timer);
+      resolve(value);
+    }
+  });
+}

@@ -1,0 +1,24 @@
+import type { Middleware } from 'koa';
+import { BicycleError } from '../daemon/errors';
+import type { Logger } from '../daemon/logger';
+
+/**
+ * The one place errors become answers: a BicycleError answers with its
+ * catalogue status and `{ error: { code, message } }`; anything else is a bug
+ * and answers 500 INTERNAL (and is logged, with the request).
+ */
+export function errorMiddleware(log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new BicycleError('NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (error) {
+      const known = error instanceof BicycleError ? error : undefined;
+      if (!known) log.error('request failed', { method: ctx.method, path: ctx.path, error: (error as Error)?.stack ?? String(error) });
+      ctx.status = known?.status ?? 500;
+      ctx.body = { error: { code: known?.code ?? 'INTERNAL', message: known?.message ?? `internal error: ${(error as Error)?.message ?? error}` } };
+    }
+  };
+}

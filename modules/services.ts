@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import Router from '@koa/router';
+import { BicycleError } from '../daemon/errors';
+import { getService, listTasks } from '../database/queries';
+import { isTerminalTaskState } from '../database/task-state';
+import { proposeOrThrow, waitUntil, type RestContext } from './context';
+import { readService, readServices } from './present';
+import { parseFlag, parseInteger, parseNewService, parseServiceChanges, parseServiceName } from './validation';
+
+const MAX_WAIT_SECONDS = 3600;
+
+/**
+ * The Service endpoint. Writes only record intents (create, update, delete)
+ * through propose; the deployment thread does the rest. With `?wait=true` a
+ * write answers once the service has converged (or the wait times out).
+ */
+export function servicesRouter(ctx: RestContext): Router {
+  const router = new Router();
+
+  const requireService = (name: string) => {
+    const service = getService(ctx.db, parseServiceName(name));
+    if (!service) throw new BicycleError('SERVICE_NOT_FOUND', `no service named ${name}`);
+    return service;
+  };
+
+  /** Converged: the service is RUNNING (every slot runs its current version, nothing else is still stopping). */
+  const waitForConverged = async (name: string, query: Record<string, unknown>) => {
+    if (!parseFlag(query.wait, 'wait', false)) return;
+    const timeoutMs = parseInteger(query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS) * 1000;
+    await waitUntil(ctx, () => getService(ctx.db, name)?.state === 'RUNNING', timeoutMs);
+  };
+
+  router.get('/services', (k) => {
+    k.body = { services: readServices(ctx.db) };
+  });
+
+  router.post('/services', async (k) => {
+    const input = parseNewService(k.request.body);
+    parseFlag(k.query.wait, 'wait', false);
+    parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS);
+    if (getService(ctx.db, input.name)) throw new BicycleError('SERVICE_EXISTS', `a service named ${input.name} already exists`);
+    await proposeOrThrow(ctx, {
+      type: 'service.create',
+      id: randomBytes(12).toString('hex'),
+      name: input.name,
+      spec: input.spec,
+      replicas: input.replicas,
+      at: ctx.now(),
+    });
+    ctx.log.info('service created', { service: input.name, image: input.spec.image, replicas: input.replicas });
+    await waitForConverged(input.name, k.query);
+    k.status = 201;
+    k.set('Location', `/services/${input.name}`);
+    k.body = readService(ctx.db, requireService(input.name));
+  });
+
+  router.get('/services/:name', (k) => {
+    k.body = readService(ctx.db, requireService(k.params.name!));
+  });
+
+  router.patch('/services/:name', async (k) => {
+    const service = requireService(k.params.name!);
+    const changes = parseServiceChanges(k.request.body);
+    parseFlag(k.query.wait, 'wait', false);
+    parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS);
+    await proposeOrThrow(ctx, { type: 'service.update', name: service.name, changes, at: ctx.now() });
+    ctx.log.info('service updated', { service: service.name, changes: Object.keys(changes).join(',') });
+    await waitForConverged(service.name, k.query);
+    k.body = readService(ctx.db, requireService(service.name));
+  });
+
+  router.delete('/services/:name', async (k) => {
+    const service = requireService(k.params.name!);
+    const wait = parseFlag(k.query.wait, 'wait', false);
+    const timeoutMs = parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS) * 1000;
+    await proposeOrThrow(ctx, { type: 'service.delete', name: service.name, at: ctx.now() });
+    ctx.log.info('service deletion requested', { service: service.name });
+    const view = readService(ctx.db, requireService(service.name));
+    if (wait && (await waitUntil(ctx, () => !getService(ctx.db, service.name), timeoutMs))) {
+      k.status = 200;
+      k.body = { ...view, state: 'DELETED', running: 0, tasks: [] };
+      return;
+    }
+    k.status = 202;
+    k.body = getService(ctx.db, service.name) ? readService(ctx.db, requireService(service.name)) : { ...view, state: 'DELETED', tasks: [] };
+  });
+
+  router.get('/services/:name/logs', (k) => {
+    const service = requireService(k.params.name!);
+    const follow = parseFlag(k.query.follow, 'follow', false);
+    const tail = parseInteger(k.query.tail, 'tail', 100, 0, 100_000);
+    const sources = listTasks(ctx.db, { serviceName: service.name })
+      .filter((t) => t.containerId !== null && !isTerminalTaskState(t.state))
+      .map((t) => ({ containerId: t.containerId!, prefix: `${t.serviceName}.${t.slot}` }));
+    k.type = 'text/plain; charset=utf-8';
+    k.set('Cache-Control', 'no-cache');
+    k.body = ctx.containerLogs(sources, follow, tail);
+  });
+
+  return router;
+}

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { BicycleError } from '../daemon/errors';
+import type { ServiceChanges, ServiceSpec } from '../database/commands';
+
+/** What the REST API accepts, in one place. Unknown fields are refused, each error names its field. */
+export const MAX_REPLICAS = 10_000;
+
+const name = z
+  .string({ error: 'must be a string' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'must be 1-63 letters, digits, "-" or "_", starting with a letter or digit (no spaces)');
+
+const image = z
+  .string({ error: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(512, 'must be at most 512 characters')
+  .regex(/^[^\s]+$/, 'must not contain spaces');
+
+const replicas = z
+  .number({ error: `must be a whole number from 0 to ${MAX_REPLICAS}` })
+  .int(`must be a whole number from 0 to ${MAX_REPLICAS}`)
+  .min(0, `must be a whole number from 0 to ${MAX_REPLICAS}`)
+  .max(MAX_REPLICAS, `must be a whole number from 0 to ${MAX_REPLICAS}`);
+
+const command = z
+  .array(z.string({ error: 'must be a string' }).max(65_536), { error: 'must be an array of strings, e.g. ["sleep", "3600"]' })
+  .min(1, 'must not be empty (leave it out to use the image\'s command)')
+  .max(1000, 'must have at most 1000 arguments')
+  .nullable();
+
+const env = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'environment variable names are letters, digits, "_" or "." and do not start with a digit'),
+  z.string({ error: 'environment values must be strings' }),
+  { error: 'must be an object of string values, e.g. {"KEY": "value"}' },
+);
+
+const labels = z.record(
+  z
+    .string()
+    .min(1)
+    .max(255)
+    .refine((k) => !k.startsWith('io.bicycle.'), 'label keys starting with io.bicycle. are reserved'),
+  z.string({ error: 'label values must be strings' }),
+  { error: 'must be an object of string values' },
+);
+
+const createService = z.strictObject({
+  name,
+  image,
+  replicas: replicas.optional(),
+  command: command.optional(),
+  env: env.optional(),
+  labels: labels.optional(),
+});
+
+const updateService = z
+  .strictObject({
+    image: image.optional(),
+    replicas: replicas.optional(),
+    command: command.optional(),
+    env: env.optional(),
+    labels: labels.optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'give at least one of image, replicas, command, env, labels');
+
+const updateNode = z.strictObject({
+  availability: z.enum(['active', 'drain', 'pause'], { error: 'must be one of active, drain, pause' }),
+});
+
+/** Turns a zod failure into INVALID_ARGUMENT naming the field: `replicas: must be a whole number …`. */
+function refuse(error: z.ZodError, what: string): never {
+  const issue = error.issues[0]!;
+  const field = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const keys = (issue as { keys: string[] }).keys;
+    throw new BicycleError('INVALID_ARGUMENT', `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} in ${what}`);
+  }
+  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined && field) {
+    throw new BicycleError('INVALID_ARGUMENT', `${field}: is required`);
+  }
+  throw new BicycleError('INVALID_ARGUMENT', field ? `${field}: ${issue.message}` : `${what}: ${issue.message}`);
+}
+
+function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new BicycleError('INVALID_ARGUMENT', `${what} must be a JSON object`);
+  }
+  const result = schema.safeParse(body);
+  if (!result.success) refuse(result.error, what);
+  return result.data;
+}
+
+export interface NewService {
+  name: string;
+  spec: ServiceSpec;
+  replicas: number;
+}
+
+export function parseNewService(body: unknown): NewService {
+  const v = parse(createService, body, 'the service');
+  return {
+    name: v.name,
+    replicas: v.replicas ?? 1,
+    spec: { image: v.image, command: v.command ?? null, env: v.env ?? {}, labels: v.labels ?? {} },
+  };
+}
+
+export function parseServiceChanges(body: unknown): ServiceChanges {
+  return parse(updateService, body, 'the update') as ServiceChanges;
+}
+
+export function parseNodeChanges(body: unknown): { availability: 'active' | 'drain' | 'pause' } {
+  return parse(updateNode, body, 'the node update');
+}
+
+export function parseServiceName(value: string): string {
+  const result = name.safeParse(value);
+  if (!result.success) throw new BicycleError('INVALID_ARGUMENT', `service name: ${result.error.issues[0]!.message}`);
+  return result.data;
+}
+
+/** A query flag: true, false, 1, 0, or absent (the default). */
+export function parseFlag(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === 'true' || value === '1' || value === '') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new BicycleError('INVALID_ARGUMENT', `${field}: must be true or false`);
+}
+
+/** A whole-number query parameter within [min, max], or the default. */
+export function parseInteger(value: unknown, field: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new BicycleError('INVALID_ARGUMENT', `${field}: must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
