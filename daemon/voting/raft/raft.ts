@@ -1,0 +1,763 @@
+import { resolveConfig, type RaftConfig, type ResolvedRaftConfig } from './config';
+import { Progress, quorumMatch, quorumOf } from './progress';
+import { RaftInvariantError, RaftLog } from './raft-log';
+import { ReadOnlyQueue } from './read-only';
+import type {
+  AppendRequest,
+  AppendResponse,
+  ConfChange,
+  ConfState,
+  Entry,
+  EntryType,
+  HardState,
+  Heartbeat,
+  HeartbeatResponse,
+  Message,
+  NodeId,
+  ProposeResult,
+  Ready,
+  ReadState,
+  Refusal,
+  RefusalCode,
+  Role,
+  SnapshotRequest,
+  SoftState,
+  VoteRequest,
+} from './types';
+
+type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 'term'> & { term?: number } : never) : never;
+
+/** What a leader reports of one member's replication. */
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: 'probe' | 'replicate' | 'snapshot';
+}
+
+/** A read-only view of a node, for status pages and tests. */
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly role: Role;
+  readonly leader: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly conf: ConfState;
+  readonly leadTransferee: NodeId | null;
+  /** On a leader, each member's replication progress; empty otherwise. */
+  readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
+}
+
+/**
+ * One Raft server as a deterministic state machine (Raft paper and thesis).
+ * It does no I/O, keeps no clock and draws randomness only from the injected
+ * `random`. Drive it with `tick()`, `step(message)`, `propose(data)`,
+ * `readIndex(id)`, `changeMembership(change)` and `transferLeadership(to)`;
+ * collect its work with `ready()` and acknowledge it with `advance(ready)`
+ * (see Ready for the order the caller must keep).
+ *
+ * Role changes go through becomeFollower/becomePreCandidate/becomeCandidate/
+ * becomeLeader; messages of a higher or lower term are handled once in
+ * `step`; each role then has its own step function.
+ */
+export class Raft {
+  readonly id: NodeId;
+  private readonly cfg: ResolvedRaftConfig;
+  private readonly log: RaftLog;
+  private term = 0;
+  private vote: NodeId | null = null;
+  private leader: NodeId | null = null;
+  private role: Role = 'follower';
+  private conf: ConfState = { voters: [], learners: [] };
+  private voters: ReadonlySet<NodeId> = new Set();
+  private progress = new Map<NodeId, Progress>();
+  private votes = new Map<NodeId, boolean>();
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private leadTransferee: NodeId | null = null;
+  /** Index of the newest config entry this leader appended; a new change waits for its commit. */
+  private pendingConfIndex = 0;
+  private readOnly = new ReadOnlyQueue();
+  /** Reads received before this leader committed an entry of its term (thesis §6.4 step 1). */
+  private readsAwaitingCommit: string[] = [];
+  private broadcastPending = false;
+  private msgs: Message[] = [];
+  private readStates: ReadState[] = [];
+  private droppedReads: string[] = [];
+  private prevHardState: HardState;
+  private prevSoftState: SoftState;
+  private awaitingAdvance = false;
+
+  /** @throws Error naming the bad option if the config cannot work, or if `applied` lies outside the log */
+  constructor(config: RaftConfig) {
+    this.cfg = resolveConfig(config);
+    this.id = this.cfg.id;
+    const { storage } = this.cfg;
+    const { hardState } = storage.initialState();
+    const snapshotIndex = storage.firstIndex() - 1;
+    const applied = this.cfg.applied ?? snapshotIndex;
+    if (applied < snapshotIndex || applied > Math.max(hardState.commit, snapshotIndex)) {
+      throw new Error(
+        `raft config: applied must lie between the snapshot index ${snapshotIndex} and the commit index ${hardState.commit}, got ${applied}`,
+      );
+    }
+    this.log = new RaftLog(storage, Math.max(hardState.commit, snapshotIndex), applied);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.prevHardState = hardState;
+    if (storage.lastIndex() === 0 && hardState.term === 0 && this.cfg.peers.length > 0) {
+      // Bootstrap: every founding member writes the same entry 1, already committed.
+      const conf: ConfState = { voters: [...this.cfg.peers], learners: [...this.cfg.learners] };
+      this.log.append([{ index: 1, term: 1, type: 'config', data: JSON.stringify(conf) }]);
+      this.term = 1;
+      this.log.commitTo(1);
+    }
+    this.syncConf();
+    this.becomeFollower(this.term, null);
+    this.prevSoftState = this.softState();
+  }
+
+  // ---- inputs -------------------------------------------------------------
+
+  /** Advance logical time by one tick: elections on followers, heartbeats and check-quorum on leaders. */
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  /**
+   * Take one message from a peer. Messages of other terms are handled here
+   * once (Raft §5.1: a higher term makes this node a follower; a lower term is
+   * stale); vote requests are answered here; the rest goes to the role's step
+   * function. Messages addressed to another node are ignored.
+   */
+  step(m: Message): void {
+    if (m.to !== this.id) return;
+    if (m.term > this.term) {
+      const isVote = m.type === 'vote' || m.type === 'preVote';
+      if (isVote && !m.transfer && this.inLease()) return; // thesis §4.2.3: a live leader is not disrupted
+      if (m.type === 'preVote' || (m.type === 'preVoteResp' && !m.reject)) {
+        // A pre-vote carries the term its sender would campaign in; it changes no term.
+      } else {
+        const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
+        this.becomeFollower(m.term, fromLeader ? m.from : null);
+      }
+    } else if (m.term < this.term) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'append' || m.type === 'heartbeat')) {
+        // A deposed leader cut off for a while: tell it the new term so it steps down.
+        this.send({ type: 'appendResp', to: m.from, reject: false, index: 0, hintIndex: 0, hintTerm: 0 });
+      } else if (m.type === 'preVote') {
+        this.send({ type: 'preVoteResp', to: m.from, reject: true });
+      }
+      return;
+    }
+    if (m.type === 'vote' || m.type === 'preVote') {
+      this.handleVoteRequest(m);
+      return;
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(m);
+        break;
+      case 'candidate':
+      case 'preCandidate':
+        this.stepCandidate(m);
+        break;
+      case 'follower':
+        this.stepFollower(m);
+        break;
+    }
+  }
+
+  /**
+   * Append a command to the leader's log. Refused on a follower (NOT_LEADER,
+   * naming the leader to forward to) and during a leadership transfer.
+   */
+  propose(data: string): ProposeResult {
+    const refusal = this.refuseUnlessLeader();
+    if (refusal !== null) return refusal;
+    const index = this.appendEntry('normal', data);
+    return { ok: true, index, term: this.term };
+  }
+
+  /**
+   * Ask for a linearizable read (Raft thesis §6.4). On acceptance a ReadState
+   * with this `requestId` appears in a later Ready once this node has
+   * confirmed its leadership; serve the read after applying up to its index.
+   * If leadership is lost first, the id appears in `droppedReads` instead.
+   */
+  readIndex(requestId: string): { ok: true } | Refusal {
+    if (this.role !== 'leader') return this.refusal('NOT_LEADER', 'reads are served by the leader');
+    if (!this.committedInTerm()) this.readsAwaitingCommit.push(requestId);
+    else this.addRead(requestId);
+    return { ok: true };
+  }
+
+  /**
+   * Propose a single-server membership change (thesis §4.1). It takes effect
+   * on each server as soon as its config entry is in that server's log. Only
+   * one change may be uncommitted at a time, and none before this leader has
+   * committed an entry of its own term (the thesis' fix for the single-server
+   * change bug).
+   */
+  changeMembership(change: ConfChange): ProposeResult {
+    const refusal = this.refuseUnlessLeader();
+    if (refusal !== null) return refusal;
+    if (this.pendingConfIndex > this.log.committed || !this.committedInTerm()) {
+      return this.refusal('CONF_CHANGE_PENDING', 'a membership change or the leader\'s first entry is not committed yet; retry later');
+    }
+    const voters = this.conf.voters.filter((id) => id !== change.nodeId);
+    const learners = this.conf.learners.filter((id) => id !== change.nodeId);
+    const known = voters.length !== this.conf.voters.length || learners.length !== this.conf.learners.length;
+    const isVoter = this.voters.has(change.nodeId);
+    if (change.type === 'addLearner' && known) return this.refusal('INVALID_CONF_CHANGE', `${change.nodeId} is already a member`);
+    if (change.type === 'addVoter' && isVoter) return this.refusal('INVALID_CONF_CHANGE', `${change.nodeId} is already a voter`);
+    if (change.type === 'removeNode' && !known) return this.refusal('INVALID_CONF_CHANGE', `${change.nodeId} is not a member`);
+    if (change.type === 'removeNode' && voters.length === 0) {
+      return this.refusal('INVALID_CONF_CHANGE', `removing ${change.nodeId} would leave no voter`);
+    }
+    if (change.type === 'addVoter') voters.push(change.nodeId);
+    if (change.type === 'addLearner') learners.push(change.nodeId);
+    const index = this.appendEntry('config', JSON.stringify({ voters, learners }));
+    this.pendingConfIndex = index;
+    return { ok: true, index, term: this.term };
+  }
+
+  /**
+   * Hand leadership to voter `to` (thesis §3.10): stop taking proposals,
+   * bring `to` up to date, then send it TimeoutNow so it campaigns at once.
+   * Abandoned after electionTicks if it has not happened.
+   */
+  transferLeadership(to: NodeId): { ok: true } | Refusal {
+    if (this.role !== 'leader') return this.refusal('NOT_LEADER', 'only the leader can transfer leadership');
+    if (to === this.id) return { ok: true };
+    if (!this.voters.has(to)) return this.refusal('INVALID_CONF_CHANGE', `${to} is not a voter`);
+    if (this.leadTransferee === to) return { ok: true };
+    this.leadTransferee = to;
+    this.electionElapsed = 0;
+    const pr = this.progress.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to });
+    else this.sendAppend(to, true);
+    return { ok: true };
+  }
+
+  /** The transport could not reach `to`: stop streaming to it and probe instead. */
+  reportUnreachable(to: NodeId): void {
+    const pr = this.progress.get(to);
+    if (this.role === 'leader' && pr !== undefined && pr.state === 'replicate') pr.becomeProbe();
+  }
+
+  /** The transport failed (ok=false) or finished sending a snapshot to `to`. */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    const pr = this.progress.get(to);
+    if (this.role !== 'leader' || pr === undefined || pr.state !== 'snapshot') return;
+    if (!ok) pr.pendingSnapshot = 0;
+    pr.becomeProbe();
+    pr.probeSent = true; // wait for the follower's answer (or a heartbeat) before probing again
+  }
+
+  // ---- outputs ------------------------------------------------------------
+
+  /** Is there anything for the caller to do? */
+  hasReady(): boolean {
+    return (
+      this.msgs.length > 0 ||
+      this.broadcastPending ||
+      this.log.hasUnstable() ||
+      this.log.hasNextCommittedEntries() ||
+      this.readStates.length > 0 ||
+      this.droppedReads.length > 0 ||
+      !sameHardState(this.hardState(), this.prevHardState) ||
+      !sameSoftState(this.softState(), this.prevSoftState)
+    );
+  }
+
+  /**
+   * Collect the work to do (see Ready for the order). Call `advance(ready)`
+   * before the next `ready()`; stepping and ticking in between is allowed.
+   * @throws RaftInvariantError if the previous Ready was not advanced
+   */
+  ready(): Ready {
+    if (this.awaitingAdvance) throw new RaftInvariantError('ready() called before advance() of the previous Ready');
+    if (this.role === 'leader') {
+      if (this.broadcastPending) this.bcastAppend();
+      const context = this.readOnly.takeUnsent();
+      if (context !== null) this.bcastHeartbeat(context);
+    }
+    this.broadcastPending = false;
+    const hardState = this.hardState();
+    const softState = this.softState();
+    const rd: Ready = {
+      softState,
+      hardState: sameHardState(hardState, this.prevHardState) ? null : hardState,
+      entries: this.log.unstableEntries().slice(),
+      snapshot: this.log.pendingSnapshot(),
+      messages: this.msgs,
+      committedEntries: this.log.nextCommittedEntries(this.cfg.maxCommittedPerReady),
+      readStates: this.readStates,
+      droppedReads: this.droppedReads,
+    };
+    this.msgs = [];
+    this.readStates = [];
+    this.droppedReads = [];
+    this.prevHardState = hardState;
+    this.prevSoftState = softState;
+    this.awaitingAdvance = true;
+    return rd;
+  }
+
+  /** The caller persisted, sent and applied `rd`: mark it done. */
+  advance(rd: Ready): void {
+    this.awaitingAdvance = false;
+    const last = rd.entries[rd.entries.length - 1];
+    if (last !== undefined) this.log.stableTo(last.index, last.term);
+    if (rd.snapshot !== null) {
+      this.log.stableSnapshotTo(rd.snapshot.meta.index);
+      this.log.appliedTo(rd.snapshot.meta.index);
+    }
+    const applied = rd.committedEntries[rd.committedEntries.length - 1];
+    if (applied !== undefined) this.log.appliedTo(applied.index);
+  }
+
+  status(): RaftStatus {
+    const progress = new Map<NodeId, ProgressStatus>();
+    if (this.role === 'leader') {
+      for (const [id, pr] of this.progress) progress.set(id, { match: pr.match, next: pr.next, state: pr.state });
+    }
+    return {
+      id: this.id,
+      term: this.term,
+      vote: this.vote,
+      role: this.role,
+      leader: this.leader,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      firstIndex: this.log.firstIndex(),
+      lastIndex: this.log.lastIndex(),
+      lastTerm: this.log.lastTerm(),
+      conf: this.conf,
+      leadTransferee: this.leadTransferee,
+      progress,
+    };
+  }
+
+  /** Entries `lo <= index < hi` of this node's log (persisted or not); for tests and diagnostics. */
+  entries(lo: number, hi: number): Entry[] {
+    return this.log.entries(lo, hi);
+  }
+
+  // ---- ticks --------------------------------------------------------------
+
+  private tickElection(): void {
+    this.electionElapsed += 1;
+    if (!this.promotable()) return;
+    const alone = this.voters.size === 1;
+    if (alone || this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.campaign(this.cfg.preVote && !alone ? 'preCandidate' : 'candidate', false);
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed += 1;
+    this.electionElapsed += 1;
+    for (const pr of this.progress.values()) {
+      if (pr.state === 'snapshot' && ++pr.snapshotTicks >= 2 * this.cfg.electionTicks) pr.becomeProbe(); // deemed lost
+    }
+    if (this.electionElapsed >= this.cfg.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, null);
+        return;
+      }
+      this.leadTransferee = null; // a transfer not done within an election timeout is abandoned
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat(this.readOnly.newest());
+    }
+  }
+
+  /** Check-quorum: did a majority of voters answer since the last round? Resets the round. */
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const id of this.voters) {
+      const pr = this.progress.get(id);
+      if (id === this.id || pr?.recentActive === true) active += 1;
+    }
+    for (const pr of this.progress.values()) pr.recentActive = false;
+    return active >= quorumOf(this.voters.size);
+  }
+
+  // ---- elections ----------------------------------------------------------
+
+  private campaign(role: 'preCandidate' | 'candidate', transfer: boolean): void {
+    if (role === 'preCandidate') this.becomePreCandidate();
+    else this.becomeCandidate();
+    const voteTerm = role === 'preCandidate' ? this.term + 1 : this.term;
+    if (this.poll(this.id, true) === 'won') {
+      if (role === 'preCandidate') this.campaign('candidate', transfer);
+      else this.becomeLeader();
+      return;
+    }
+    const type = role === 'preCandidate' ? 'preVote' : 'vote';
+    const lastIndex = this.log.lastIndex();
+    const lastTerm = this.log.lastTerm();
+    for (const to of this.voters) {
+      if (to !== this.id) this.send({ type, to, term: voteTerm, lastIndex, lastTerm, transfer });
+    }
+  }
+
+  private poll(from: NodeId, granted: boolean): 'won' | 'lost' | 'pending' {
+    if (!this.votes.has(from)) this.votes.set(from, granted);
+    let yes = 0;
+    let no = 0;
+    for (const id of this.voters) {
+      const v = this.votes.get(id);
+      if (v === true) yes += 1;
+      else if (v === false) no += 1;
+    }
+    const q = quorumOf(this.voters.size);
+    if (yes >= q) return 'won';
+    return no > this.voters.size - q ? 'lost' : 'pending';
+  }
+
+  /** Raft §5.2 and §5.4.1: grant a vote at most once per term, and only to an up-to-date log. */
+  private handleVoteRequest(m: VoteRequest): void {
+    const respType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === null && this.leader === null) ||
+      (m.type === 'preVote' && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+      this.send({ type: respType, to: m.from, term: m.term, reject: false });
+      if (m.type === 'vote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, to: m.from, reject: true });
+    }
+  }
+
+  private inLease(): boolean {
+    return this.cfg.checkQuorum && this.leader !== null && this.electionElapsed < this.cfg.electionTicks;
+  }
+
+  private promotable(): boolean {
+    return this.voters.has(this.id);
+  }
+
+  // ---- role steps ---------------------------------------------------------
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'append':
+      case 'heartbeat':
+      case 'snapshot':
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleFromLeader(m);
+        break;
+      case 'timeoutNow':
+        if (this.promotable()) this.campaign('candidate', true); // thesis §3.10: skip pre-vote
+        break;
+      default:
+        break; // responses meant for a leader or candidate of this term: stale
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'append':
+      case 'heartbeat':
+      case 'snapshot':
+        // Raft §5.2: another server won this term.
+        this.becomeFollower(m.term, m.from);
+        this.handleFromLeader(m);
+        break;
+      case 'voteResp':
+      case 'preVoteResp': {
+        if ((m.type === 'preVoteResp') !== (this.role === 'preCandidate')) break;
+        const result = this.poll(m.from, !m.reject);
+        if (result === 'won') {
+          if (this.role === 'preCandidate') this.campaign('candidate', false);
+          else this.becomeLeader();
+        } else if (result === 'lost') {
+          this.becomeFollower(this.term, null);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'appendResp':
+        this.handleAppendResponse(m);
+        break;
+      case 'heartbeatResp':
+        this.handleHeartbeatResponse(m);
+        break;
+      default:
+        break; // election safety: no other leader of this term can exist
+    }
+  }
+
+  // ---- follower side of replication ----------------------------------------
+
+  private handleFromLeader(m: AppendRequest | Heartbeat | SnapshotRequest): void {
+    if (m.type === 'append') this.handleAppend(m);
+    else if (m.type === 'heartbeat') this.handleHeartbeat(m);
+    else this.handleSnapshot(m);
+  }
+
+  private handleAppend(m: AppendRequest): void {
+    const reply = (reject: boolean, index: number, hintIndex = 0, hintTerm = 0): void =>
+      this.send({ type: 'appendResp', to: m.from, reject, index, hintIndex, hintTerm });
+    if (m.prevIndex < this.log.committed) {
+      reply(false, this.log.committed);
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.commit, m.entries);
+    if (lastNew !== null) {
+      this.syncConf();
+      reply(false, lastNew);
+      return;
+    }
+    // Raft §5.3 consistency check failed: point the leader at our last entry that may match.
+    const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
+    reply(true, m.prevIndex, hint.index, hint.term);
+  }
+
+  private handleHeartbeat(m: Heartbeat): void {
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send({ type: 'heartbeatResp', to: m.from, context: m.context });
+  }
+
+  private handleSnapshot(m: SnapshotRequest): void {
+    const { index, term } = m.snapshot.meta;
+    if (index > this.log.committed) {
+      if (this.log.matchTerm(index, term)) {
+        this.log.commitTo(index); // our log already holds it: just fast-forward commit
+      } else {
+        this.log.restore(m.snapshot);
+        this.syncConf();
+      }
+    }
+    this.send({ type: 'appendResp', to: m.from, reject: false, index: this.log.lastIndex(), hintIndex: 0, hintTerm: 0 });
+  }
+
+  // ---- leader side of replication ------------------------------------------
+
+  private handleAppendResponse(m: AppendResponse): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      const probe = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
+      if (pr.maybeDecrTo(m.index, probe)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from, true);
+      }
+      return;
+    }
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
+    if (pr.state === 'probe') pr.becomeReplicate();
+    else pr.freeInflightTo(m.index);
+    this.maybeCommit();
+    if (this.role !== 'leader') return; // committed its own removal
+    while (this.sendAppend(m.from, false)) {
+      // flow control may allow several messages at once
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.send({ type: 'timeoutNow', to: m.from });
+    }
+  }
+
+  private handleHeartbeatResponse(m: HeartbeatResponse): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.heard();
+    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    if (m.context !== '') this.readStates.push(...this.readOnly.ack(m.from, m.context, this.voters));
+  }
+
+  /** Send `to` what it lacks: entries, or the snapshot if they are compacted. False if nothing was sent. */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.progress.get(to);
+    if (pr === undefined || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.termOrUndefined(prevIndex);
+    if (prevTerm === undefined) {
+      const snapshot = this.log.snapshot();
+      if (prevIndex >= snapshot.meta.index) throw new RaftInvariantError(`next ${pr.next} for ${to} is past the log`);
+      this.send({ type: 'snapshot', to, snapshot });
+      pr.becomeSnapshot(snapshot.meta.index);
+      return true;
+    }
+    const last = Math.min(this.log.lastIndex(), prevIndex + this.cfg.maxEntriesPerMessage);
+    const entries = this.log.entries(pr.next, last + 1);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send({ type: 'append', to, prevIndex, prevTerm, entries, commit: this.log.committed });
+    pr.sentEntries(last);
+    return true;
+  }
+
+  private bcastAppend(): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
+  }
+
+  private bcastHeartbeat(context: string): void {
+    for (const [to, pr] of this.progress) {
+      if (to !== this.id) this.send({ type: 'heartbeat', to, commit: Math.min(pr.match, this.log.committed), context });
+    }
+  }
+
+  /** Raft §5.3/§5.4.2: commit the index a quorum of voters holds, if it is of this term. */
+  private maybeCommit(): boolean {
+    const matches = [...this.voters].map((id) => (id === this.id ? this.log.lastIndex() : this.progress.get(id)?.match ?? 0));
+    if (!this.log.maybeCommit(quorumMatch(matches), this.term)) return false;
+    this.broadcastPending = true; // followers learn the new commit index
+    if (this.committedInTerm() && this.readsAwaitingCommit.length > 0) {
+      const waiting = this.readsAwaitingCommit;
+      this.readsAwaitingCommit = [];
+      for (const id of waiting) this.addRead(id);
+    }
+    if (!this.voters.has(this.id) && this.log.confIndex() <= this.log.committed) {
+      this.becomeFollower(this.term, null); // thesis §4.2.2: a removed leader steps down once C_new commits
+    }
+    return true;
+  }
+
+  private appendEntry(type: EntryType, data: string): number {
+    const index = this.log.lastIndex() + 1;
+    this.log.append([{ index, term: this.term, type, data }]);
+    this.progress.get(this.id)?.maybeUpdate(index);
+    if (type === 'config') this.syncConf();
+    this.broadcastPending = true;
+    this.maybeCommit();
+    return index;
+  }
+
+  private addRead(requestId: string): void {
+    this.readOnly.add(requestId, this.log.committed, this.id, this.voters.has(this.id));
+    if (this.voters.size === 1 && this.voters.has(this.id)) this.readStates.push(...this.readOnly.releaseAll());
+  }
+
+  private committedInTerm(): boolean {
+    return this.log.termOrUndefined(this.log.committed) === this.term;
+  }
+
+  // ---- roles --------------------------------------------------------------
+
+  private becomeFollower(term: number, leader: NodeId | null): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.leader = leader;
+  }
+
+  private becomePreCandidate(): void {
+    // Pre-vote changes neither term nor vote (thesis §9.6).
+    this.votes.clear();
+    this.role = 'preCandidate';
+    this.leader = null;
+  }
+
+  private becomeCandidate(): void {
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  private becomeLeader(): void {
+    this.reset(this.term);
+    this.role = 'leader';
+    this.leader = this.id;
+    this.pendingConfIndex = this.log.lastIndex(); // any config entry in the log may be uncommitted
+    this.appendEntry('noop', ''); // Raft §8: commit an entry of this term to learn what is committed
+  }
+
+  private reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.leader = null;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout =
+      this.cfg.electionTicks + Math.floor(this.cfg.random() * this.cfg.electionTicks);
+    this.leadTransferee = null;
+    this.votes.clear();
+    this.pendingConfIndex = 0;
+    this.broadcastPending = false;
+    this.droppedReads.push(...this.readOnly.clear(), ...this.readsAwaitingCommit);
+    this.readsAwaitingCommit = [];
+    const next = this.log.lastIndex() + 1;
+    for (const id of this.progress.keys()) this.progress.set(id, this.newProgress(id, next));
+  }
+
+  private newProgress(id: NodeId, next: number): Progress {
+    const pr = new Progress(next, this.cfg.maxInflightMessages);
+    if (id === this.id) pr.match = next - 1;
+    return pr;
+  }
+
+  /** Follow the membership in the log (thesis §4.1: a server uses the latest config in its log). */
+  private syncConf(): void {
+    const conf = this.log.conf();
+    if (conf === this.conf) return;
+    this.conf = conf;
+    this.voters = new Set(conf.voters);
+    const members = new Set([...conf.voters, ...conf.learners]);
+    for (const id of members) {
+      if (!this.progress.has(id)) this.progress.set(id, this.newProgress(id, this.log.lastIndex() + 1));
+    }
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    if (this.leadTransferee !== null && !this.voters.has(this.leadTransferee)) this.leadTransferee = null;
+    if (this.role === 'leader') this.broadcastPending = true;
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  private send(m: Outgoing): void {
+    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term } as Message);
+  }
+
+  private refuseUnlessLeader(): Refusal | null {
+    if (this.role !== 'leader') return this.refusal('NOT_LEADER', 'proposals go to the leader');
+    if (this.leadTransferee !== null) {
+      return this.refusal('TRANSFER_IN_PROGRESS', `leadership is being transferred to ${this.leadTransferee}`);
+    }
+    return null;
+  }
+
+  private refusal(code: RefusalCode, message: string): Refusal {
+    return { ok: false, code, message, leader: this.leader };
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private softState(): SoftState {
+    return { leader: this.leader, role: this.role };
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role;
+}

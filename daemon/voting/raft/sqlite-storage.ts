@@ -1,0 +1,197 @@
+import type { Database, Statement } from 'better-sqlite3';
+import {
+  CompactedError,
+  LogGapError,
+  SnapshotOutOfDateError,
+  UnavailableError,
+  confAfter,
+  emptyConfState,
+  parseConfState,
+  type InitialState,
+  type RaftStorage,
+} from './storage';
+import type { Entry, EntryType, HardState, Snapshot } from './types';
+
+/**
+ * Create the Raft tables if they do not exist. Idempotent; the daemon's
+ * migrations call it on the shared database. Every table is prefixed `raft_`.
+ */
+export function createRaftTables(db: Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS raft_hard_state (
+      id INTEGER PRIMARY KEY CHECK (id = 0),
+      term INTEGER NOT NULL,
+      vote TEXT,
+      commit_index INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS raft_entries (
+      log_index INTEGER PRIMARY KEY,
+      term INTEGER NOT NULL,
+      type TEXT NOT NULL CHECK (type IN ('normal', 'noop', 'config')),
+      data TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS raft_snapshot (
+      id INTEGER PRIMARY KEY CHECK (id = 0),
+      log_index INTEGER NOT NULL,
+      term INTEGER NOT NULL,
+      conf TEXT NOT NULL,
+      data TEXT NOT NULL
+    );
+  `);
+}
+
+interface EntryRow {
+  log_index: number;
+  term: number;
+  type: EntryType;
+  data: string;
+}
+
+/**
+ * RaftStorage on a better-sqlite3 connection shared with the daemon's other
+ * tables. Each `save` is one transaction (snapshot, entries and hard state
+ * together), and the connection is set to `synchronous = FULL`, so a saved
+ * Ready survives a crash or power loss. The log since the last snapshot is
+ * also kept in memory so the core's reads never touch the disk; compact
+ * regularly to bound it.
+ *
+ * The connection must be used by one thread only (better-sqlite3 handles are
+ * not shareable), and nothing else may write the `raft_` tables.
+ */
+export class SqliteRaftStorage implements RaftStorage {
+  private hardState: HardState;
+  private snap: Snapshot;
+  /** log[i] has index snap.meta.index + 1 + i: a mirror of raft_entries. */
+  private log: Entry[];
+  private readonly stmt: {
+    putHardState: Statement;
+    putSnapshot: Statement;
+    deleteFrom: Statement;
+    deleteUpTo: Statement;
+    insertEntry: Statement;
+  };
+  private readonly saveTx: (hs: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null) => void;
+  private readonly compactTx: (snapshot: Snapshot) => void;
+
+  constructor(db: Database) {
+    createRaftTables(db);
+    db.pragma('synchronous = FULL');
+    const hs = db.prepare('SELECT term, vote, commit_index FROM raft_hard_state WHERE id = 0').get() as
+      | { term: number; vote: string | null; commit_index: number }
+      | undefined;
+    this.hardState = hs === undefined ? { term: 0, vote: null, commit: 0 } : { term: hs.term, vote: hs.vote, commit: hs.commit_index };
+    const snap = db.prepare('SELECT log_index, term, conf, data FROM raft_snapshot WHERE id = 0').get() as
+      | { log_index: number; term: number; conf: string; data: string }
+      | undefined;
+    this.snap =
+      snap === undefined
+        ? { meta: { index: 0, term: 0, conf: emptyConfState }, data: '' }
+        : { meta: { index: snap.log_index, term: snap.term, conf: parseConfState(snap.conf) }, data: snap.data };
+    const rows = db
+      .prepare('SELECT log_index, term, type, data FROM raft_entries WHERE log_index > ? ORDER BY log_index')
+      .all(this.snap.meta.index) as EntryRow[];
+    this.log = rows.map((r) => ({ index: r.log_index, term: r.term, type: r.type, data: r.data }));
+    this.log.forEach((entry, i) => {
+      if (entry.index !== this.snap.meta.index + 1 + i) {
+        throw new LogGapError(entry.index, this.snap.meta.index + 1, this.snap.meta.index + i);
+      }
+    });
+    this.stmt = {
+      putHardState: db.prepare(
+        'INSERT INTO raft_hard_state (id, term, vote, commit_index) VALUES (0, ?, ?, ?) ' +
+          'ON CONFLICT (id) DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_index = excluded.commit_index',
+      ),
+      putSnapshot: db.prepare(
+        'INSERT INTO raft_snapshot (id, log_index, term, conf, data) VALUES (0, ?, ?, ?, ?) ' +
+          'ON CONFLICT (id) DO UPDATE SET log_index = excluded.log_index, term = excluded.term, conf = excluded.conf, data = excluded.data',
+      ),
+      deleteFrom: db.prepare('DELETE FROM raft_entries WHERE log_index >= ?'),
+      deleteUpTo: db.prepare('DELETE FROM raft_entries WHERE log_index <= ?'),
+      insertEntry: db.prepare('INSERT INTO raft_entries (log_index, term, type, data) VALUES (?, ?, ?, ?)'),
+    };
+    this.saveTx = db.transaction((hs: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null) => {
+      if (snapshot !== null) {
+        this.putSnapshot(snapshot);
+        this.stmt.deleteFrom.run(0);
+      }
+      if (entries.length > 0) {
+        this.stmt.deleteFrom.run(entries[0]!.index);
+        for (const e of entries) this.stmt.insertEntry.run(e.index, e.term, e.type, e.data);
+      }
+      if (hs !== null) this.stmt.putHardState.run(hs.term, hs.vote, hs.commit);
+    });
+    this.compactTx = db.transaction((snapshot: Snapshot) => {
+      this.putSnapshot(snapshot);
+      this.stmt.deleteUpTo.run(snapshot.meta.index);
+    });
+  }
+
+  initialState(): InitialState {
+    return { hardState: this.hardState, snapshotConf: this.snap.meta.conf };
+  }
+
+  firstIndex(): number {
+    return this.snap.meta.index + 1;
+  }
+
+  lastIndex(): number {
+    return this.snap.meta.index + this.log.length;
+  }
+
+  term(index: number): number {
+    const offset = this.snap.meta.index;
+    if (index < offset) throw new CompactedError(index, offset);
+    if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex());
+    return index === offset ? this.snap.meta.term : this.log[index - offset - 1]!.term;
+  }
+
+  entries(lo: number, hi: number): Entry[] {
+    const offset = this.snap.meta.index;
+    if (lo <= offset) throw new CompactedError(lo, offset);
+    if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
+    return this.log.slice(lo - offset - 1, hi - offset - 1);
+  }
+
+  snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void {
+    const snapIndex = snapshot !== null ? snapshot.meta.index : this.snap.meta.index;
+    if (snapshot !== null && snapshot.meta.index <= this.snap.meta.index) {
+      throw new SnapshotOutOfDateError(snapshot.meta.index, this.snap.meta.index);
+    }
+    const last = snapshot !== null ? snapIndex : this.lastIndex();
+    if (entries.length > 0) {
+      const first = entries[0]!.index;
+      if (first <= snapIndex || first > last + 1) throw new LogGapError(first, snapIndex + 1, last);
+    }
+    this.saveTx(hardState, entries, snapshot);
+    // The transaction committed: mirror it in memory.
+    if (snapshot !== null) {
+      this.snap = snapshot;
+      this.log = [];
+    }
+    if (entries.length > 0) {
+      const keep = entries[0]!.index - this.snap.meta.index - 1;
+      if (keep < this.log.length) this.log.length = keep;
+      for (const entry of entries) this.log.push(entry);
+    }
+    if (hardState !== null) this.hardState = hardState;
+  }
+
+  compact(index: number, data: string): void {
+    const offset = this.snap.meta.index;
+    if (index <= offset) throw new SnapshotOutOfDateError(index, offset);
+    if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex());
+    const conf = confAfter(this.snap.meta.conf, this.log.slice(0, index - offset));
+    const snapshot: Snapshot = { meta: { index, term: this.term(index), conf }, data };
+    this.compactTx(snapshot);
+    this.snap = snapshot;
+    this.log = this.log.slice(index - offset);
+  }
+
+  private putSnapshot(s: Snapshot): void {
+    this.stmt.putSnapshot.run(s.meta.index, s.meta.term, JSON.stringify(s.meta.conf), s.data);
+  }
+}
