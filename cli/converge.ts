@@ -9,65 +9,85 @@ export function taskName(service: string, task: Pick<Task, 'slot'>): string {
   return `${service}.${task.slot}`;
 }
 
-/**
- * The version a task must reach. The contract compares task.version with
- * service.version; should the daemon also expose `specVersion` (the part of
- * the version a scale does not bump, which is what tasks carry), that is the
- * one to compare, or a scale would look like a rollout that never ends.
- */
-export function targetVersion(service: Service): number {
-  return service.specVersion ?? service.version;
+/** What the caller knows of the rollout it waits for. */
+export interface WaitGoal {
+  /**
+   * Tasks meant to run must be at least at this version: set by `update`,
+   * which knows its own change made a newer spec even before the daemon has
+   * created the first task from it.
+   */
+  minTaskVersion?: number;
 }
 
 function taskVersion(task: Task): number {
   return task.specVersion ?? task.version;
 }
 
-function isTaskConverged(service: Service, task: Task): boolean {
-  return task.state === 'RUNNING' && taskVersion(task) === targetVersion(service);
+/** The newest version any task of the service was made from; 0 without tasks. */
+export function newestTaskVersion(service: Service): number {
+  return Math.max(0, ...service.tasks.map(taskVersion));
+}
+
+/**
+ * The version every task meant to run must reach. service.version cannot be
+ * used: the daemon bumps it on every change to the service (a scale too),
+ * while a task's version is the version of the container spec it was made
+ * from, which a scale leaves alone. So: the spec version when the daemon
+ * exposes it (`specVersion`), else the newest task version, but at least
+ * the goal's minTaskVersion.
+ */
+export function requiredTaskVersion(service: Service, goal: WaitGoal = {}): number {
+  if (service.specVersion !== undefined) return service.specVersion;
+  return Math.max(newestTaskVersion(service), goal.minTaskVersion ?? 0);
+}
+
+function wantedTasks(service: Service): Task[] {
+  return service.tasks.filter((t) => t.desiredState === 'RUNNING');
 }
 
 /**
  * True when the service runs its replica count and every task meant to run
- * is RUNNING at the service's current version.
+ * is RUNNING at the required version (see requiredTaskVersion).
  */
-export function isConverged(service: Service): boolean {
+export function isConverged(service: Service, goal: WaitGoal = {}): boolean {
   if (service.running !== service.replicas) return false;
-  return service.tasks.filter((t) => t.desiredState === 'RUNNING').every((t) => isTaskConverged(service, t));
+  const version = requiredTaskVersion(service, goal);
+  return wantedTasks(service).every((t) => t.state === 'RUNNING' && taskVersion(t) >= version);
 }
 
 /**
  * One progress line: `web: 3/5 running`, with `, 2/5 updated` while some
  * tasks meant to run are still at an older version.
  */
-export function progressText(service: Service): string {
+export function progressText(service: Service, goal: WaitGoal = {}): string {
   const base = `${service.name}: ${service.running}/${service.replicas} running`;
-  const wanted = service.tasks.filter((t) => t.desiredState === 'RUNNING');
-  const stale = wanted.some((t) => taskVersion(t) !== targetVersion(service));
-  if (!stale) return base;
-  const updated = wanted.filter((t) => taskVersion(t) === targetVersion(service)).length;
-  return `${base}, ${updated}/${service.replicas} updated`;
+  const version = requiredTaskVersion(service, goal);
+  const wanted = wantedTasks(service);
+  const updated = wanted.filter((t) => taskVersion(t) >= version).length;
+  return updated < wanted.length ? `${base}, ${updated}/${service.replicas} updated` : base;
 }
 
 /**
  * What keeps a service from converging, for the timeout message: one line
- * per task meant to run that is not RUNNING at the current version, then
+ * per task meant to run that is not RUNNING at the required version, then
  * every other task that carries an error.
  */
-export function pendingLines(service: Service): string[] {
+export function pendingLines(service: Service, goal: WaitGoal = {}): string[] {
   const lines: string[] = [];
-  const missing = service.replicas - service.tasks.filter((t) => t.desiredState === 'RUNNING').length;
+  const version = requiredTaskVersion(service, goal);
+  const missing = service.replicas - wantedTasks(service).length;
   if (missing > 0) lines.push(`${missing} replica(s) have no task yet`);
   const bySlot = [...service.tasks].sort((a, b) => a.slot - b.slot);
   for (const task of bySlot) {
-    const pending = task.desiredState === 'RUNNING' && !isTaskConverged(service, task);
+    const stale = taskVersion(task) < version;
+    const pending = task.desiredState === 'RUNNING' && (task.state !== 'RUNNING' || stale);
     if (!pending && !task.error) continue;
     const where = task.node ? ` on ${task.node}` : ' (unassigned)';
-    const what = pending
-      ? task.state === 'RUNNING'
-        ? `RUNNING at version ${taskVersion(task)}, want ${targetVersion(service)}`
-        : `${task.state}, want RUNNING`
-      : `${task.state}`;
+    const what = !pending
+      ? task.state
+      : task.state === 'RUNNING'
+        ? `RUNNING at version ${taskVersion(task)}, want ${version}`
+        : `${task.state}, want RUNNING`;
     lines.push(`${taskName(service.name, task)}${where}: ${what}${task.error ? ` (error: ${task.error})` : ''}`);
   }
   return lines;

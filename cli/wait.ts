@@ -1,5 +1,5 @@
 import type { ApiClient } from './api-client';
-import { isConverged, liveTaskLines, pendingLines, progressText, removalText } from './converge';
+import { isConverged, liveTaskLines, pendingLines, progressText, removalText, type WaitGoal } from './converge';
 import type { Service } from './types';
 
 /** Time and output, injected so the waiting logic is tested without sleeping. */
@@ -56,13 +56,24 @@ export async function pollUntil<T>(options: PollOptions<T>, deps: WaitDeps): Pro
 }
 
 /** Waits until the service has converged (see isConverged) or throws WaitTimeoutError. */
-export async function waitForService(client: ApiClient, name: string, timeoutSeconds: number, deps: WaitDeps): Promise<Service> {
+export async function waitForService(
+  client: ApiClient,
+  name: string,
+  timeoutSeconds: number,
+  deps: WaitDeps,
+  goal: WaitGoal = {},
+): Promise<Service> {
   const { done, last } = await pollUntil(
-    { poll: () => client.getService(name), done: isConverged, describe: progressText, timeoutMs: timeoutSeconds * 1000 },
+    {
+      poll: () => client.getService(name),
+      done: (s) => isConverged(s, goal),
+      describe: (s) => progressText(s, goal),
+      timeoutMs: timeoutSeconds * 1000,
+    },
     deps,
   );
   if (done) return last;
-  const details = pendingLines(last).map((line) => `\n  ${line}`).join('');
+  const details = pendingLines(last, goal).map((line) => `\n  ${line}`).join('');
   throw new WaitTimeoutError(
     `${name} did not converge within ${timeoutSeconds}s (${last.running}/${last.replicas} running, state ${last.state})${details}` +
       `\nthe daemon keeps trying; watch it with: bicycle service ps ${name}`,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { clientFor, waitDeps, withWaitOptions, type WaitOptions } from '../context';
 import { applyChanges, collectKeyValue, collectString, parseReplicas } from '../parse';
 import type { Service, ServicePatch } from '../types';
+import { newestTaskVersion, type WaitGoal } from '../converge';
 import { waitForService } from '../wait';
 
 interface UpdateOptions extends WaitOptions {
@@ -36,6 +37,13 @@ export function buildServicePatch(current: Service, options: UpdateOptions, comm
   return patch;
 }
 
+/** A change to the container spec makes tasks of a newer version than any so far. */
+export function rolloutGoal(current: Service, patch: ServicePatch): WaitGoal {
+  const specChanged = ['image', 'command', 'env', 'labels'].some((field) => field in patch);
+  if (!specChanged) return {};
+  return { minTaskVersion: (current.specVersion ?? newestTaskVersion(current)) + 1 };
+}
+
 function hasChangeFlags(options: UpdateOptions, command: string[]): boolean {
   return (
     options.image !== undefined || options.replicas !== undefined || options.env !== undefined ||
@@ -64,10 +72,11 @@ export function registerServiceUpdate(service: Command): void {
       cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm or --command');
     }
     const client = clientFor(cmd);
-    const patch = buildServicePatch(await client.getService(name), options, command);
+    const current = await client.getService(name);
+    const patch = buildServicePatch(current, options, command);
     if (Object.keys(patch).length > 0) await client.updateService(name, patch);
     else process.stderr.write(`${name}: already up to date\n`);
-    if (!options.detach) await waitForService(client, name, options.timeout, waitDeps);
+    if (!options.detach) await waitForService(client, name, options.timeout, waitDeps, rolloutGoal(current, patch));
     process.stdout.write(`${name}\n`);
   });
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildServiceSpec } from '../../../cli/commands/service-add';
-import { buildServicePatch } from '../../../cli/commands/service-update';
+import { buildServicePatch, rolloutGoal } from '../../../cli/commands/service-update';
 import { serviceTable } from '../../../cli/commands/service-ls';
 import { taskTable } from '../../../cli/commands/service-ps';
 import { nodeTable } from '../../../cli/commands/node-ls';
@@ -45,6 +45,17 @@ describe('service update body', () => {
   });
   it('updates labels like env', () => {
     assert.deepEqual(buildServicePatch(current, { label: { z: '1' }, labelRm: ['x'], ...waitDefaults }, []), { labels: { z: '1' } });
+  });
+});
+
+describe('update rollout goal', () => {
+  const current = service({ version: 6, tasks: [task({ version: 2 }), task({ slot: 2, version: 3 })] });
+  it('wants tasks newer than any so far when the spec changes', () => {
+    assert.deepEqual(rolloutGoal(current, { env: { A: '1' } }), { minTaskVersion: 4 });
+    assert.deepEqual(rolloutGoal(current, { image: 'x', replicas: 2 }), { minTaskVersion: 4 });
+  });
+  it('wants nothing newer for a replica change alone', () => {
+    assert.deepEqual(rolloutGoal(current, { replicas: 5 }), {});
   });
 });
 

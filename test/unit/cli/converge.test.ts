@@ -11,9 +11,18 @@ describe('isConverged', () => {
     const s = service({ replicas: 2, running: 1, tasks: [task(), task({ slot: 2, state: 'STARTING' })] });
     assert.equal(isConverged(s), false);
   });
-  it('fails while a task meant to run is at an older version', () => {
-    const s = service({ version: 2, tasks: [task({ version: 1 })] });
+  it('fails while a task meant to run is older than the newest task', () => {
+    const s = service({ replicas: 2, running: 2, version: 5, tasks: [task({ version: 2 }), task({ slot: 2, version: 1 })] });
     assert.equal(isConverged(s), false);
+  });
+  it('fails while tasks are older than the version an update asked for', () => {
+    const s = service({ version: 4, tasks: [task({ version: 1 })] });
+    assert.equal(isConverged(s, { minTaskVersion: 2 }), false);
+    assert.equal(isConverged({ ...s, tasks: [task({ version: 2 })] }, { minTaskVersion: 2 }), true);
+  });
+  it('holds after a scale, which bumps the service version but not the tasks', () => {
+    const s = service({ replicas: 2, running: 2, version: 2, tasks: [task({ version: 1 }), task({ slot: 2, version: 1 })] });
+    assert.equal(isConverged(s), true);
   });
   it('ignores tasks being shut down', () => {
     const s = service({ version: 2, tasks: [task({ version: 2 }), task({ version: 1, desiredState: 'SHUTDOWN', state: 'RUNNING' })] });
@@ -39,6 +48,7 @@ describe('progress text', () => {
       tasks: [task({ version: 3 }), task({ slot: 2, version: 2 })],
     });
     assert.equal(progressText(s), 'web: 2/2 running, 1/2 updated');
+    assert.equal(progressText({ ...s, tasks: [task({ version: 2 })] }, { minTaskVersion: 3 }), 'web: 2/2 running, 0/2 updated');
   });
   it('says what is removed', () => {
     assert.equal(removalText('web', null), 'web: removed');
@@ -50,7 +60,7 @@ describe('progress text', () => {
 describe('pending lines', () => {
   it('names each pending task with its node, state and error', () => {
     const s = service({
-      replicas: 3, running: 1, version: 2,
+      replicas: 3, running: 1, version: 7,
       tasks: [
         task({ version: 2 }),
         task({ slot: 2, state: 'STARTING', version: 2, error: 'pull access denied' }),
