@@ -115,7 +115,7 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
     case 'service.set-state': {
       touched.add('services');
       const service = requireService(db, c.name);
-      if (service.state === c.state) return false;
+      if (service.state === c.state || service.version !== c.version) return false;
       transitionService(service.state, c.state);
       db.prepare('UPDATE services SET state = ?, updated_at = ? WHERE name = ?').run(c.state, c.at, c.name);
       return true;
@@ -181,6 +181,7 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
 
 interface ServiceRow {
   name: string;
+  version: number;
   image: string;
   command: string | null;
   env: string;

@@ -29,7 +29,8 @@ export type Command =
   | { type: 'service.create'; id: string; name: string; spec: ServiceSpec; replicas: number; at: number }
   | { type: 'service.update'; name: string; changes: ServiceChanges; at: number }
   | { type: 'service.delete'; name: string; at: number }
-  | { type: 'service.set-state'; name: string; state: ServiceState; at: number }
+  /** Decided from the service at `version`; ignored if the service has changed since (a stale decision). */
+  | { type: 'service.set-state'; name: string; state: ServiceState; version: number; at: number }
   | { type: 'service.remove'; name: string; at: number }
   | { type: 'task.create'; id: string; serviceName: string; slot: number; specVersion: number; at: number }
   | { type: 'task.assign'; taskId: string; nodeId: string; at: number }

@@ -27,21 +27,26 @@ const command = z
   .max(1000, 'must have at most 1000 arguments')
   .nullable();
 
-const env = z.record(
-  z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'environment variable names are letters, digits, "_" or "." and do not start with a digit'),
-  z.string({ error: 'environment values must be strings' }),
-  { error: 'must be an object of string values, e.g. {"KEY": "value"}' },
+/** A map of string values whose keys pass `checkKey` (which returns a complaint, or null). */
+function stringMap(what: string, checkKey: (key: string) => string | null) {
+  return z
+    .record(z.string(), z.string({ error: `${what} values must be strings` }), { error: `must be an object of string values, e.g. {"KEY": "value"}` })
+    .superRefine((map, ctx) => {
+      for (const key of Object.keys(map)) {
+        const complaint = checkKey(key);
+        if (complaint) ctx.addIssue({ code: 'custom', message: complaint, path: [key] });
+      }
+    });
+}
+
+const env = stringMap('environment', (key) =>
+  /^[A-Za-z_][A-Za-z0-9_.]*$/.test(key) ? null : 'environment variable names are letters, digits, "_" or "." and do not start with a digit',
 );
 
-const labels = z.record(
-  z
-    .string()
-    .min(1)
-    .max(255)
-    .refine((k) => !k.startsWith('io.bicycle.'), 'label keys starting with io.bicycle. are reserved'),
-  z.string({ error: 'label values must be strings' }),
-  { error: 'must be an object of string values' },
-);
+const labels = stringMap('label', (key) => {
+  if (key.length === 0 || key.length > 255) return 'label keys are 1-255 characters';
+  return key.startsWith('io.bicycle.') ? 'label keys starting with io.bicycle. are reserved for Bicycle' : null;
+});
 
 const createService = z.strictObject({
   name,

@@ -28,8 +28,13 @@ export type AgentAction =
 export function reconcileAgent(tasks: readonly TaskRecord[], containers: readonly ObservedContainer[], busy: ReadonlySet<string>): AgentAction[] {
   const actions: AgentAction[] = [];
   const byTask = new Map<string, ObservedContainer[]>();
+  const busyTasks = new Set<string>();
   for (const c of containers) {
-    if (busy.has(c.id)) continue;
+    if (busy.has(c.id)) {
+      // Its removal is under way: the task is not container-less yet.
+      if (c.taskId) busyTasks.add(c.taskId);
+      continue;
+    }
     const key = c.taskId ?? '';
     const list = byTask.get(key);
     if (list) list.push(c);
@@ -39,7 +44,7 @@ export function reconcileAgent(tasks: readonly TaskRecord[], containers: readonl
 
   for (const task of tasks) {
     known.add(task.id);
-    if (busy.has(task.id)) continue;
+    if (busy.has(task.id) || busyTasks.has(task.id)) continue;
     const found = byTask.get(task.id) ?? [];
     // Two containers for one task cannot be told apart by their labels: keep the running one.
     const sorted = [...found].sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'));

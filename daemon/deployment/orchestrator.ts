@@ -72,7 +72,7 @@ function orchestrateDeletion(service: ServiceRecord, tasks: TaskRecord[], nodes:
     if (!gone) remaining++;
   }
   if (service.state === 'DELETE') {
-    out.commands.push({ type: 'service.set-state', name: service.name, state: 'DELETING', at });
+    out.commands.push({ type: 'service.set-state', name: service.name, state: 'DELETING', version: service.version, at });
   }
   // Containers on a lost node are removed by that node's agent when it returns (they have no task any more).
   if (remaining === 0) out.commands.push({ type: 'service.remove', name: service.name, at });
@@ -86,7 +86,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
   const create = (slot: number) =>
     commands.push({ type: 'task.create', id: input.newTaskId(), serviceName: service.name, slot, specVersion: service.specVersion, at });
 
-  if (service.state === 'NEW') commands.push({ type: 'service.set-state', name: service.name, state: 'DEPLOYING', at });
+  if (service.state === 'NEW') commands.push({ type: 'service.set-state', name: service.name, state: 'DEPLOYING', version: service.version, at });
 
   // Live tasks, by slot: wanted running and still able to run.
   const liveBySlot = new Map<number, TaskRecord[]>();
@@ -159,7 +159,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
   const recentFailure = tasks.some((t) => t.state === 'FAILED' && at - t.updatedAt < backoff.windowMs);
   const next = nextServiceState(service.state === 'NEW' ? 'DEPLOYING' : service.state, converged, recentFailure);
   if (next !== service.state && !(service.state === 'NEW' && next === 'DEPLOYING')) {
-    commands.push({ type: 'service.set-state', name: service.name, state: next, at });
+    commands.push({ type: 'service.set-state', name: service.name, state: next, version: service.version, at });
   }
 
   pruneHistory(service, tasks, input.historyPerSlot ?? 5, at, commands);
