@@ -69,28 +69,36 @@ export function progressText(service: Service, goal: WaitGoal = {}): string {
 
 /**
  * What keeps a service from converging, for the timeout message: one line
- * per task meant to run that is not RUNNING at the required version, then
- * every other task that carries an error.
+ * per slot that is not RUNNING at the required version, with the task's
+ * error or else the last failed attempt's, and one per task still running
+ * beyond the replica count.
  */
 export function pendingLines(service: Service, goal: WaitGoal = {}): string[] {
-  const lines: string[] = [];
   const version = requiredTaskVersion(service, goal);
-  const missing = service.replicas - wantedTasks(service).length;
-  if (missing > 0) lines.push(`${missing} replica(s) have no task yet`);
-  const bySlot = [...service.tasks].sort((a, b) => a.slot - b.slot);
-  for (const task of bySlot) {
-    const stale = taskVersion(task) < version;
-    const pending = task.desiredState === 'RUNNING' && (task.state !== 'RUNNING' || stale);
-    if (!pending && !task.error) continue;
-    const where = task.node ? ` on ${task.node}` : ' (unassigned)';
-    const what = !pending
-      ? task.state
-      : task.state === 'RUNNING'
-        ? `RUNNING at version ${taskVersion(task)}, want ${version}`
-        : `${task.state}, want RUNNING`;
-    lines.push(`${taskName(service.name, task)}${where}: ${what}${task.error ? ` (error: ${task.error})` : ''}`);
+  const lines: string[] = [];
+  for (let slot = 1; slot <= service.replicas; slot++) {
+    const history = service.tasks.filter((t) => t.slot === slot).sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt));
+    const current = history.find((t) => t.desiredState === 'RUNNING');
+    if (current && current.state === 'RUNNING' && taskVersion(current) >= version) continue;
+    const failed = history.filter((t) => t.state === 'FAILED');
+    const name = taskName(service.name, { slot });
+    const attempts = `${failed.length} failed attempt${failed.length > 1 ? 's' : ''}`;
+    let line: string;
+    if (!current) line = failed.length > 0 ? `${name}: waiting to restart after ${attempts}` : `${name}: no task yet`;
+    else if (current.state === 'RUNNING') line = `${name}${where(current)}: RUNNING at version ${taskVersion(current)}, want ${version}`;
+    else line = `${name}${where(current)}: ${current.state}, want RUNNING${failed.length > 0 ? ` (${attempts})` : ''}`;
+    const error = current?.error ?? failed[0]?.error;
+    if (error) line += `: ${error.trim()}`;
+    lines.push(line);
+  }
+  for (const extra of wantedTasks(service).filter((t) => t.slot > service.replicas)) {
+    lines.push(`${taskName(service.name, extra)}${where(extra)}: ${extra.state}, to be shut down`);
   }
   return lines;
+}
+
+function where(task: Task): string {
+  return task.node ? ` on ${task.node}` : ' (unassigned)';
 }
 
 /** Tasks of a service being removed that have not finished. */

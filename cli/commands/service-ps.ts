@@ -12,15 +12,26 @@ function compareTasks(a: Task, b: Task): number {
   return Date.parse(b.updatedAt) - Date.parse(a.updatedAt);
 }
 
-export function taskTable(service: Service, nowMs: number): string {
-  const rows = [...service.tasks].sort(compareTasks).map((t) => [
-    shortId(t.id),
-    taskName(service.name, t),
-    t.node,
-    t.desiredState,
-    `${t.state} ${formatAge(t.updatedAt, nowMs)}`,
-    t.error ?? '',
-  ]);
+export const ERROR_WIDTH = 60;
+
+/** Cuts `text` to `width` characters, ending with "…" when cut. */
+export function truncate(text: string, width: number): string {
+  const flat = text.trim().replace(/\s+/g, ' ');
+  return [...flat].length <= width ? flat : [...flat].slice(0, width - 1).join('') + '…';
+}
+
+/**
+ * The tasks table. Older tasks of a slot follow the current one, marked
+ * `\_ ` as docker does; errors are cut to ERROR_WIDTH unless `noTrunc`.
+ */
+export function taskTable(service: Service, nowMs: number, noTrunc = false): string {
+  let previousSlot: number | undefined;
+  const rows = [...service.tasks].sort(compareTasks).map((t) => {
+    const name = t.slot === previousSlot ? ` \\_ ${taskName(service.name, t)}` : taskName(service.name, t);
+    previousSlot = t.slot;
+    const error = t.error ? (noTrunc ? t.error.trim() : truncate(t.error, ERROR_WIDTH)) : '';
+    return [shortId(t.id), name, t.node, t.desiredState, `${t.state} ${formatAge(t.updatedAt, nowMs)}`, error];
+  });
   return formatTable(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
 }
 
@@ -30,10 +41,11 @@ export function registerServicePs(service: Command): void {
     .command('ps')
     .description("list a service's tasks")
     .argument('<name>', 'service name')
+    .option('--no-trunc', 'print errors whole')
     .option('--json', 'print the raw JSON of the tasks')
-    .action(async (name: string, options: { json?: boolean }, cmd: Command) => {
+    .action(async (name: string, options: { json?: boolean; trunc: boolean }, cmd: Command) => {
       const found = await clientFor(cmd).getService(name);
       if (options.json) printJson(found.tasks);
-      else process.stdout.write(taskTable(found, Date.now()));
+      else process.stdout.write(taskTable(found, Date.now(), !options.trunc));
     });
 }

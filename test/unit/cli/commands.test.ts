@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { buildServiceSpec } from '../../../cli/commands/service-add';
 import { buildServicePatch, rolloutGoal } from '../../../cli/commands/service-update';
 import { serviceTable } from '../../../cli/commands/service-ls';
-import { taskTable } from '../../../cli/commands/service-ps';
+import { taskTable, truncate } from '../../../cli/commands/service-ps';
 import { nodeTable } from '../../../cli/commands/node-ls';
 import { stateSummary } from '../../../cli/commands/state';
 import { service, task } from './fixtures';
@@ -59,6 +59,13 @@ describe('update rollout goal', () => {
   });
 });
 
+describe('truncate', () => {
+  it('keeps short text and flattens whitespace', () => {
+    assert.equal(truncate(' a\n b ', 10), 'a b');
+    assert.equal(truncate('abcdef', 4), 'abc…');
+  });
+});
+
 describe('tables', () => {
   it('lists services as running/desired, sorted by name', () => {
     const text = serviceTable([
@@ -84,11 +91,20 @@ describe('tables', () => {
     });
     assert.equal(
       taskTable(s, now),
-      'ID             NAME    NODE     DESIRED STATE   CURRENT STATE   ERROR\n' +
-        'aaaaaaaaaaaa   web.1   node-a   RUNNING         RUNNING 12s\n' +
-        'cccccccccccc   web.1   node-a   SHUTDOWN        FAILED 12s      exit 1\n' +
-        'bbbbbbbbbbbb   web.2   -        RUNNING         STARTING 12s\n',
+      'ID             NAME        NODE     DESIRED STATE   CURRENT STATE   ERROR\n' +
+        'aaaaaaaaaaaa   web.1       node-a   RUNNING         RUNNING 12s\n' +
+        'cccccccccccc    \\_ web.1   node-a   SHUTDOWN        FAILED 12s      exit 1\n' +
+        'bbbbbbbbbbbb   web.2       -        RUNNING         STARTING 12s\n',
     );
+  });
+
+  it('cuts long errors unless asked not to', () => {
+    const long = 'image x is not on this node and could not be pulled: ' + 'y'.repeat(80);
+    const s = service({ tasks: [task({ error: long })] });
+    const cut = taskTable(s, 0).split('\n')[1]!;
+    assert.ok(cut.endsWith('…'));
+    assert.equal(cut.split('   ').at(-1)!.length, 60);
+    assert.ok(taskTable(s, 0, true).includes(long));
   });
 
   it('marks the leader in the node table', () => {

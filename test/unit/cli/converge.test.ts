@@ -58,9 +58,9 @@ describe('progress text', () => {
 });
 
 describe('pending lines', () => {
-  it('names each pending task with its node, state and error', () => {
+  it('names each pending slot with its node, state and error', () => {
     const s = service({
-      replicas: 3, running: 1, version: 7,
+      replicas: 4, running: 1, version: 7,
       tasks: [
         task({ version: 2 }),
         task({ slot: 2, state: 'STARTING', version: 2, error: 'pull access denied' }),
@@ -69,17 +69,27 @@ describe('pending lines', () => {
       ],
     });
     assert.deepEqual(pendingLines(s), [
-      'web.2 on node-a: STARTING, want RUNNING (error: pull access denied)',
+      'web.2 on node-a: STARTING, want RUNNING: pull access denied',
       'web.3 on node-a: RUNNING at version 1, want 2',
       'web.4 (unassigned): NEW, want RUNNING',
     ]);
   });
-  it('counts replicas without a task and reports errors of finished tasks', () => {
+  it('says a slot waits to restart and gives the last failed attempt once', () => {
+    const failed = (at: string, error: string) =>
+      task({ desiredState: 'SHUTDOWN', state: 'FAILED', updatedAt: at, error });
     const s = service({
-      replicas: 3, running: 1,
-      tasks: [task(), task({ slot: 2, desiredState: 'SHUTDOWN', state: 'FAILED', error: 'exit 1' })],
+      replicas: 2, running: 0, state: 'DEGRADED',
+      tasks: [
+        failed('2025-01-01T00:00:01Z', 'old error'),
+        failed('2025-01-01T00:00:09Z', 'image not found '),
+        task({ slot: 2, state: 'STARTING' }),
+      ],
     });
-    assert.deepEqual(pendingLines(s), ['2 replica(s) have no task yet', 'web.2 on node-a: FAILED (error: exit 1)']);
+    assert.deepEqual(pendingLines(s), ['web.1: waiting to restart after 2 failed attempts: image not found', 'web.2 on node-a: STARTING, want RUNNING']);
+  });
+  it('lists tasks still running beyond the replica count', () => {
+    const s = service({ replicas: 1, running: 2, tasks: [task(), task({ slot: 2 })] });
+    assert.deepEqual(pendingLines(s), ['web.2 on node-a: RUNNING, to be shut down']);
   });
   it('lists live tasks of a service being removed', () => {
     const s = service({ state: 'DELETING', tasks: [task({ slot: 2 }), task({ state: 'COMPLETE' })] });

@@ -67,7 +67,7 @@ describe('waitForService', () => {
     await assert.rejects(waitForService(scriptedClient([stuck]), 'web', 5, deps), (err: Error) => {
       assert.ok(err instanceof WaitTimeoutError);
       assert.match(err.message, /web did not converge within 5s \(1\/2 running, state DEGRADED\)/);
-      assert.match(err.message, /web\.2 on node-a: FAILED, want RUNNING \(error: no such image\)/);
+      assert.match(err.message, /web\.2 on node-a: FAILED, want RUNNING \(1 failed attempt\): no such image/);
       return true;
     });
     assert.equal(deps.now, 5000);
