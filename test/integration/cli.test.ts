@@ -288,6 +288,24 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
     await eventually(async () => assert.deepEqual(await containersOf(web), []));
   });
 
+  it('a wait that times out exits 1 saying what is pending; -d does not wait', T, async () => {
+    const broken = `${run}-broken`;
+    try {
+      const result = await bicycle('service', 'add', broken, '--image', 'bicycle/does-not-exist:test', '--replicas', '2', '--timeout', '4');
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, new RegExp(`^bicycle: ${broken} did not converge within 4s \\(0/2 running`, 'm'));
+      assert.match(result.stderr, new RegExp(`^  ${broken}\\.1\\b.*`, 'm'));
+      assert.equal(result.stdout, '');
+
+      const detached = await bicycle('service', 'scale', `${broken}=1`, '-d');
+      expectOk(detached, 'service scale -d');
+      assert.equal(detached.stdout, `${broken} scaled to 1\n`);
+      assert.equal(detached.stderr, '');
+    } finally {
+      expectOk(await bicycle('service', 'rm', broken, '--timeout', '60'), 'service rm');
+    }
+  });
+
   it('says the daemon is not running when nothing listens', T, async () => {
     const port = await closedPort();
     const result = await bicycle('--host', `127.0.0.1:${port}`, 'service', 'ls');
