@@ -45,6 +45,8 @@ export function presentService(service: ServiceRecord, tasks: readonly TaskRecor
     running: tasks.filter(isRunning).length,
     state: service.state,
     version: service.version,
+    /** Bumped only by changes that need new containers (image, command, env, labels); each task's `version` is the one it runs. */
+    specVersion: service.specVersion,
     createdAt: iso(service.createdAt),
     updatedAt: iso(service.updatedAt),
     tasks: ordered.map((t) => presentTask(t, nodeNames)),
