@@ -1,5 +1,6 @@
-/** `12s`, `4m`, `3h`, `2d`: a duration in its largest whole unit. */
-export function formatDuration(seconds: number): string {
+/** `12s`, `4m`, `3h`, `2d`: a duration in its largest whole unit; "-" when unknown. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '-';
   const s = Math.max(0, Math.floor(seconds));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m`;

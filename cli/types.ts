@@ -61,7 +61,8 @@ export interface ClusterNode {
   status: string;
   availability: string;
   leader: boolean;
-  uptimeSeconds: number;
+  /** null while the node is not READY. */
+  uptimeSeconds: number | null;
   tasks: number;
 }
 
@@ -69,9 +70,10 @@ export interface StateContainer {
   id: string;
   service: string;
   slot: number;
-  node: string;
+  node: string | null;
   state: string;
-  uptimeSeconds: number;
+  /** null while the task is not RUNNING. */
+  uptimeSeconds: number | null;
   cpuPercent: number | null;
   memoryBytes: number | null;
 }

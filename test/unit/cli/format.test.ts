@@ -12,6 +12,7 @@ describe('format', () => {
     assert.equal(formatDuration(7200), '2h');
     assert.equal(formatDuration(3 * 86_400 + 5), '3d');
     assert.equal(formatDuration(-4), '0s');
+    assert.equal(formatDuration(null), '-');
   });
   it('formats ages against a given now', () => {
     const now = Date.parse('2025-01-01T00:01:00Z');
