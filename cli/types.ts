@@ -81,6 +81,7 @@ export interface StateContainer {
 export interface ClusterState {
   cluster: { id: string; leader: string | null; term: number };
   nodes: ClusterNode[];
-  services: Pick<Service, 'name' | 'image' | 'replicas' | 'running' | 'state'>[];
+  /** `error`: why the service's latest failed task failed, when the daemon says. */
+  services: (Pick<Service, 'name' | 'image' | 'replicas' | 'running' | 'state'> & { error?: string | null })[];
   containers: StateContainer[];
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { clientFor, printJson } from '../context';
 import { formatBytes, formatDuration, formatPercent, shortId } from '../format';
 import { formatTable } from '../table';
+import { ERROR_WIDTH, truncate } from './service-ps';
 import type { ClusterState } from '../types';
 
 /** The leader's name when `leader` is a node id or name, else it as given. */
@@ -18,8 +19,10 @@ export function stateSummary(state: ClusterState): string {
     state.nodes.map((n) => [n.name, n.role, n.status, n.availability, n.leader ? '*' : '', formatDuration(n.uptimeSeconds), n.tasks]),
   );
   const services = formatTable(
-    ['NAME', 'IMAGE', 'REPLICAS', 'STATE'],
-    state.services.map((s) => [s.name, s.image, `${s.running}/${s.replicas}`, s.state]),
+    ['NAME', 'IMAGE', 'REPLICAS', 'STATE', 'ERROR'],
+    state.services.map((s) => [
+      s.name, s.image, `${s.running}/${s.replicas}`, s.state, s.error && s.state !== 'RUNNING' ? truncate(s.error, ERROR_WIDTH) : '',
+    ]),
   );
   const containers = formatTable(
     ['ID', 'NAME', 'NODE', 'STATE', 'UPTIME', 'CPU', 'MEMORY'],

@@ -124,12 +124,16 @@ describe('tables', () => {
     const text = stateSummary({
       cluster: { id: 'c-1', leader: 'n-1', term: 7 },
       nodes: [{ id: 'n-1', name: 'a', address: 'x', role: 'manager', status: 'READY', availability: 'active', leader: true, uptimeSeconds: 90, tasks: 1 }],
-      services: [{ name: 'web', image: 'img', replicas: 1, running: 1, state: 'RUNNING' }],
+      services: [
+        { name: 'web', image: 'img', replicas: 1, running: 1, state: 'RUNNING', error: 'an old failure' },
+        { name: 'bad', image: 'nope', replicas: 1, running: 0, state: 'DEGRADED', error: 'image nope not found' },
+      ],
       containers: [{ id: '0123456789abcdef', service: 'web', slot: 1, node: 'a', state: 'running', uptimeSeconds: 30, cpuPercent: 0.5, memoryBytes: 2048 }],
     });
     assert.match(text, /^Cluster: {2}c-1\nLeader: {3}a \(term 7\)\n/);
     assert.match(text, /\na +manager +READY +active +\* +1m +1\n/);
     assert.match(text, /\nweb +img +1\/1 +RUNNING\n/);
+    assert.match(text, /\nbad +nope +0\/1 +DEGRADED +image nope not found\n/);
     assert.match(text, /\n0123456789ab +web\.1 +a +running +30s +0\.5% +2\.0KiB\n/);
   });
 });
