@@ -324,6 +324,19 @@ export class Raft {
     if (applied !== undefined) this.log.appliedTo(applied.index);
   }
 
+  /** The cheap part of status(): term, role, leader and log positions. */
+  basicStatus(): { term: number; role: Role; leader: NodeId | null; commit: number; applied: number; lastIndex: number; lastTerm: number } {
+    return {
+      term: this.term,
+      role: this.role,
+      leader: this.leader,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+      lastTerm: this.log.lastTerm(),
+    };
+  }
+
   status(): RaftStatus {
     const progress = new Map<NodeId, ProgressStatus>();
     if (this.role === 'leader') {
