@@ -1,0 +1,437 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { orchestrate, type OrchestratorInput, type OrchestratorOutput } from '../../daemon/deployment/orchestrator';
+import { DEFAULT_BACKOFF, restartDelayMs } from '../../daemon/deployment/restart-backoff';
+import type { Command } from '../../database/commands';
+import type { NodeRecord, ServiceRecord, TaskRecord } from '../../database/queries';
+
+const NOW = 1_700_000_000_000;
+
+function service(overrides: Partial<ServiceRecord> = {}): ServiceRecord {
+  return {
+    name: 'web',
+    id: 'svc-web',
+    image: 'nginx:1.27',
+    command: null,
+    env: {},
+    labels: {},
+    replicas: 3,
+    state: 'RUNNING',
+    version: 4,
+    specVersion: 1,
+    createdAt: NOW - 600_000,
+    updatedAt: NOW - 600_000,
+    ...overrides,
+  };
+}
+
+function node(id: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
+  return {
+    id,
+    name: `node-${id}`,
+    address: `${id}:7070`,
+    role: 'worker',
+    status: 'READY',
+    availability: 'active',
+    startedAt: NOW - 3_600_000,
+    lastSeenAt: NOW,
+    createdAt: NOW - 3_600_000,
+    updatedAt: NOW,
+    ...overrides,
+  };
+}
+
+let taskCounter = 0;
+/** A task of service `web` running on n1 at spec version 1 unless told otherwise. */
+function task(slot: number, overrides: Partial<TaskRecord> = {}): TaskRecord {
+  taskCounter++;
+  return {
+    id: `old-${slot}-${taskCounter}`,
+    serviceName: 'web',
+    slot,
+    specVersion: 1,
+    nodeId: 'n1',
+    state: 'RUNNING',
+    desiredState: 'RUNNING',
+    containerId: `c-${taskCounter}`,
+    error: null,
+    exitCode: null,
+    startedAt: NOW - 300_000,
+    createdAt: NOW - 300_000 + taskCounter,
+    updatedAt: NOW - 300_000,
+    ...overrides,
+  };
+}
+
+function run(input: Partial<OrchestratorInput> & Pick<OrchestratorInput, 'services' | 'tasks'>): OrchestratorOutput & { created: string[] } {
+  let counter = 0;
+  const created: string[] = [];
+  const output = orchestrate({
+    nodes: [node('n1'), node('n2')],
+    now: NOW,
+    updateParallelism: 2,
+    newTaskId: () => {
+      const id = `new-${++counter}`;
+      created.push(id);
+      return id;
+    },
+    ...input,
+  });
+  return { ...output, created };
+}
+
+function ofType<T extends Command['type']>(commands: Command[], type: T): Extract<Command, { type: T }>[] {
+  return commands.filter((c): c is Extract<Command, { type: T }> => c.type === type);
+}
+
+const creates = (commands: Command[]) => ofType(commands, 'task.create');
+const createdSlots = (commands: Command[]) => creates(commands).map((c) => c.slot).sort((a, b) => a - b);
+const shutdowns = (commands: Command[]) =>
+  ofType(commands, 'task.set-desired')
+    .filter((c) => c.desiredState === 'SHUTDOWN')
+    .map((c) => c.taskId)
+    .sort();
+const stateChanges = (commands: Command[]) => ofType(commands, 'service.set-state').map((c) => c.state);
+const removals = (commands: Command[]) => ofType(commands, 'task.remove').map((c) => c.taskId).sort();
+
+describe('orchestrator: replica count', () => {
+  test('a new service gets one task per slot, at its spec version, with ids from newTaskId', () => {
+    const out = run({ services: [service({ state: 'NEW', replicas: 3, specVersion: 1, version: 1 })], tasks: [] });
+    assert.deepEqual(createdSlots(out.commands), [1, 2, 3]);
+    for (const c of creates(out.commands)) {
+      assert.equal(c.serviceName, 'web');
+      assert.equal(c.specVersion, 1);
+      assert.equal(c.at, NOW);
+    }
+    assert.deepEqual(creates(out.commands).map((c) => c.id), ['new-1', 'new-2', 'new-3']);
+  });
+
+  test('only missing slots get a task: slots that already have a live task are left alone', () => {
+    const tasks = [task(1), task(3)];
+    const out = run({ services: [service({ replicas: 4, state: 'DEPLOYING' })], tasks });
+    assert.deepEqual(createdSlots(out.commands), [2, 4]);
+    assert.deepEqual(shutdowns(out.commands), []);
+  });
+
+  test('a converged service produces no commands at all (nothing to do, no state change)', () => {
+    const out = run({ services: [service({ replicas: 3 })], tasks: [task(1), task(2), task(3)] });
+    assert.deepEqual(out.commands, []);
+    assert.equal(out.wakeAt, undefined);
+  });
+
+  test('scale-down shuts down the tasks of slots above the replica count and creates none', () => {
+    const tasks = [task(1), task(2), task(3), task(4)];
+    const out = run({ services: [service({ replicas: 2, state: 'DEPLOYING' })], tasks });
+    assert.deepEqual(shutdowns(out.commands), [tasks[2]!.id, tasks[3]!.id].sort());
+    assert.deepEqual(creates(out.commands), []);
+  });
+
+  test('scaling to zero shuts down every task', () => {
+    const tasks = [task(1), task(2)];
+    const out = run({ services: [service({ replicas: 0, state: 'DEPLOYING' })], tasks });
+    assert.deepEqual(shutdowns(out.commands), tasks.map((t) => t.id).sort());
+    assert.deepEqual(creates(out.commands), []);
+  });
+
+  test('two live tasks in one slot: the running one of the current spec is kept, the other shut down', () => {
+    const starting = task(1, { state: 'STARTING' });
+    const running = task(1, { state: 'RUNNING' });
+    const out = run({ services: [service({ replicas: 1 })], tasks: [starting, running] });
+    assert.deepEqual(shutdowns(out.commands), [starting.id]);
+    assert.deepEqual(creates(out.commands), []);
+  });
+
+  test('a task shut down but never placed on a node is removed outright', () => {
+    const unplaced = task(2, { nodeId: null, state: 'NEW', desiredState: 'SHUTDOWN' });
+    const out = run({ services: [service({ replicas: 1 })], tasks: [task(1), unplaced] });
+    assert.deepEqual(removals(out.commands), [unplaced.id]);
+  });
+});
+
+describe('orchestrator: failures and back-off', () => {
+  test('a task that FAILED for the first time is shut down and replaced in the same pass', () => {
+    const failed = task(2, { state: 'FAILED', exitCode: 1, updatedAt: NOW - 100 });
+    const out = run({ services: [service()], tasks: [task(1), failed, task(3)] });
+    assert.deepEqual(shutdowns(out.commands), [failed.id]);
+    assert.deepEqual(createdSlots(out.commands), [2]);
+    assert.equal(out.wakeAt, undefined);
+  });
+
+  test('a second failure within the window waits 1 s: wakeAt is set and no task is created before then', () => {
+    const first = task(1, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 5_000 });
+    const second = task(1, { state: 'FAILED', updatedAt: NOW - 100 });
+    const out = run({ services: [service({ replicas: 1 })], tasks: [first, second] });
+    assert.deepEqual(creates(out.commands), []);
+    assert.equal(out.wakeAt, NOW - 100 + 1000);
+    assert.deepEqual(shutdowns(out.commands), [second.id]);
+  });
+
+  test('once the back-off has passed the slot is replaced', () => {
+    const first = task(1, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 5_000 });
+    const second = task(1, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 1000 });
+    const out = run({ services: [service({ replicas: 1 })], tasks: [first, second] });
+    assert.deepEqual(createdSlots(out.commands), [1]);
+    assert.equal(out.wakeAt, undefined);
+  });
+
+  test('the back-off doubles with each failure in the window (1 s, 2 s, 4 s …) and is capped', () => {
+    assert.equal(restartDelayMs(0), 0);
+    assert.equal(restartDelayMs(1), 0);
+    assert.equal(restartDelayMs(2), 1000);
+    assert.equal(restartDelayMs(3), 2000);
+    assert.equal(restartDelayMs(4), 4000);
+    assert.equal(restartDelayMs(5), 8000);
+    assert.equal(restartDelayMs(6), DEFAULT_BACKOFF.maxMs);
+    assert.equal(restartDelayMs(50), DEFAULT_BACKOFF.maxMs);
+
+    const failures = [1, 2, 3, 4].map((i) => task(1, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 1000 + i }));
+    const out = run({ services: [service({ replicas: 1 })], tasks: failures });
+    assert.deepEqual(creates(out.commands), []);
+    assert.equal(out.wakeAt, NOW - 1000 + 4 + 4000);
+  });
+
+  test('failures older than the window no longer count: the slot is replaced at once', () => {
+    const old = [1, 2, 3].map(() => task(1, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - DEFAULT_BACKOFF.windowMs - 1 }));
+    const out = run({ services: [service({ replicas: 1 })], tasks: old });
+    assert.deepEqual(createdSlots(out.commands), [1]);
+  });
+
+  test('wakeAt is the earliest back-off end over all slots', () => {
+    const tasks = [
+      task(1, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 3000 }),
+      task(1, { state: 'FAILED', updatedAt: NOW - 500 }), // slot 1 ready at NOW + 500
+      task(2, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 3000 }),
+      task(2, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 2900 }),
+      task(2, { state: 'FAILED', updatedAt: NOW - 800 }), // slot 2 ready at NOW + 1200
+    ];
+    const out = run({ services: [service({ replicas: 2 })], tasks });
+    assert.equal(out.wakeAt, NOW + 500);
+    assert.deepEqual(creates(out.commands), []);
+  });
+
+  test('a task that COMPLETEd (exit 0) is replaced at once, without back-off', () => {
+    const tasks = [
+      task(1, { state: 'COMPLETE', desiredState: 'SHUTDOWN', exitCode: 0, updatedAt: NOW - 2000 }),
+      task(1, { state: 'COMPLETE', exitCode: 0, updatedAt: NOW - 10 }),
+    ];
+    const out = run({ services: [service({ replicas: 1 })], tasks });
+    assert.deepEqual(createdSlots(out.commands), [1]);
+  });
+});
+
+describe('orchestrator: lost, drained and paused nodes', () => {
+  test('tasks on a DOWN node are shut down, marked ORPHANED and replaced', () => {
+    const lost = task(2, { nodeId: 'n2' });
+    const out = run({ services: [service({ replicas: 2 })], tasks: [task(1), lost], nodes: [node('n1'), node('n2', { status: 'DOWN' })] });
+    assert.deepEqual(shutdowns(out.commands), [lost.id]);
+    const orphaned = ofType(out.commands, 'task.observe');
+    assert.deepEqual(orphaned.map((c) => [c.taskId, c.state]), [[lost.id, 'ORPHANED']]);
+    assert.match(orphaned[0]!.error ?? '', /down/);
+    assert.deepEqual(createdSlots(out.commands), [2]);
+  });
+
+  test('tasks on a node that left the cluster are treated like tasks on a DOWN node', () => {
+    const lost = task(1, { nodeId: 'gone' });
+    const out = run({ services: [service({ replicas: 1 })], tasks: [lost] });
+    assert.deepEqual(shutdowns(out.commands), [lost.id]);
+    assert.deepEqual(ofType(out.commands, 'task.observe').map((c) => c.state), ['ORPHANED']);
+    assert.deepEqual(createdSlots(out.commands), [1]);
+  });
+
+  test('a task already shut down but stuck on a DOWN node is marked ORPHANED (its node will never report it)', () => {
+    const stuck = task(5, { nodeId: 'n2', desiredState: 'SHUTDOWN' });
+    const out = run({ services: [service({ replicas: 1 })], tasks: [task(1), stuck], nodes: [node('n1'), node('n2', { status: 'DOWN' })] });
+    assert.deepEqual(ofType(out.commands, 'task.observe').map((c) => [c.taskId, c.state]), [[stuck.id, 'ORPHANED']]);
+  });
+
+  test('tasks on a drained node are shut down and replaced (the scheduler puts the replacement elsewhere)', () => {
+    const drained = task(2, { nodeId: 'n2' });
+    const out = run({
+      services: [service({ replicas: 2 })],
+      tasks: [task(1), drained],
+      nodes: [node('n1'), node('n2', { availability: 'drain' })],
+    });
+    assert.deepEqual(shutdowns(out.commands), [drained.id]);
+    assert.deepEqual(createdSlots(out.commands), [2]);
+    assert.deepEqual(ofType(out.commands, 'task.observe'), [], 'a drained node is alive: its tasks are not orphaned');
+  });
+
+  test('tasks on a paused node keep running (pause only stops new placements)', () => {
+    const out = run({
+      services: [service({ replicas: 2 })],
+      tasks: [task(1), task(2, { nodeId: 'n2' })],
+      nodes: [node('n1'), node('n2', { availability: 'pause' })],
+    });
+    assert.deepEqual(out.commands, []);
+  });
+});
+
+describe('orchestrator: rolling update', () => {
+  test('a spec change replaces at most updateParallelism slots per pass, lowest slots first', () => {
+    const tasks = [1, 2, 3, 4, 5].map((slot) => task(slot));
+    const out = run({ services: [service({ replicas: 5, specVersion: 2, state: 'DEPLOYING' })], tasks, updateParallelism: 2 });
+    assert.deepEqual(shutdowns(out.commands), [tasks[0]!.id, tasks[1]!.id].sort());
+    assert.deepEqual(createdSlots(out.commands), [1, 2]);
+    for (const c of creates(out.commands)) assert.equal(c.specVersion, 2);
+  });
+
+  test('while replacements are still starting, no further slot is replaced', () => {
+    const tasks = [
+      task(1, { desiredState: 'SHUTDOWN' }),
+      task(1, { specVersion: 2, state: 'STARTING' }),
+      task(2, { desiredState: 'SHUTDOWN', state: 'SHUTDOWN' }),
+      task(2, { specVersion: 2, state: 'ASSIGNED' }),
+      task(3),
+      task(4),
+    ];
+    const out = run({ services: [service({ replicas: 4, specVersion: 2, state: 'DEPLOYING' })], tasks, updateParallelism: 2 });
+    assert.deepEqual(creates(out.commands), []);
+    assert.deepEqual(shutdowns(out.commands), []);
+  });
+
+  test('with one replacement running and one still starting, exactly one more slot is replaced', () => {
+    const tasks = [
+      task(1, { specVersion: 2, state: 'RUNNING' }),
+      task(2, { specVersion: 2, state: 'STARTING' }),
+      task(3),
+      task(4),
+    ];
+    const out = run({ services: [service({ replicas: 4, specVersion: 2, state: 'DEPLOYING' })], tasks, updateParallelism: 2 });
+    assert.deepEqual(createdSlots(out.commands), [3]);
+    assert.deepEqual(shutdowns(out.commands), [tasks[2]!.id]);
+  });
+
+  test('a replicas-only change (same spec version) restarts nothing', () => {
+    const tasks = [task(1), task(2)];
+    const out = run({ services: [service({ replicas: 3, specVersion: 1, state: 'DEPLOYING' })], tasks });
+    assert.deepEqual(shutdowns(out.commands), []);
+    assert.deepEqual(createdSlots(out.commands), [3]);
+  });
+
+  test('an update finishes: once every slot runs the new spec the service is RUNNING', () => {
+    const tasks = [1, 2, 3].map((slot) => task(slot, { specVersion: 2 }));
+    const out = run({ services: [service({ specVersion: 2, state: 'DEPLOYING' })], tasks });
+    assert.deepEqual(stateChanges(out.commands), ['RUNNING']);
+  });
+});
+
+describe('orchestrator: service state', () => {
+  test('a NEW service moves to DEPLOYING, decided from its current version', () => {
+    const out = run({ services: [service({ state: 'NEW', version: 1 })], tasks: [] });
+    const sets = ofType(out.commands, 'service.set-state');
+    assert.deepEqual(sets.map((c) => [c.state, c.version]), [['DEPLOYING', 1]]);
+  });
+
+  test('a NEW service with zero replicas is converged at once: DEPLOYING then RUNNING, in that order', () => {
+    const out = run({ services: [service({ state: 'NEW', version: 1, replicas: 0 })], tasks: [] });
+    assert.deepEqual(stateChanges(out.commands), ['DEPLOYING', 'RUNNING']);
+  });
+
+  test('a DEPLOYING service becomes RUNNING once every slot has a running task of the current spec', () => {
+    const out = run({ services: [service({ state: 'DEPLOYING', version: 7 })], tasks: [task(1), task(2), task(3)] });
+    const sets = ofType(out.commands, 'service.set-state');
+    assert.deepEqual(sets.map((c) => [c.state, c.version]), [['RUNNING', 7]]);
+  });
+
+  test('a DEPLOYING service stays DEPLOYING while tasks are still starting (no failures)', () => {
+    const out = run({ services: [service({ state: 'DEPLOYING' })], tasks: [task(1), task(2, { state: 'STARTING' }), task(3, { state: 'ASSIGNED' })] });
+    assert.deepEqual(stateChanges(out.commands), []);
+  });
+
+  test('a DEPLOYING service stays DEPLOYING until scaled-down tasks have actually stopped', () => {
+    const tasks = [task(1), task(2, { desiredState: 'SHUTDOWN' })];
+    const out = run({ services: [service({ state: 'DEPLOYING', replicas: 1 })], tasks });
+    assert.deepEqual(stateChanges(out.commands), []);
+  });
+
+  test('a RUNNING service with a failed replica becomes DEGRADED', () => {
+    const out = run({ services: [service()], tasks: [task(1), task(2, { state: 'FAILED', updatedAt: NOW - 50 }), task(3)] });
+    assert.deepEqual(stateChanges(out.commands), ['DEGRADED']);
+  });
+
+  test('a DEPLOYING service whose tasks fail becomes DEGRADED', () => {
+    const out = run({ services: [service({ state: 'DEPLOYING', replicas: 1 })], tasks: [task(1, { state: 'FAILED', updatedAt: NOW - 50 })] });
+    assert.deepEqual(stateChanges(out.commands), ['DEGRADED']);
+  });
+
+  test('a DEGRADED service recovers to RUNNING once every slot runs again', () => {
+    const tasks = [task(1), task(2), task(3), task(2, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 50 })];
+    const out = run({ services: [service({ state: 'DEGRADED' })], tasks });
+    assert.deepEqual(stateChanges(out.commands), ['RUNNING']);
+  });
+});
+
+describe('orchestrator: deletion', () => {
+  test('deleting shuts down every task still wanted RUNNING and moves the service to DELETING', () => {
+    const tasks = [task(1), task(2, { desiredState: 'SHUTDOWN' }), task(3, { nodeId: null, state: 'NEW' })];
+    const out = run({ services: [service({ state: 'DELETE', version: 9 })], tasks });
+    assert.deepEqual(shutdowns(out.commands), [tasks[0]!.id, tasks[2]!.id].sort());
+    assert.deepEqual(ofType(out.commands, 'service.set-state').map((c) => [c.state, c.version]), [['DELETING', 9]]);
+    assert.deepEqual(ofType(out.commands, 'service.remove'), [], 'task 1 and 2 are still on their node');
+    assert.deepEqual(creates(out.commands), [], 'a deleted service gets no new tasks');
+  });
+
+  test('a DELETING service is removed once all its tasks are terminal', () => {
+    const tasks = [task(1, { state: 'SHUTDOWN', desiredState: 'SHUTDOWN' }), task(2, { state: 'FAILED', desiredState: 'SHUTDOWN' })];
+    const out = run({ services: [service({ state: 'DELETING' })], tasks });
+    assert.deepEqual(ofType(out.commands, 'service.remove').map((c) => c.name), ['web']);
+  });
+
+  test('a DELETING service is not removed while one task is still running on a live node', () => {
+    const tasks = [task(1, { state: 'SHUTDOWN', desiredState: 'SHUTDOWN' }), task(2, { desiredState: 'SHUTDOWN' })];
+    const out = run({ services: [service({ state: 'DELETING' })], tasks });
+    assert.deepEqual(ofType(out.commands, 'service.remove'), []);
+  });
+
+  test('tasks never placed, or on a DOWN node, do not hold up the removal', () => {
+    const tasks = [task(1, { nodeId: null, state: 'NEW', desiredState: 'SHUTDOWN' }), task(2, { nodeId: 'n2', desiredState: 'SHUTDOWN' })];
+    const out = run({ services: [service({ state: 'DELETING' })], tasks, nodes: [node('n1'), node('n2', { status: 'DOWN' })] });
+    assert.deepEqual(ofType(out.commands, 'service.remove').map((c) => c.name), ['web']);
+  });
+
+  test('a deleted service with no tasks goes DELETING and is removed in the same pass, in that order', () => {
+    const out = run({ services: [service({ state: 'DELETE' })], tasks: [] });
+    assert.deepEqual(
+      out.commands.map((c) => c.type),
+      ['service.set-state', 'service.remove'],
+    );
+  });
+});
+
+describe('orchestrator: history', () => {
+  test('the newest 5 dead tasks of a slot are kept and older ones removed', () => {
+    const dead = [1, 2, 3, 4, 5, 6, 7].map((i) => task(1, { state: 'SHUTDOWN', desiredState: 'SHUTDOWN', updatedAt: NOW - 3_600_000 + i * 1000 }));
+    const out = run({ services: [service({ replicas: 1 })], tasks: [task(1), ...dead] });
+    assert.deepEqual(removals(out.commands), [dead[0]!.id, dead[1]!.id].sort());
+  });
+
+  test('historyPerSlot changes how many dead tasks are kept', () => {
+    const dead = [1, 2, 3].map((i) => task(1, { state: 'COMPLETE', desiredState: 'SHUTDOWN', updatedAt: NOW - 3_600_000 + i }));
+    const out = run({ services: [service({ replicas: 1 })], tasks: [task(1), ...dead], historyPerSlot: 1 });
+    assert.deepEqual(removals(out.commands), [dead[0]!.id, dead[1]!.id].sort());
+  });
+
+  test('dead tasks of slots above the replica count are all removed', () => {
+    const dead = [task(2, { state: 'SHUTDOWN', desiredState: 'SHUTDOWN' }), task(3, { state: 'SHUTDOWN', desiredState: 'SHUTDOWN' })];
+    const out = run({ services: [service({ replicas: 1 })], tasks: [task(1), ...dead] });
+    assert.deepEqual(removals(out.commands), dead.map((t) => t.id).sort());
+  });
+
+  test('live tasks and dead tasks still wanted RUNNING are never pruned', () => {
+    const dead = [1, 2, 3, 4, 5].map((i) => task(1, { state: 'SHUTDOWN', desiredState: 'SHUTDOWN', updatedAt: NOW - 3_600_000 + i }));
+    const failedNow = task(1, { state: 'FAILED', updatedAt: NOW - 3_600_000 });
+    const out = run({ services: [service({ replicas: 1 })], tasks: [...dead, failedNow] });
+    assert.deepEqual(removals(out.commands), []);
+  });
+});
+
+describe('orchestrator: several services', () => {
+  test('each service is orchestrated on its own tasks', () => {
+    const api = service({ name: 'api', id: 'svc-api', replicas: 1, state: 'DEPLOYING' });
+    const out = run({ services: [service({ replicas: 1 }), api], tasks: [task(1)] });
+    assert.deepEqual(
+      creates(out.commands).map((c) => [c.serviceName, c.slot]),
+      [['api', 1]],
+    );
+  });
+});
