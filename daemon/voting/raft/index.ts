@@ -3,7 +3,7 @@
  * its storage interface with in-memory and SQLite implementations, and a
  * helper to learn the outcome of proposals. See docs/voting.md.
  */
-export { Raft, type RaftStatus, type ProgressStatus } from './raft';
+export { Raft } from './raft';
 export { DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, type RaftConfig } from './config';
 export {
   CompactedError,

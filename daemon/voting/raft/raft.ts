@@ -1,56 +1,22 @@
-import { resolveConfig, type RaftConfig, type ResolvedRaftConfig } from './config';
-import { Progress, quorumMatch, quorumOf } from './progress';
-import { RaftInvariantError, RaftLog } from './raft-log';
-import { ReadOnlyQueue } from './read-only';
+import type { RaftConfig } from './config';
+import { quorumOf } from './progress';
+import { RaftInvariantError } from './raft-log';
 import type {
-  AppendRequest,
-  AppendResponse,
   ConfChange,
-  ConfState,
   Entry,
-  EntryType,
-  HardState,
-  Heartbeat,
-  HeartbeatResponse,
   Message,
   NodeId,
   ProposeResult,
   Ready,
-  ReadState,
   Refusal,
-  RefusalCode,
   Role,
-  SnapshotRequest,
   SoftState,
   VoteRequest,
+  ProgressStatus,
+  RaftStatus,
 } from './types';
-
-type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 'term'> & { term?: number } : never) : never;
-
-/** What a leader reports of one member's replication. */
-export interface ProgressStatus {
-  readonly match: number;
-  readonly next: number;
-  readonly state: 'probe' | 'replicate' | 'snapshot';
-}
-
-/** A read-only view of a node, for status pages and tests. */
-export interface RaftStatus {
-  readonly id: NodeId;
-  readonly term: number;
-  readonly vote: NodeId | null;
-  readonly role: Role;
-  readonly leader: NodeId | null;
-  readonly commit: number;
-  readonly applied: number;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly lastTerm: number;
-  readonly conf: ConfState;
-  readonly leadTransferee: NodeId | null;
-  /** On a leader, each member's replication progress; empty otherwise. */
-  readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
-}
+import { Replication } from './replication';
+import { sameHardState, sameSoftState } from './raft-state';
 
 /**
  * One Raft server as a deterministic state machine (Raft paper and thesis).
@@ -64,60 +30,13 @@ export interface RaftStatus {
  * becomeLeader; messages of a higher or lower term are handled once in
  * `step`; each role then has its own step function.
  */
-export class Raft {
-  readonly id: NodeId;
-  private readonly cfg: ResolvedRaftConfig;
-  private readonly log: RaftLog;
-  private term = 0;
-  private vote: NodeId | null = null;
-  private leader: NodeId | null = null;
-  private role: Role = 'follower';
-  private conf: ConfState = { voters: [], learners: [] };
-  private voters: ReadonlySet<NodeId> = new Set();
-  private progress = new Map<NodeId, Progress>();
-  private votes = new Map<NodeId, boolean>();
-  private electionElapsed = 0;
-  private heartbeatElapsed = 0;
-  private randomizedElectionTimeout = 0;
-  private leadTransferee: NodeId | null = null;
-  /** Index of the newest config entry this leader appended; a new change waits for its commit. */
-  private pendingConfIndex = 0;
-  private readOnly = new ReadOnlyQueue();
-  /** Reads received before this leader committed an entry of its term (thesis §6.4 step 1). */
-  private readsAwaitingCommit: string[] = [];
-  private broadcastPending = false;
-  private msgs: Message[] = [];
-  private readStates: ReadState[] = [];
-  private droppedReads: string[] = [];
-  private prevHardState: HardState;
+export class Raft extends Replication {
   private prevSoftState: SoftState;
   private awaitingAdvance = false;
 
   /** @throws Error naming the bad option if the config cannot work, or if `applied` lies outside the log */
   constructor(config: RaftConfig) {
-    this.cfg = resolveConfig(config);
-    this.id = this.cfg.id;
-    const { storage } = this.cfg;
-    const { hardState } = storage.initialState();
-    const snapshotIndex = storage.firstIndex() - 1;
-    const applied = this.cfg.applied ?? snapshotIndex;
-    if (applied < snapshotIndex || applied > Math.max(hardState.commit, snapshotIndex)) {
-      throw new Error(
-        `raft config: applied must lie between the snapshot index ${snapshotIndex} and the commit index ${hardState.commit}, got ${applied}`,
-      );
-    }
-    this.log = new RaftLog(storage, Math.max(hardState.commit, snapshotIndex), applied);
-    this.term = hardState.term;
-    this.vote = hardState.vote;
-    this.prevHardState = hardState;
-    if (storage.lastIndex() === 0 && hardState.term === 0 && this.cfg.peers.length > 0) {
-      // Bootstrap: every founding member writes the same entry 1, already committed.
-      const conf: ConfState = { voters: [...this.cfg.peers], learners: [...this.cfg.learners] };
-      this.log.append([{ index: 1, term: 1, type: 'config', data: JSON.stringify(conf) }]);
-      this.term = 1;
-      this.log.commitTo(1);
-    }
-    this.syncConf();
+    super(config);
     this.becomeFollower(this.term, null);
     this.prevSoftState = this.softState();
   }
@@ -524,155 +443,10 @@ export class Raft {
     }
   }
 
-  // ---- follower side of replication ----------------------------------------
-
-  private handleFromLeader(m: AppendRequest | Heartbeat | SnapshotRequest): void {
-    if (m.type === 'append') this.handleAppend(m);
-    else if (m.type === 'heartbeat') this.handleHeartbeat(m);
-    else this.handleSnapshot(m);
-  }
-
-  private handleAppend(m: AppendRequest): void {
-    const reply = (reject: boolean, index: number, hintIndex = 0, hintTerm = 0): void =>
-      this.send({ type: 'appendResp', to: m.from, reject, index, hintIndex, hintTerm });
-    if (m.prevIndex < this.log.committed) {
-      reply(false, this.log.committed);
-      return;
-    }
-    const lastNew = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.commit, m.entries);
-    if (lastNew !== null) {
-      this.syncConf();
-      reply(false, lastNew);
-      return;
-    }
-    // Raft §5.3 consistency check failed: point the leader at our last entry that may match.
-    const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
-    reply(true, m.prevIndex, hint.index, hint.term);
-  }
-
-  private handleHeartbeat(m: Heartbeat): void {
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send({ type: 'heartbeatResp', to: m.from, context: m.context });
-  }
-
-  private handleSnapshot(m: SnapshotRequest): void {
-    const { index, term } = m.snapshot.meta;
-    if (index > this.log.committed) {
-      if (this.log.matchTerm(index, term)) {
-        this.log.commitTo(index); // our log already holds it: just fast-forward commit
-      } else {
-        this.log.restore(m.snapshot);
-        this.syncConf();
-      }
-    }
-    this.send({ type: 'appendResp', to: m.from, reject: false, index: this.log.lastIndex(), hintIndex: 0, hintTerm: 0 });
-  }
-
-  // ---- leader side of replication ------------------------------------------
-
-  private handleAppendResponse(m: AppendResponse): void {
-    const pr = this.progress.get(m.from);
-    if (pr === undefined) return;
-    pr.recentActive = true;
-    if (m.reject) {
-      const probe = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
-      if (pr.maybeDecrTo(m.index, probe)) {
-        if (pr.state === 'replicate') pr.becomeProbe();
-        this.sendAppend(m.from, true);
-      }
-      return;
-    }
-    if (!pr.maybeUpdate(m.index)) return;
-    if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) pr.becomeProbe();
-    if (pr.state === 'probe') pr.becomeReplicate();
-    else pr.freeInflightTo(m.index);
-    this.maybeCommit();
-    if (this.role !== 'leader') return; // committed its own removal
-    while (this.sendAppend(m.from, false)) {
-      // flow control may allow several messages at once
-    }
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-      this.send({ type: 'timeoutNow', to: m.from });
-    }
-  }
-
-  private handleHeartbeatResponse(m: HeartbeatResponse): void {
-    const pr = this.progress.get(m.from);
-    if (pr === undefined) return;
-    pr.heard();
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
-    if (m.context !== '') this.readStates.push(...this.readOnly.ack(m.from, m.context, this.voters));
-  }
-
-  /** Send `to` what it lacks: entries, or the snapshot if they are compacted. False if nothing was sent. */
-  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
-    const pr = this.progress.get(to);
-    if (pr === undefined || pr.isPaused()) return false;
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.log.termOrUndefined(prevIndex);
-    if (prevTerm === undefined) {
-      const snapshot = this.log.snapshot();
-      if (prevIndex >= snapshot.meta.index) throw new RaftInvariantError(`next ${pr.next} for ${to} is past the log`);
-      this.send({ type: 'snapshot', to, snapshot });
-      pr.becomeSnapshot(snapshot.meta.index);
-      return true;
-    }
-    const last = Math.min(this.log.lastIndex(), prevIndex + this.cfg.maxEntriesPerMessage);
-    const entries = this.log.entries(pr.next, last + 1);
-    if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send({ type: 'append', to, prevIndex, prevTerm, entries, commit: this.log.committed });
-    pr.sentEntries(last);
-    return true;
-  }
-
-  private bcastAppend(): void {
-    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
-  }
-
-  private bcastHeartbeat(context: string): void {
-    for (const [to, pr] of this.progress) {
-      if (to !== this.id) this.send({ type: 'heartbeat', to, commit: Math.min(pr.match, this.log.committed), context });
-    }
-  }
-
-  /** Raft §5.3/§5.4.2: commit the index a quorum of voters holds, if it is of this term. */
-  private maybeCommit(): boolean {
-    const matches = [...this.voters].map((id) => (id === this.id ? this.log.lastIndex() : this.progress.get(id)?.match ?? 0));
-    if (!this.log.maybeCommit(quorumMatch(matches), this.term)) return false;
-    this.broadcastPending = true; // followers learn the new commit index
-    if (this.committedInTerm() && this.readsAwaitingCommit.length > 0) {
-      const waiting = this.readsAwaitingCommit;
-      this.readsAwaitingCommit = [];
-      for (const id of waiting) this.addRead(id);
-    }
-    if (!this.voters.has(this.id) && this.log.confIndex() <= this.log.committed) {
-      this.becomeFollower(this.term, null); // thesis §4.2.2: a removed leader steps down once C_new commits
-    }
-    return true;
-  }
-
-  private appendEntry(type: EntryType, data: string): number {
-    const index = this.log.lastIndex() + 1;
-    this.log.append([{ index, term: this.term, type, data }]);
-    this.progress.get(this.id)?.maybeUpdate(index);
-    if (type === 'config') this.syncConf();
-    this.broadcastPending = true;
-    this.maybeCommit();
-    return index;
-  }
-
-  private addRead(requestId: string): void {
-    this.readOnly.add(requestId, this.log.committed, this.id, this.voters.has(this.id));
-    if (this.voters.size === 1 && this.voters.has(this.id)) this.readStates.push(...this.readOnly.releaseAll());
-  }
-
-  private committedInTerm(): boolean {
-    return this.log.termOrUndefined(this.log.committed) === this.term;
-  }
 
   // ---- roles --------------------------------------------------------------
 
-  private becomeFollower(term: number, leader: NodeId | null): void {
+  protected becomeFollower(term: number, leader: NodeId | null): void {
     this.reset(term);
     this.role = 'follower';
     this.leader = leader;
@@ -719,58 +493,4 @@ export class Raft {
     for (const id of this.progress.keys()) this.progress.set(id, this.newProgress(id, next));
   }
 
-  private newProgress(id: NodeId, next: number): Progress {
-    const pr = new Progress(next, this.cfg.maxInflightMessages);
-    if (id === this.id) pr.match = next - 1;
-    return pr;
-  }
-
-  /** Follow the membership in the log (thesis §4.1: a server uses the latest config in its log). */
-  private syncConf(): void {
-    const conf = this.log.conf();
-    if (conf === this.conf) return;
-    this.conf = conf;
-    this.voters = new Set(conf.voters);
-    const members = new Set([...conf.voters, ...conf.learners]);
-    for (const id of members) {
-      if (!this.progress.has(id)) this.progress.set(id, this.newProgress(id, this.log.lastIndex() + 1));
-    }
-    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
-    if (this.leadTransferee !== null && !this.voters.has(this.leadTransferee)) this.leadTransferee = null;
-    if (this.role === 'leader') this.broadcastPending = true;
-  }
-
-  // ---- helpers ------------------------------------------------------------
-
-  private send(m: Outgoing): void {
-    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term } as Message);
-  }
-
-  private refuseUnlessLeader(): Refusal | null {
-    if (this.role !== 'leader') return this.refusal('NOT_LEADER', 'proposals go to the leader');
-    if (this.leadTransferee !== null) {
-      return this.refusal('TRANSFER_IN_PROGRESS', `leadership is being transferred to ${this.leadTransferee}`);
-    }
-    return null;
-  }
-
-  private refusal(code: RefusalCode, message: string): Refusal {
-    return { ok: false, code, message, leader: this.leader };
-  }
-
-  private hardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed };
-  }
-
-  private softState(): SoftState {
-    return { leader: this.leader, role: this.role };
-  }
-}
-
-function sameHardState(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-function sameSoftState(a: SoftState, b: SoftState): boolean {
-  return a.leader === b.leader && a.role === b.role;
 }

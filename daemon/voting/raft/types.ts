@@ -220,3 +220,28 @@ export interface Accepted {
 }
 
 export type ProposeResult = Accepted | Refusal;
+
+/** What a leader reports of one member's replication. */
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: 'probe' | 'replicate' | 'snapshot';
+}
+
+/** A read-only view of a node, for status pages and tests. */
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly role: Role;
+  readonly leader: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly conf: ConfState;
+  readonly leadTransferee: NodeId | null;
+  /** On a leader, each member's replication progress; empty otherwise. */
+  readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
+}
