@@ -183,7 +183,7 @@ class Simulation implements SimHost {
         if (node === undefined) continue;
         node.raft.step(m);
         node.process();
-        if (this.chaos && this.rng.chance(0.002)) {
+        if (this.chaos && this.rng.chance(0.002) && this.nodes.get(node.id) === node) {
           // A crash right after handling a message (what it persisted survives), then a reboot.
           this.crash(node.id);
           this.restart(node.id);
