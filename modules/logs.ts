@@ -29,6 +29,8 @@ export function logsRouter(ctx: RestContext): Router {
     // A record written while the file was read may show twice; none is lost.
     for (const record of buffered) out.write(formatLogLine(record) + '\n');
     live = true;
+    // Send the headers now: a follower waiting for its first line must know the stream is open.
+    k.flushHeaders();
     const stop = () => {
       unsubscribe();
       out.end();

@@ -69,6 +69,13 @@ export function readServices(db: Db): ServiceView[] {
   return listServices(db).map((s) => presentService(s, byService.get(s.name) ?? [], names));
 }
 
+/** Why the service's latest failed task failed, if it did: what State shows for a DEGRADED service. */
+function lastError(tasks: readonly TaskRecord[]): string | null {
+  let latest: TaskRecord | undefined;
+  for (const t of tasks) if (t.error && (!latest || t.updatedAt > latest.updatedAt)) latest = t;
+  return latest?.error ?? null;
+}
+
 function groupTasks(tasks: TaskRecord[]): Map<string, TaskRecord[]> {
   const map = new Map<string, TaskRecord[]>();
   for (const t of tasks) {
@@ -132,6 +139,7 @@ export function readState(db: Db, now: number) {
         running: (byService.get(s.name) ?? []).filter(isRunning).length,
         state: s.state,
         version: s.version,
+        error: lastError(byService.get(s.name) ?? []),
       })),
       containers: tasks
         .filter((t) => t.containerId !== null && !isTerminalTaskState(t.state))

@@ -95,6 +95,7 @@ export function servicesRouter(ctx: RestContext): Router {
     k.type = 'text/plain; charset=utf-8';
     k.set('Cache-Control', 'no-cache');
     k.body = ctx.containerLogs(sources, follow, tail);
+    if (follow) k.flushHeaders();
   });
 
   return router;

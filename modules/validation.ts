@@ -72,17 +72,27 @@ const updateNode = z.strictObject({
 });
 
 /** Turns a zod failure into INVALID_ARGUMENT naming the field: `replicas: must be a whole number …`. */
-function refuse(error: z.ZodError, what: string): never {
+function refuse(error: z.ZodError, what: string, body: unknown): never {
   const issue = error.issues[0]!;
   const field = issue.path.map(String).join('.');
+  const missing = issue.path.length > 0 && valueAt(body, issue.path) === undefined;
   if (issue.code === 'unrecognized_keys') {
     const keys = (issue as { keys: string[] }).keys;
     throw new BicycleError('INVALID_ARGUMENT', `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} in ${what}`);
   }
-  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined && field) {
+  if (issue.code === 'invalid_type' && missing) {
     throw new BicycleError('INVALID_ARGUMENT', `${field}: is required`);
   }
   throw new BicycleError('INVALID_ARGUMENT', field ? `${field}: ${issue.message}` : `${what}: ${issue.message}`);
+}
+
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let value = body;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
@@ -90,7 +100,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
     throw new BicycleError('INVALID_ARGUMENT', `${what} must be a JSON object`);
   }
   const result = schema.safeParse(body);
-  if (!result.success) refuse(result.error, what);
+  if (!result.success) refuse(result.error, what, body);
   return result.data;
 }
 

@@ -15,7 +15,7 @@ function statusOf(error: unknown): number | undefined {
 
 function reasonOf(error: unknown): string {
   const e = error as DockerError;
-  return e?.json?.message ?? e?.message ?? String(error);
+  return (e?.json?.message ?? e?.message ?? String(error)).trim();
 }
 
 function labelFilter(labels: Record<string, string>): string[] {

@@ -29,6 +29,9 @@ export class LogLineSplitter {
 
   /** Emits a last line without a newline, if any. */
   flush(): void {
+    // Bytes held back in case they began a frame header: at the end they can only be raw text.
+    if (this.frame.length > 0) this.text(this.frame.toString('utf8'));
+    this.frame = Buffer.alloc(0);
     if (this.partial) this.onLine(this.partial);
     this.partial = '';
   }

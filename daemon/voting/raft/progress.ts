@@ -116,7 +116,7 @@ export class Progress {
 
 /** The votes needed to win or commit among `voters` voters. */
 export function quorumOf(voters: number): number {
-    return Math.floor(voters / 2) + 1;
+  return Math.floor(voters / 2) + 1;
 }
 
 /** The largest index a quorum of voters has matched (0 with no voters). */
