@@ -18,6 +18,17 @@ export interface ScheduleResult {
  * schedulable node (READY and active), spreading each service evenly: the
  * node with the fewest tasks of this service first, then the fewest tasks in
  * all, then the name. Pure: the same rows give the same placements.
+ *
+ * Cost: O((tasks + nodes) log nodes), not O(tasks x nodes). The pending
+ * tasks are taken service by service (they are sorted by service, then
+ * slot). Within one service, nodes sit in buckets by their count of that
+ * service; each bucket is a min-heap on (total count, rank by name). Bucket 0
+ * is one heap of all nodes kept across services; the few nodes that already
+ * hold tasks of the service are lifted out of it into their buckets for the
+ * service's turn and put back after. Choosing a node is then: lowest
+ * non-empty bucket, top of its heap; only that node's counts change, and it
+ * moves up one bucket. This picks exactly what a scan over all nodes with
+ * the key (count of the service, total, name) would.
  */
 export function schedule(tasks: readonly TaskRecord[], nodes: readonly NodeRecord[], at: number): ScheduleResult {
   const candidates = nodes.filter(isSchedulable).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -30,37 +41,141 @@ export function schedule(tasks: readonly TaskRecord[], nodes: readonly NodeRecor
     return { commands: [], unplaced: pending.map((t) => ({ taskId: t.id, reason })) };
   }
 
-  const total = new Map<string, number>(candidates.map((n) => [n.id, 0]));
-  const perService = new Map<string, Map<string, number>>();
-  const bump = (serviceName: string, nodeId: string) => {
-    total.set(nodeId, (total.get(nodeId) ?? 0) + 1);
-    let counts = perService.get(serviceName);
-    if (!counts) perService.set(serviceName, (counts = new Map()));
-    counts.set(nodeId, (counts.get(nodeId) ?? 0) + 1);
-  };
-  for (const t of tasks) {
-    if (t.nodeId !== null && total.has(t.nodeId) && t.desiredState === 'RUNNING' && !isTerminalTaskState(t.state)) {
-      bump(t.serviceName, t.nodeId);
+  // A node is its rank in name order. Of two candidates with one id (not in
+  // a real cluster) the first ranked would always win the tie, so the other
+  // is left out.
+  const rankOf = new Map<string, number>();
+  const ids: string[] = [];
+  for (const n of candidates) {
+    if (!rankOf.has(n.id)) {
+      rankOf.set(n.id, ids.length);
+      ids.push(n.id);
     }
+  }
+  const total = new Float64Array(ids.length);
+  const perService = new Map<string, Map<number, number>>();
+  for (const t of tasks) {
+    if (t.nodeId === null || t.desiredState !== 'RUNNING' || isTerminalTaskState(t.state)) continue;
+    const rank = rankOf.get(t.nodeId);
+    if (rank === undefined) continue;
+    total[rank]!++;
+    let counts = perService.get(t.serviceName);
+    if (!counts) perService.set(t.serviceName, (counts = new Map()));
+    counts.set(rank, (counts.get(rank) ?? 0) + 1);
   }
 
+  const position = new Int32Array(ids.length);
+  const unused = new NodeHeap(total, position);
+  for (let rank = 0; rank < ids.length; rank++) unused.push(rank);
+
   const commands: Command[] = [];
-  for (const task of pending) {
-    const counts = perService.get(task.serviceName);
-    let best = candidates[0]!;
-    let bestKey = [counts?.get(best.id) ?? 0, total.get(best.id) ?? 0];
-    for (let i = 1; i < candidates.length; i++) {
-      const node = candidates[i]!;
-      const key = [counts?.get(node.id) ?? 0, total.get(node.id) ?? 0];
-      if (key[0]! < bestKey[0]! || (key[0] === bestKey[0] && key[1]! < bestKey[1]!)) {
-        best = node;
-        bestKey = key;
-      }
+  for (let first = 0; first < pending.length; ) {
+    const serviceName = pending[first]!.serviceName;
+    let end = first;
+    while (end < pending.length && pending[end]!.serviceName === serviceName) end++;
+    let counts = perService.get(serviceName);
+    if (!counts) perService.set(serviceName, (counts = new Map()));
+    // buckets[c]: the nodes holding c tasks of this service (c >= 1); bucket 0 is `unused`.
+    const buckets: NodeHeap[] = [];
+    const bucket = (c: number) => (buckets[c] ??= new NodeHeap(total, position));
+    for (const [rank, c] of counts) {
+      unused.remove(rank);
+      bucket(c).push(rank);
     }
-    commands.push({ type: 'task.assign', taskId: task.id, nodeId: best.id, at });
-    bump(task.serviceName, best.id);
+    let lowest = 0;
+    for (let i = first; i < end; i++) {
+      while ((lowest === 0 ? unused : bucket(lowest)).size === 0) lowest++;
+      const rank = (lowest === 0 ? unused : bucket(lowest)).pop();
+      total[rank]!++;
+      counts.set(rank, lowest + 1);
+      bucket(lowest + 1).push(rank);
+      commands.push({ type: 'task.assign', taskId: pending[i]!.id, nodeId: ids[rank]!, at });
+    }
+    for (const rank of counts.keys()) unused.push(rank);
+    first = end;
   }
   return { commands, unplaced: [] };
+}
+
+/**
+ * A binary min-heap of node ranks ordered by (total[rank], rank). A node is
+ * in at most one heap at a time, so all heaps of one schedule() call share
+ * one `position` array (where each node sits in its heap), which lets
+ * remove() take a node out of the middle. A node's total must not change
+ * while it is in a heap.
+ */
+class NodeHeap {
+  private readonly items: number[] = [];
+
+  constructor(private readonly total: Float64Array, private readonly position: Int32Array) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(rank: number): void {
+    this.items.push(rank);
+    this.position[rank] = this.items.length - 1;
+    this.up(this.items.length - 1);
+  }
+
+  /** Takes out the least node; the heap must not be empty. */
+  pop(): number {
+    const top = this.items[0]!;
+    this.removeAt(0);
+    return top;
+  }
+
+  /** Takes out a node that is in this heap. */
+  remove(rank: number): void {
+    this.removeAt(this.position[rank]!);
+  }
+
+  private removeAt(i: number): void {
+    const last = this.items.pop()!;
+    if (i === this.items.length) return;
+    this.items[i] = last;
+    this.position[last] = i;
+    this.down(i);
+    this.up(i);
+  }
+
+  private less(a: number, b: number): boolean {
+    const ta = this.total[a]!;
+    const tb = this.total[b]!;
+    return ta < tb || (ta === tb && a < b);
+  }
+
+  private up(i: number): void {
+    const items = this.items;
+    const rank = items[i]!;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(rank, items[parent]!)) break;
+      items[i] = items[parent]!;
+      this.position[items[i]!] = i;
+      i = parent;
+    }
+    items[i] = rank;
+    this.position[rank] = i;
+  }
+
+  private down(i: number): void {
+    const items = this.items;
+    const n = items.length;
+    const rank = items[i]!;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && this.less(items[child + 1]!, items[child]!)) child++;
+      if (!this.less(items[child]!, rank)) break;
+      items[i] = items[child]!;
+      this.position[items[i]!] = i;
+      i = child;
+    }
+    items[i] = rank;
+    this.position[rank] = i;
+  }
 }
 
 /** Why no node can take a task, in words for `service ps`. */

@@ -1,0 +1,156 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { schedule, type ScheduleResult } from '../../daemon/deployment/scheduler';
+import type { Command } from '../../database/commands';
+import type { NodeRecord, TaskRecord } from '../../database/queries';
+import { isSchedulable, type NodeAvailability, type NodeStatus } from '../../database/node-state';
+import { isTerminalTaskState, type DesiredTaskState, type TaskState } from '../../database/task-state';
+
+const AT = 1_700_000_000_000;
+/** Fixed so that runs are repeatable; set FC_SEED to replay a failure fast-check reports. */
+const SEED = Number(process.env.FC_SEED ?? 515151);
+
+/**
+ * The scheduler as first written, kept as the specification of its
+ * placements: for each pending task in (service, slot) order, scan every
+ * schedulable node in name order and take the first with the least
+ * (tasks of this service, tasks in all). O(tasks x nodes); schedule() must
+ * decide exactly as this does. (The no-node explanation is shared, so only
+ * its presence is compared.)
+ */
+function referenceSchedule(tasks: readonly TaskRecord[], nodes: readonly NodeRecord[], at: number): ScheduleResult {
+  const candidates = nodes.filter(isSchedulable).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const pending = tasks
+    .filter((t) => t.nodeId === null && t.state === 'NEW' && t.desiredState === 'RUNNING')
+    .sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : a.slot - b.slot));
+  if (pending.length === 0) return { commands: [], unplaced: [] };
+  if (candidates.length === 0) return { commands: [], unplaced: pending.map((t) => ({ taskId: t.id, reason: '(no node)' })) };
+
+  const total = new Map<string, number>(candidates.map((n) => [n.id, 0]));
+  const perService = new Map<string, Map<string, number>>();
+  const bump = (serviceName: string, nodeId: string) => {
+    total.set(nodeId, (total.get(nodeId) ?? 0) + 1);
+    let counts = perService.get(serviceName);
+    if (!counts) perService.set(serviceName, (counts = new Map()));
+    counts.set(nodeId, (counts.get(nodeId) ?? 0) + 1);
+  };
+  for (const t of tasks) {
+    if (t.nodeId !== null && total.has(t.nodeId) && t.desiredState === 'RUNNING' && !isTerminalTaskState(t.state)) {
+      bump(t.serviceName, t.nodeId);
+    }
+  }
+  const commands: Command[] = [];
+  for (const task of pending) {
+    const counts = perService.get(task.serviceName);
+    let best = candidates[0]!;
+    let bestKey = [counts?.get(best.id) ?? 0, total.get(best.id) ?? 0];
+    for (let i = 1; i < candidates.length; i++) {
+      const node = candidates[i]!;
+      const key = [counts?.get(node.id) ?? 0, total.get(node.id) ?? 0];
+      if (key[0]! < bestKey[0]! || (key[0] === bestKey[0] && key[1]! < bestKey[1]!)) {
+        best = node;
+        bestKey = key;
+      }
+    }
+    commands.push({ type: 'task.assign', taskId: task.id, nodeId: best.id, at });
+    bump(task.serviceName, best.id);
+  }
+  return { commands, unplaced: [] };
+}
+
+const STATES: TaskState[] = ['NEW', 'ASSIGNED', 'STARTING', 'RUNNING', 'COMPLETE', 'FAILED', 'SHUTDOWN', 'ORPHANED'];
+const DESIRED: DesiredTaskState[] = ['RUNNING', 'SHUTDOWN'];
+const STATUSES: NodeStatus[] = ['READY', 'READY', 'READY', 'DOWN', 'UNKNOWN'];
+const AVAILABILITIES: NodeAvailability[] = ['active', 'active', 'active', 'drain', 'pause'];
+
+/** Random clusters: nodes with clashing names and any status, tasks of a few services on known, unknown or no nodes, in any order. */
+const clusterArbitrary = fc
+  .record({
+    nodes: fc.array(
+      fc.record({ name: fc.integer({ min: 0, max: 30 }), status: fc.constantFrom(...STATUSES), availability: fc.constantFrom(...AVAILABILITIES) }),
+      { minLength: 0, maxLength: 25 },
+    ),
+    tasks: fc.array(
+      fc.record({
+        service: fc.integer({ min: 0, max: 5 }),
+        slot: fc.integer({ min: 1, max: 40 }),
+        node: fc.option(fc.integer({ min: 0, max: 30 }), { nil: null, freq: 2 }),
+        state: fc.constantFrom(...STATES),
+        desired: fc.constantFrom(...DESIRED),
+        pending: fc.boolean(),
+      }),
+      { minLength: 0, maxLength: 300 },
+    ),
+  })
+  .map(({ nodes, tasks }) => ({
+    nodes: nodes.map((n, i): NodeRecord => ({
+      id: `id-${i}`,
+      name: `n${n.name}`,
+      address: `n${i}:7070`,
+      role: 'worker',
+      status: n.status,
+      availability: n.availability,
+      startedAt: AT,
+      lastSeenAt: AT,
+      createdAt: AT,
+      updatedAt: AT,
+    })),
+    tasks: tasks.map((t, i): TaskRecord => ({
+      id: `t${i}`,
+      serviceName: `svc${t.service}`,
+      slot: t.slot,
+      specVersion: 1,
+      nodeId: t.pending ? null : t.node === null ? null : `id-${t.node}`,
+      state: t.pending ? 'NEW' : t.state,
+      desiredState: t.pending ? 'RUNNING' : t.desired,
+      containerId: null,
+      error: null,
+      exitCode: null,
+      startedAt: null,
+      createdAt: AT,
+      updatedAt: AT,
+    })),
+  }));
+
+describe('scheduler: the fast schedule() places exactly as the reference scan', () => {
+  test('property: on random clusters (any node states, clashing names, tasks already placed anywhere) the commands are identical', () => {
+    fc.assert(
+      fc.property(clusterArbitrary, ({ nodes, tasks }) => {
+        const fast = schedule(tasks, nodes, AT);
+        const reference = referenceSchedule(tasks, nodes, AT);
+        assert.deepEqual(fast.commands, reference.commands);
+        assert.deepEqual(fast.unplaced.map((u) => u.taskId), reference.unplaced.map((u) => u.taskId));
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
+  });
+
+  test('property: many replicas of few services on many nodes, half already placed, give identical commands', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (nodeCount, replicaCounts, salt) => {
+          const nodes: NodeRecord[] = Array.from({ length: nodeCount }, (_, i) => ({
+            id: `id-${i}`, name: `n${(i * 7919 + salt) % 1000}`, address: '', role: 'worker', status: 'READY', availability: 'active',
+            startedAt: AT, lastSeenAt: AT, createdAt: AT, updatedAt: AT,
+          }));
+          const tasks: TaskRecord[] = replicaCounts.flatMap((replicas, s) =>
+            Array.from({ length: replicas }, (_, i): TaskRecord => {
+              const placed = (i * 31 + salt + s) % 2 === 0;
+              return {
+                id: `svc${s}-${i}`, serviceName: `svc${s}`, slot: i + 1, specVersion: 1,
+                nodeId: placed ? `id-${(i * 13 + salt) % nodeCount}` : null, state: placed ? 'RUNNING' : 'NEW', desiredState: 'RUNNING',
+                containerId: null, error: null, exitCode: null, startedAt: null, createdAt: AT, updatedAt: AT,
+              };
+            }),
+          );
+          assert.deepEqual(schedule(tasks, nodes, AT).commands, referenceSchedule(tasks, nodes, AT).commands);
+        },
+      ),
+      { seed: SEED, numRuns: 200 },
+    );
+  });
+});
