@@ -16,6 +16,8 @@
 # and the comparison stays fair. The swarm manager advertises and listens on
 # that bridge's address, so its ports (2377, 7946) cannot clash with anything
 # on loopback or eth0. The bridge is removed on stop.
+# Never run a second engine here with --bridge=none: at start such an engine
+# deletes the interface docker0, which is the main engine's.
 set -euo pipefail
 dir=${SWARM_DIR:-/tmp/bicycle-swarm}
 bridge=${SWARM_BRIDGE:-bswarm0}
@@ -76,6 +78,10 @@ stop() {
   { grep -o " $dir[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
   ip link del "$bridge" 2>/dev/null || true
+  # Swarm init made docker_gwbridge in the host's network namespace; remove it unless the main engine uses one.
+  if ip link show docker_gwbridge >/dev/null 2>&1 && ! docker network inspect docker_gwbridge >/dev/null 2>&1; then
+    ip link del docker_gwbridge 2>/dev/null || true
+  fi
 }
 
 case "${1:-}" in
