@@ -16,6 +16,26 @@ export interface DaemonConfig {
   /** The local Docker engine's socket. */
   dockerSocket: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** A member's address to join an existing cluster through (first start only); absent: found a new cluster. */
+  join?: string;
+  /** The join token (`bicycle node join-token` on a member); needed with `join`. */
+  token?: string;
+  /** Managers vote and can lead; workers only run tasks. */
+  role: 'manager' | 'worker';
+  /** Raft timing and host-loss detection. */
+  voting: {
+    /** One Raft tick, in ms: heartbeats go out every heartbeatTicks ticks. */
+    tickMs: number;
+    /** Election timeout, drawn from [electionTicks, 2 × electionTicks) ticks. */
+    electionTicks: number;
+    heartbeatTicks: number;
+    /** A node not heard from for this long is marked DOWN and its tasks move, in ms. */
+    hostGraceMs: number;
+    /** Applied entries between two snapshots (log compaction). */
+    snapshotEveryEntries: number;
+    /** How long a follower waits for the leader when forwarding a write, in ms. */
+    forwardTimeoutMs: number;
+  };
   /** Deployment tuning. */
   deployment: {
     /** Containers created and started at once by the agent. */
@@ -50,6 +70,20 @@ const schema = z
     dataDir: z.string().min(1, 'must not be empty'),
     dockerSocket: z.string().min(1, 'must not be empty'),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']),
+    join: hostPort.optional(),
+    token: z.string().regex(/^BCT1-[0-9a-f]+-[A-Za-z0-9_-]+$/, 'must be a join token as printed by `bicycle node join-token` (BCT1-…)').optional(),
+    role: z.enum(['manager', 'worker']),
+    voting: z
+      .object({
+        tickMs: z.number().int().min(10).max(10_000),
+        electionTicks: z.number().int().min(2).max(1000),
+        heartbeatTicks: z.number().int().min(1).max(100),
+        hostGraceMs: z.number().int().min(500).max(3_600_000),
+        snapshotEveryEntries: z.number().int().min(10).max(10_000_000),
+        forwardTimeoutMs: z.number().int().min(100).max(600_000),
+      })
+      .strict()
+      .refine((v) => v.heartbeatTicks < v.electionTicks, { message: 'heartbeatTicks must be less than electionTicks', path: ['heartbeatTicks'] }),
     deployment: z
       .object({
         concurrency: z.number().int().min(1).max(256),
@@ -71,6 +105,8 @@ export function defaultConfig(): z.input<typeof schema> {
     dataDir: 'data',
     dockerSocket: '/var/run/docker.sock',
     logLevel: 'info',
+    role: 'manager',
+    voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
     deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true },
     monitoring: { statsIntervalMs: 5000 },
   };
@@ -84,6 +120,9 @@ export const OVERRIDABLE = {
   dataDir: 'BICYCLE_DATA_DIR',
   dockerSocket: 'BICYCLE_DOCKER_SOCKET',
   logLevel: 'BICYCLE_LOG_LEVEL',
+  join: 'BICYCLE_JOIN',
+  token: 'BICYCLE_TOKEN',
+  role: 'BICYCLE_ROLE',
 } as const;
 
 export type Overrides = Partial<Record<keyof typeof OVERRIDABLE, string>>;
@@ -126,7 +165,13 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; fl
     throw new BicycleError('INVALID_ARGUMENT', `invalid configuration: ${option}: ${message}`);
   }
   const config = parsed.data;
-  return { ...config, advertise: config.advertise ?? config.listen };
+  if (config.join && !config.token) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: token: is required with join (get it with `bicycle node join-token` on a member)');
+  const advertise = config.advertise ?? config.listen;
+  // A wildcard address is fine for a cluster of one; a node that joins must say where the others reach it.
+  if (config.join && /^(0\.0\.0\.0|\[?::\]?):/.test(advertise)) {
+    throw new BicycleError('INVALID_ARGUMENT', `invalid configuration: advertise: ${advertise} is not an address other nodes can reach; set --advertise host:port`);
+  }
+  return { ...config, advertise };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

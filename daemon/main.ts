@@ -18,7 +18,7 @@ import type { ThreadName } from './messages';
  * answers only once the rest is up). SIGTERM/SIGINT stop them in the reverse
  * order and exit 0.
  */
-function parseFlags(argv: string[]): { configFile?: string; flags: Overrides } {
+function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; init: boolean } {
   const program = new CliCommand('bicycled')
     .description('Bicycle daemon: keeps services at their replica count on this host and its cluster')
     .option('-c, --config <file>', 'configuration file (default: config.json beside the program, if present)')
@@ -28,6 +28,10 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides } {
     .option('--data-dir <dir>', 'database and log directory (BICYCLE_DATA_DIR)')
     .option('--docker-socket <path>', 'local Docker engine socket (BICYCLE_DOCKER_SOCKET)')
     .option('--log-level <level>', 'error, warn, info or debug (BICYCLE_LOG_LEVEL)')
+    .option('--init', 'found a new cluster (the default when --join is not given)')
+    .option('--join <host:port>', 'join the cluster of this member, on first start (BICYCLE_JOIN)')
+    .option('--token <token>', 'the join token from `bicycle node join-token` (BICYCLE_TOKEN)')
+    .option('--role <role>', 'manager (votes) or worker (only runs tasks) (BICYCLE_ROLE)')
     .showHelpAfterError()
     .parse(argv);
   const o = program.opts<Record<string, string | undefined>>();
@@ -40,7 +44,11 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides } {
       dataDir: o.dataDir,
       dockerSocket: o.dockerSocket,
       logLevel: o.logLevel,
+      join: o.join,
+      token: o.token,
+      role: o.role,
     },
+    init: Boolean(o.init),
   };
 }
 
@@ -65,12 +73,16 @@ function ensureNodeId(databaseFile: string): string {
 }
 
 async function main(): Promise<void> {
-  const { configFile, flags } = parseFlags(process.argv);
+  const { configFile, flags, init } = parseFlags(process.argv);
   let config: DaemonConfig;
   try {
     config = loadConfig({ file: configFile ?? process.env.BICYCLE_CONFIG ?? defaultConfigFile(), env: process.env, flags });
   } catch (error) {
     process.stderr.write(`bicycled: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  if (init && config.join) {
+    process.stderr.write('bicycled: invalid configuration: --init founds a new cluster and --join joins one; give only one\n');
     process.exit(2);
   }
   config = { ...config, dataDir: resolve(config.dataDir) };

@@ -11,10 +11,43 @@ import type { ErrorData } from './errors';
 export type ThreadName = 'rest' | 'deployment' | 'voting' | 'monitoring';
 export const THREAD_NAMES: readonly ThreadName[] = ['monitoring', 'voting', 'deployment', 'rest'];
 
+/** A node asking to join, as the joining node describes itself. */
+export interface JoinRequest {
+  token: string;
+  node: { id: string; name: string; address: string; role: 'manager' | 'worker' };
+}
+
+/** What a node that may join receives: enough to authenticate and reach its peers. */
+export interface JoinGrant {
+  clusterId: string;
+  clusterSecret: string;
+  leaderId: string;
+  /** Member node id → advertised address. */
+  members: Record<string, string>;
+}
+
+/** A membership change asked for through the API. */
+export type MembershipRequest = { action: 'remove' | 'promote' | 'demote'; nodeId: string };
+
+/** What other threads ask of the voting thread. */
+export type VotingRequest =
+  /** Commit a command; `forwarded` when it came from a follower (so it is not forwarded again). */
+  | { kind: 'propose'; command: Command; forwarded: boolean }
+  /** A linearizable read barrier: answers once this node has applied everything committed before it. */
+  | { kind: 'read'; forwarded: boolean }
+  | { kind: 'join'; join: JoinRequest; forwarded: boolean }
+  | { kind: 'membership'; change: MembershipRequest };
+
+export type VotingReply =
+  | { ok: true; result?: ApplyResult; index?: number; grant?: JoinGrant }
+  | { ok: false; error: ErrorData };
+
 /** Between two threads, routed by main. */
 export type ThreadMessage =
-  | { type: 'propose.request'; id: number; command: Command }
-  | { type: 'propose.reply'; id: number; result: ApplyResult; index: number }
+  | { type: 'voting.request'; id: number; request: VotingRequest }
+  | { type: 'voting.reply'; id: number; reply: VotingReply }
+  /** Raft messages from a peer, received by the REST thread; `fromAddress` is where the sender says it listens. */
+  | { type: 'raft.messages'; messages: unknown[]; fromAddress: string | null }
   | { type: 'logs.open'; streamId: string; containers: LogSource[]; follow: boolean; tail: number }
   | { type: 'logs.data'; streamId: string; text: string }
   | { type: 'logs.end'; streamId: string; error?: ErrorData }

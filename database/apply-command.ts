@@ -50,7 +50,10 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       touched.add('meta');
       const existing = db.prepare("SELECT value FROM meta WHERE key = 'cluster_id'").get() as { value: string } | undefined;
       if (existing) return false;
-      db.prepare("INSERT INTO meta (key, value) VALUES ('cluster_id', ?)").run(c.clusterId);
+      const insert = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+      insert.run('cluster_id', c.clusterId);
+      insert.run('cluster_secret', c.secret);
+      insert.run('join_token', c.joinToken);
       return true;
     }
     case 'node.register': {
@@ -83,6 +86,15 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       if (node.availability === c.availability) return false;
       db.prepare('UPDATE nodes SET availability = ?, updated_at = ? WHERE id = ?').run(c.availability, c.at, c.nodeId);
       return true;
+    }
+    case 'node.set-role': {
+      touched.add('nodes');
+      requireNode(db, c.nodeId);
+      return db.prepare('UPDATE nodes SET role = ?, updated_at = ? WHERE id = ? AND role != ?').run(c.role, c.at, c.nodeId, c.role).changes > 0;
+    }
+    case 'node.remove': {
+      touched.add('nodes');
+      return db.prepare('DELETE FROM nodes WHERE id = ?').run(c.nodeId).changes > 0;
     }
     case 'service.create': {
       touched.add('services');

@@ -18,7 +18,8 @@ export interface ServiceSpec {
 export type ServiceChanges = Partial<ServiceSpec> & { replicas?: number };
 
 export type Command =
-  | { type: 'cluster.init'; clusterId: string; at: number }
+  /** A new cluster's id, the secret that authenticates node-to-node requests, and the token that admits new nodes. */
+  | { type: 'cluster.init'; clusterId: string; secret: string; joinToken: string; at: number }
   | {
       type: 'node.register';
       node: { id: string; name: string; address: string; role: NodeRole; startedAt: number };
@@ -26,6 +27,9 @@ export type Command =
     }
   | { type: 'node.set-status'; nodeId: string; status: NodeStatus; at: number }
   | { type: 'node.set-availability'; nodeId: string; availability: NodeAvailability; at: number }
+  | { type: 'node.set-role'; nodeId: string; role: NodeRole; at: number }
+  /** The node leaves the cluster: its row goes, its tasks are replaced elsewhere. */
+  | { type: 'node.remove'; nodeId: string; at: number }
   | { type: 'service.create'; id: string; name: string; spec: ServiceSpec; replicas: number; at: number }
   | { type: 'service.update'; name: string; changes: ServiceChanges; at: number }
   | { type: 'service.delete'; name: string; at: number }

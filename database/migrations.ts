@@ -1,11 +1,14 @@
 import type Database from 'better-sqlite3';
+import { createRaftTables } from '../daemon/voting/raft/index';
 
 /**
  * Versioned migrations. Each runs once, in order, in its own transaction; the
  * version reached is kept in SQLite's `user_version`. Never edit a migration
  * that has shipped: add a new one.
  */
-const MIGRATIONS: readonly string[] = [
+type Migration = string | ((db: Database.Database) => void);
+
+const MIGRATIONS: readonly Migration[] = [
   // 1: the replicated entity tables, the command log and node-local tables.
   `
   -- Replicated cluster-wide values (the cluster id).
@@ -20,12 +23,6 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
 
-  CREATE TABLE command_log (
-    idx        INTEGER PRIMARY KEY,
-    term       INTEGER NOT NULL,
-    command    TEXT NOT NULL,
-    result     TEXT
-  );
 
   CREATE TABLE nodes (
     id           TEXT PRIMARY KEY,
@@ -82,6 +79,8 @@ const MIGRATIONS: readonly string[] = [
     sampled_at   INTEGER NOT NULL
   );
   `,
+  // 2: the Raft log, hard state and snapshot (the voting thread's storage).
+  createRaftTables,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -94,7 +93,9 @@ export function migrate(db: Database.Database): void {
   }
   for (let version = current; version < SCHEMA_VERSION; version++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[version]!);
+      const migration = MIGRATIONS[version]!;
+      if (typeof migration === 'string') db.exec(migration);
+      else migration(db);
       db.pragma(`user_version = ${version + 1}`);
     })();
   }

@@ -6,6 +6,7 @@ import { servicesRouter } from './services';
 import { nodesRouter } from './nodes';
 import { stateRouter } from './state';
 import { logsRouter } from './logs';
+import { clusterRouter } from './cluster';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -14,7 +15,7 @@ export function createApp(ctx: RestContext): Koa {
   const app = new Koa();
   app.use(errorMiddleware(ctx.log));
   app.use(jsonBody(BODY_LIMIT_BYTES));
-  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx)]) {
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), clusterRouter(ctx)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -6,12 +6,18 @@ import type { ChangeNotes } from '../daemon/changes';
 import type { Logger } from '../daemon/logger';
 import type { LogRecord } from '../daemon/log-format';
 import type { LogSource } from '../daemon/messages';
+import type { VotingClient } from '../daemon/voting-client';
 import { BicycleError } from '../daemon/errors';
+import { parseFlag } from './validation';
 
 /** What the REST modules need from their thread: reads, propose, change notes and log streams. Never Docker. */
 export interface RestContext {
   db: Db;
   propose(command: Command): Promise<ApplyResult>;
+  /** The voting thread: read barriers, joins, membership, forwarded requests. */
+  voting: Pick<VotingClient, 'readBarrier' | 'join' | 'changeMembership' | 'raw'>;
+  /** Hands Raft messages from a peer to the voting thread. */
+  deliverRaft(messages: unknown[], fromAddress: string | null): void;
   changes: ChangeNotes;
   log: Logger;
   dataDir: string;
@@ -20,6 +26,11 @@ export interface RestContext {
   containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable;
   /** Calls `listener` with every daemon log record from now on; returns the unsubscribe function. */
   followDaemonLog(listener: (record: LogRecord) => void): () => void;
+}
+
+/** With `?consistent=true`, waits until this node has applied every write committed before the request (a read index). */
+export async function readBarrier(ctx: RestContext, query: Record<string, unknown>): Promise<void> {
+  if (parseFlag(query.consistent, 'consistent', false)) await ctx.voting.readBarrier();
 }
 
 /** Proposes and turns a refused command into its error. */

@@ -2,7 +2,7 @@ import { openDatabase } from '../../database/open-database';
 import { connectDocker } from '../docker-client';
 import { ChangeNotes } from '../changes';
 import { createThreadLogger, errorMessage } from '../logger';
-import { ProposeClient } from '../propose-client';
+import { VotingClient } from '../voting-client';
 import { runThread, workerContext } from '../thread-runtime';
 import { DockerRuntime } from '../deployment/docker-runtime';
 import { Agent } from '../deployment/agent';
@@ -18,7 +18,7 @@ import type { Command } from '../../database/commands';
 const { config, databaseFile, nodeId } = workerContext();
 const log = createThreadLogger('deployment', config.logLevel).child({ node: config.name });
 const db = openDatabase(databaseFile);
-const proposer = new ProposeClient();
+const proposer = new VotingClient();
 const propose = async (command: Command) => {
   const result = await proposer.propose(command);
   if (!result.ok) log.debug('command refused', { command: command.type, error: result.error.message });

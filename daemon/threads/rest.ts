@@ -5,11 +5,13 @@ import type { Server } from 'node:http';
 import { openDatabase } from '../../database/open-database';
 import { ChangeNotes } from '../changes';
 import { createThreadLogger } from '../logger';
-import { ProposeClient } from '../propose-client';
+import { VotingClient } from '../voting-client';
 import { reportFatal, runThread, sendTo, workerContext } from '../thread-runtime';
 import { LOG_CHANNEL, type LogSource, type ThreadMessage } from '../messages';
 import type { LogRecord } from '../log-format';
 import { BicycleError } from '../errors';
+import type { Command } from '../../database/commands';
+import type { ApplyResult } from '../../database/apply-command';
 import { createApp } from '../../modules/app';
 
 /**
@@ -20,7 +22,7 @@ import { createApp } from '../../modules/app';
 const { config, databaseFile } = workerContext();
 const log = createThreadLogger('rest', config.logLevel).child({ node: config.name });
 const db = openDatabase(databaseFile);
-const proposer = new ProposeClient();
+const proposer = new VotingClient();
 const changes = new ChangeNotes();
 const logStreams = new Map<string, PassThrough>();
 
@@ -37,6 +39,23 @@ function containerLogs(sources: LogSource[], follow: boolean, tail: number): Rea
   out.on('error', close);
   sendTo('monitoring', { type: 'logs.open', streamId, containers: sources, follow, tail });
   return out;
+}
+
+/**
+ * A write that meets no leader (an election under way) or loses its entry to
+ * a leader change is retried for a short while before the client hears 503.
+ */
+async function proposeWithRetry(command: Command): Promise<ApplyResult> {
+  const deadline = Date.now() + 3000;
+  for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 500)) {
+    try {
+      return await proposer.propose(command);
+    } catch (error) {
+      const retryable = error instanceof BicycleError && ['NO_LEADER', 'PROPOSAL_DROPPED', 'UNAVAILABLE'].includes(error.code);
+      if (!retryable || Date.now() + delayMs > deadline) throw error;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
 }
 
 function followDaemonLog(listener: (record: LogRecord) => void): () => void {
@@ -62,7 +81,9 @@ function onMessage(_from: string, body: ThreadMessage): void {
 
 const app = createApp({
   db,
-  propose: (command) => proposer.propose(command),
+  propose: (command) => proposeWithRetry(command),
+  voting: proposer,
+  deliverRaft: (messages, fromAddress) => sendTo('voting', { type: 'raft.messages', messages, fromAddress }),
   changes,
   log,
   dataDir: config.dataDir,

@@ -1,72 +1,97 @@
 import { randomBytes } from 'node:crypto';
 import { openDatabase } from '../../database/open-database';
-import { getLocal, getMeta, setLocal } from '../../database/queries';
-import type { Command } from '../../database/commands';
-import { CommandLog } from '../voting/command-log';
+import { setLocal } from '../../database/queries';
 import { ChangeNotes } from '../changes';
 import { createThreadLogger, errorMessage } from '../logger';
 import { reportFatal, runThread, sendTo, workerContext } from '../thread-runtime';
-import { toErrorData } from '../errors';
-import type { ThreadMessage, ThreadName } from '../messages';
+import { BicycleError, toErrorData } from '../errors';
+import { ClusterNode } from '../voting/cluster-node';
+import { requestJoin } from '../voting/join-client';
+import type { Message } from '../voting/raft/index';
+import type { ThreadMessage, ThreadName, VotingReply, VotingRequest } from '../messages';
 
 /**
- * The voting thread. It owns the only write path to the replicated tables:
- * propose → commit → apply. With one node the node is the leader of term 1
- * at once and a command commits as soon as it is in the log.
+ * The voting thread: the Raft node of this host. It owns the only write path
+ * to the replicated tables (propose → commit → apply), elects the leader,
+ * detects lost hosts on the leader, and admits joining nodes. Alone, a node
+ * is a cluster of one and leads at once; the code path is the same.
  */
 const { config, databaseFile, nodeId } = workerContext();
 const log = createThreadLogger('voting', config.logLevel).child({ node: config.name });
 const db = openDatabase(databaseFile);
-// The log is what acknowledged writes rest on: make every commit durable.
-db.pragma('synchronous = FULL');
-const commandLog = new CommandLog(db);
 const notes = new ChangeNotes();
-const TERM = 1;
+const node = new ClusterNode({
+  db,
+  nodeId,
+  name: config.name,
+  advertise: config.advertise,
+  role: config.role,
+  settings: config.voting,
+  notes,
+  log,
+});
 
-function commit(command: Command) {
-  const committed = commandLog.commit(command, TERM);
-  notes.publish(committed.touched);
-  return committed;
-}
-
-function bootstrap(): void {
-  setLocal(db, 'leader_id', nodeId);
-  setLocal(db, 'term', String(TERM));
-  const now = Date.now();
-  if (!getMeta(db, 'cluster_id')) {
-    const clusterId = randomBytes(8).toString('hex');
-    commit({ type: 'cluster.init', clusterId, at: now });
-    log.info('initialised a new cluster', { cluster: clusterId });
+async function handle(request: VotingRequest): Promise<VotingReply> {
+  switch (request.kind) {
+    case 'propose':
+      return node.propose(request.command, request.forwarded);
+    case 'read':
+      return node.read(request.forwarded);
+    case 'join':
+      return node.join(request.join, request.forwarded);
+    case 'membership':
+      return node.changeMembership(request.change);
   }
-  const registered = commit({
-    type: 'node.register',
-    node: { id: nodeId, name: config.name, address: config.advertise, role: 'manager', startedAt: now },
-    at: now,
-  });
-  if (!registered.result.ok) throw new Error(registered.result.error.message);
-  log.info('this node is the leader', { term: TERM, appliedIndex: commandLog.appliedIndex(), leader: getLocal(db, 'leader_id') });
 }
 
 function onMessage(from: ThreadName, body: ThreadMessage): void {
-  if (body.type !== 'propose.request') return;
-  try {
-    const { index, result } = commit(body.command);
-    sendTo(from, { type: 'propose.reply', id: body.id, result, index });
-  } catch (error) {
-    log.error('could not commit a command', { command: body.command.type, error: errorMessage(error) });
-    sendTo(from, { type: 'propose.reply', id: body.id, result: { ok: false, error: toErrorData(error) }, index: 0 });
+  if (body.type === 'raft.messages') {
+    node.receive(body.messages as Message[], body.fromAddress);
+  } else if (body.type === 'voting.request') {
+    handle(body.request)
+      .catch((error: unknown): VotingReply => {
+        log.error('voting request failed', { kind: body.request.kind, error: errorMessage(error) });
+        return { ok: false, error: toErrorData(error) };
+      })
+      .then((reply) => sendTo(from, { type: 'voting.reply', id: body.id, reply }));
   }
 }
 
-try {
-  bootstrap();
-  runThread({
-    onMessage,
-    async stop() {
-      notes.close();
-      db.close();
-    },
-  });
-} catch (error) {
-  reportFatal(error);
+/** First start with --join: ask a member to admit this node, then wait for the leader to send the log. */
+async function bootstrap(): Promise<void> {
+  const fresh = node.hasEmptyLog();
+  if (fresh && config.join) {
+    const grant = await requestJoin(config.join, {
+      token: config.token!,
+      node: { id: nodeId, name: config.name, address: config.advertise, role: config.role },
+    }, log);
+    setLocal(db, 'cluster_secret', grant.clusterSecret);
+    node.learnAddresses(grant.members);
+    log.info('joined the cluster', { cluster: grant.clusterId, via: config.join, role: config.role });
+    node.start();
+  } else if (fresh) {
+    setLocal(db, 'cluster_secret', randomBytes(24).toString('base64url'));
+    node.start([nodeId]);
+  } else {
+    if (config.join) log.info('already a member: --join is ignored', { join: config.join });
+    node.start();
+  }
 }
+
+bootstrap()
+  .then(() =>
+    runThread({
+      onMessage,
+      async stop() {
+        await node.transferLeadership(2000).catch(() => undefined);
+        node.stop();
+        notes.close();
+        db.close();
+      },
+    }),
+  )
+  .catch((error: unknown) => {
+    log.error('cannot start the voting thread', { error: errorMessage(error) });
+    reportFatal(error instanceof BicycleError ? error : new BicycleError('INTERNAL', errorMessage(error)));
+    setTimeout(() => process.exit(1), 100);
+  });

@@ -107,7 +107,7 @@ describe('a service on one node, against the real engine', () => {
     }, 15_000);
     assert.equal(state.cluster.id, cluster);
     assert.equal(state.cluster.leader, 'node-1');
-    assert.equal(state.cluster.term, 1);
+    assert.ok(state.cluster.term >= 1, 'a term');
     assert.equal(state.nodes.length, 1);
     const [node] = state.nodes;
     assert.equal(node.name, 'node-1');

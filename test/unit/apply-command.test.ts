@@ -381,11 +381,13 @@ describe('applyCommand: batches', () => {
 });
 
 describe('applyCommand: nodes and cluster', () => {
-  test('cluster.init records the cluster id once; a second init keeps the first id', () => {
+  test('cluster.init records the cluster id, secret and join token once; a second init keeps the first', () => {
     const db = freshDb();
-    assert.equal(ok(applyCommand(db, { type: 'cluster.init', clusterId: 'c-1', at: AT })), true);
-    assert.equal(ok(applyCommand(db, { type: 'cluster.init', clusterId: 'c-2', at: AT })), false);
+    assert.equal(ok(applyCommand(db, { type: 'cluster.init', clusterId: 'c-1', secret: 's-1', joinToken: 't-1', at: AT })), true);
+    assert.equal(ok(applyCommand(db, { type: 'cluster.init', clusterId: 'c-2', secret: 's-2', joinToken: 't-2', at: AT })), false);
     assert.equal(getMeta(db, 'cluster_id'), 'c-1');
+    assert.equal(getMeta(db, 'cluster_secret'), 's-1');
+    assert.equal(getMeta(db, 'join_token'), 't-1');
   });
 
   test('a registered node is READY and active; re-registering updates its address and marks it READY again', () => {

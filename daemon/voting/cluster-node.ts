@@ -1,0 +1,461 @@
+import { randomBytes } from 'node:crypto';
+import { safeEqual } from '../secrets';
+import type { Db } from '../../database/open-database';
+import type { Command } from '../../database/commands';
+import type { ApplyResult } from '../../database/apply-command';
+import { getLocal, getMeta, getNode, listNodes, setLocal } from '../../database/queries';
+import { Raft, ProposalTracker, SqliteRaftStorage, type Message, type NodeId, type Ready } from './raft/index';
+import { SqliteStateMachine, ALL_REPLICATED_TABLES } from './state-machine';
+import { HttpTransport } from './http-transport';
+import { detectHostChanges } from './host-monitor';
+import { askPeer } from './peer-client';
+import { toErrorData } from '../errors';
+import type { ChangeNotes } from '../changes';
+import type { Logger } from '../logger';
+import { errorMessage } from '../logger';
+import type { JoinGrant, JoinRequest, MembershipRequest, VotingReply } from '../messages';
+
+export interface VotingSettings {
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  hostGraceMs: number;
+  snapshotEveryEntries: number;
+  forwardTimeoutMs: number;
+}
+
+export interface ClusterNodeOptions {
+  db: Db;
+  nodeId: string;
+  name: string;
+  advertise: string;
+  role: 'manager' | 'worker';
+  settings: VotingSettings;
+  notes: ChangeNotes;
+  log: Logger;
+}
+
+type Waiter = { index: number; resolve(): void };
+
+/**
+ * The voting thread's shell around the Raft core: ticks it, persists and
+ * sends its Ready batches, applies committed commands to SQLite, answers
+ * proposals (forwarding them to the leader from a follower), serves read
+ * barriers, admits joining nodes, promotes caught-up managers to voters, and
+ * on the leader detects lost hosts.
+ */
+export class ClusterNode {
+  private raft: Raft | undefined;
+  private readonly storage: SqliteRaftStorage;
+  private readonly machine: SqliteStateMachine;
+  private readonly transport: HttpTransport;
+  private readonly tracker = new ProposalTracker<{ index: number; settle(reply: VotingReply): void }>();
+  private readonly reads = new Map<string, (index: number | null) => void>();
+  private waiters: Waiter[] = [];
+  private readonly lastContact = new Map<NodeId, number>();
+  private readonly learnedAddresses = new Map<NodeId, string>();
+  private results = new Map<number, ApplyResult>();
+  private leaderId: NodeId | null = null;
+  private term = 0;
+  private leaderSince = 0;
+  private lastHousekeeping = 0;
+  private appliedSinceSnapshot = 0;
+  private registered = false;
+  private timer: NodeJS.Timeout | undefined;
+  private processing = false;
+
+  constructor(private readonly o: ClusterNodeOptions) {
+    this.storage = new SqliteRaftStorage(o.db);
+    this.machine = new SqliteStateMachine(o.db);
+    this.transport = new HttpTransport({
+      selfAddress: o.advertise,
+      secret: () => clusterSecret(o.db),
+      addressOf: (id) => this.addressOf(id),
+      onUnreachable: (id) => this.raft?.reportUnreachable(id),
+      onSnapshotSent: (id, ok) => this.raft?.reportSnapshot(id, ok),
+      log: o.log,
+    });
+  }
+
+  /** Starts the core: `peers` only when founding a new cluster (then this node is its only voter). */
+  start(peers?: NodeId[]): void {
+    const snapshot = this.storage.snapshot();
+    if (this.machine.appliedIndex() < snapshot.meta.index) this.machine.restore(snapshot);
+    this.raft = new Raft({
+      id: this.o.nodeId,
+      storage: this.storage,
+      random: Math.random,
+      peers,
+      applied: this.machine.appliedIndex(),
+      electionTicks: this.o.settings.electionTicks,
+      heartbeatTicks: this.o.settings.heartbeatTicks,
+    });
+    this.tracker.onSettled = (handle, outcome) => {
+      if (outcome === 'committed') handle.settle({ ok: true, result: this.results.get(handle.index), index: handle.index });
+      else if (outcome === 'lost') handle.settle(failure('PROPOSAL_DROPPED', 'the leader changed before the write committed; retry it'));
+      else handle.settle(failure('UNAVAILABLE', 'the outcome of the write is unknown (a snapshot covered it); check and retry'));
+    };
+    this.timer = setInterval(() => this.tick(), this.o.settings.tickMs);
+    this.process();
+  }
+
+  /** True before this node has any log: it must found a cluster or join one. */
+  hasEmptyLog(): boolean {
+    return this.storage.lastIndex() === 0 && this.storage.snapshot().meta.index === 0;
+  }
+
+  isLeader(): boolean {
+    return this.raft !== undefined && this.leaderId === this.o.nodeId;
+  }
+
+  // ---- inputs ---------------------------------------------------------------
+
+  private tick(): void {
+    if (!this.raft) return;
+    this.raft.tick();
+    const now = Date.now();
+    if (this.isLeader() && now - this.lastHousekeeping >= 250) {
+      this.lastHousekeeping = now;
+      this.leaderHousekeeping(now);
+    }
+    this.process();
+  }
+
+  /** Raft messages from peers (through the REST thread). */
+  receive(messages: Message[], fromAddress: string | null): void {
+    if (!this.raft) return;
+    const now = Date.now();
+    for (const m of messages) {
+      this.lastContact.set(m.from, now);
+      if (fromAddress) this.learnedAddresses.set(m.from, fromAddress);
+      try {
+        this.raft.step(m);
+      } catch (error) {
+        this.o.log.warn('dropped a peer message', { peer: m.from, type: m.type, error: errorMessage(error) });
+      }
+    }
+    this.process();
+  }
+
+  async propose(command: Command, forwarded: boolean): Promise<VotingReply> {
+    const raft = this.raft;
+    if (!raft) return failure('NO_LEADER', 'this node has not joined a cluster yet');
+    if (this.isLeader()) {
+      const accepted = raft.propose(JSON.stringify(command));
+      if (!accepted.ok) return failure('NO_LEADER', `the leader cannot take writes right now (${accepted.message}); retry shortly`);
+      const reply = new Promise<VotingReply>((settle) => this.tracker.track(accepted.index, accepted.term, { index: accepted.index, settle }));
+      this.process();
+      return reply;
+    }
+    const reply = await this.forward({ kind: 'propose', command, forwarded: true }, forwarded);
+    if (reply.ok && reply.index) await this.waitApplied(reply.index);
+    return reply;
+  }
+
+  /** A read barrier: resolves with an index this node has applied that includes every write committed before the call. */
+  async read(forwarded: boolean): Promise<VotingReply> {
+    const raft = this.raft;
+    if (!raft) return failure('NO_LEADER', 'this node has not joined a cluster yet');
+    if (this.isLeader()) {
+      const id = randomBytes(8).toString('hex');
+      const index = new Promise<number | null>((resolve) => this.reads.set(id, resolve));
+      const accepted = raft.readIndex(id);
+      if (!accepted.ok) {
+        this.reads.delete(id);
+        return failure('NO_LEADER', `the leader cannot serve reads right now (${accepted.message}); retry shortly`);
+      }
+      this.process();
+      const at = await index;
+      if (at === null) return failure('NO_LEADER', 'leadership changed during the read; retry it');
+      await this.waitApplied(at);
+      return { ok: true, index: at };
+    }
+    const reply = await this.forward({ kind: 'read', forwarded: true }, forwarded);
+    if (reply.ok && reply.index) await this.waitApplied(reply.index);
+    return reply;
+  }
+
+  async join(request: JoinRequest, forwarded: boolean): Promise<VotingReply> {
+    if (!this.isLeader()) return this.forward({ kind: 'join', join: request, forwarded: true }, forwarded);
+    const token = getMeta(this.o.db, 'join_token');
+    if (!token || !safeEqual(token, request.token)) {
+      return failure('PERMISSION_DENIED', 'the join token is not valid for this cluster (get one with `bicycle node join-token` on a member)');
+    }
+    const { node } = request;
+    const clash = getNode(this.o.db, node.name);
+    if (clash && clash.id !== node.id) {
+      return failure('NODE_EXISTS', `a node named ${node.name} is already a member (id ${clash.id}); remove it first with \`bicycle node rm ${node.name}\``);
+    }
+    this.learnedAddresses.set(node.id, node.address);
+    const now = Date.now();
+    const registered = await this.propose({ type: 'node.register', node: { ...node, startedAt: now }, at: now }, false);
+    if (!registered.ok) return registered;
+    const conf = this.raft!.status().conf;
+    if (!conf.voters.includes(node.id) && !conf.learners.includes(node.id)) {
+      const added = await this.retryConfChange(() => this.raft!.changeMembership({ type: 'addLearner', nodeId: node.id }));
+      if (!added.ok) return added;
+    }
+    this.lastContact.set(node.id, now);
+    this.o.log.info('node joined', { joined: node.name, role: node.role, address: node.address });
+    const members: Record<string, string> = {};
+    for (const n of listNodes(this.o.db)) members[n.id] = this.addressOf(n.id) ?? n.address;
+    const grant: JoinGrant = {
+      clusterId: getMeta(this.o.db, 'cluster_id') ?? '',
+      clusterSecret: getMeta(this.o.db, 'cluster_secret') ?? '',
+      leaderId: this.o.nodeId,
+      members,
+    };
+    return { ok: true, grant };
+  }
+
+  async changeMembership(change: MembershipRequest): Promise<VotingReply> {
+    if (!this.isLeader()) return this.forward({ kind: 'membership', change }, false);
+    const node = getNode(this.o.db, change.nodeId);
+    if (!node) return failure('NODE_NOT_FOUND', `no node with id or name ${change.nodeId}`);
+    const now = Date.now();
+    if (change.action === 'remove') {
+      if (node.id === this.o.nodeId) return failure('INVALID_ARGUMENT', `${node.name} is the leader; stop it (leadership moves) or remove it from another node`);
+      const conf = this.raft!.status().conf;
+      if (conf.voters.includes(node.id) || conf.learners.includes(node.id)) {
+        const removed = await this.retryConfChange(() => this.raft!.changeMembership({ type: 'removeNode', nodeId: node.id }));
+        if (!removed.ok) return removed;
+      }
+      return this.propose({ type: 'node.remove', nodeId: node.id, at: now }, false);
+    }
+    const role = change.action === 'promote' ? 'manager' : 'worker';
+    if (role === 'worker') {
+      const managers = listNodes(this.o.db).filter((n) => n.role === 'manager' && n.id !== node.id);
+      if (managers.length === 0) return failure('INVALID_ARGUMENT', `${node.name} is the last manager; promote another node first`);
+      if (node.id === this.o.nodeId) return failure('INVALID_ARGUMENT', `${node.name} is the leader; demote it from another manager after leadership moves`);
+    }
+    return this.propose({ type: 'node.set-role', nodeId: node.id, role, at: now }, false);
+  }
+
+  // ---- the Ready loop -------------------------------------------------------
+
+  /** Persist, send, apply, advance — in that order — until the core has nothing more. */
+  private process(): void {
+    const raft = this.raft;
+    if (!raft || this.processing) return;
+    this.processing = true;
+    try {
+      while (raft.hasReady()) this.handleReady(raft, raft.ready());
+    } finally {
+      this.processing = false;
+    }
+    this.releaseWaiters();
+  }
+
+  private handleReady(raft: Raft, rd: Ready): void {
+    this.storage.save(rd.hardState, rd.entries, rd.snapshot);
+    this.transport.send(rd.messages);
+    if (rd.snapshot) {
+      this.machine.restore(rd.snapshot);
+      this.tracker.restored(rd.snapshot.meta);
+      this.o.notes.publish([...ALL_REPLICATED_TABLES]);
+      this.o.log.info('installed a snapshot from the leader', { index: rd.snapshot.meta.index });
+    }
+    if (rd.committedEntries.length > 0) {
+      const batch = this.machine.apply(rd.committedEntries);
+      this.results = batch.results;
+      for (const entry of rd.committedEntries) this.tracker.applied(entry);
+      this.results = new Map();
+      this.o.notes.publish([...batch.touched]);
+      this.appliedSinceSnapshot += rd.committedEntries.length;
+    }
+    for (const rs of rd.readStates) {
+      this.reads.get(rs.requestId)?.(rs.index);
+      this.reads.delete(rs.requestId);
+    }
+    for (const id of rd.droppedReads) {
+      this.reads.get(id)?.(null);
+      this.reads.delete(id);
+    }
+    if (rd.softState.leader !== this.leaderId || raft.basicStatus().term !== this.term) this.onLeadership(rd.softState.leader, raft.basicStatus().term);
+    raft.advance(rd);
+    this.maybeSnapshot();
+  }
+
+  private onLeadership(leader: NodeId | null, term: number): void {
+    const changed = leader !== this.leaderId;
+    this.leaderId = leader;
+    this.term = term;
+    setLocal(this.o.db, 'leader_id', leader ?? '');
+    setLocal(this.o.db, 'term', String(term));
+    this.o.notes.publish(['meta']);
+    if (!changed) return;
+    if (leader === this.o.nodeId) {
+      this.leaderSince = Date.now();
+      this.lastContact.clear();
+      this.o.log.info('this node is the leader', { term });
+      void this.afterElected();
+    } else if (leader) {
+      this.o.log.info('following a leader', { leader, term });
+    } else {
+      this.o.log.warn('no leader', { term });
+    }
+    if (leader && !this.registered) void this.registerSelf();
+  }
+
+  /** A new cluster's first leader records the cluster's id and secrets. */
+  private async afterElected(): Promise<void> {
+    if (getMeta(this.o.db, 'cluster_id')) return;
+    const clusterId = randomBytes(8).toString('hex');
+    const secret = getLocal(this.o.db, 'cluster_secret') ?? randomBytes(24).toString('base64url');
+    const reply = await this.propose(
+      { type: 'cluster.init', clusterId, secret, joinToken: `BCT1-${clusterId}-${randomBytes(16).toString('base64url')}`, at: Date.now() },
+      false,
+    );
+    if (reply.ok) this.o.log.info('initialised a new cluster', { cluster: clusterId });
+  }
+
+  /** Every start, once a leader is known: this node's row says it is here (address, role, start time). */
+  private async registerSelf(): Promise<void> {
+    this.registered = true;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const now = Date.now();
+      const existing = getNode(this.o.db, this.o.nodeId);
+      const node = { id: this.o.nodeId, name: this.o.name, address: this.o.advertise, role: existing?.role ?? this.o.role, startedAt: now };
+      const reply = await this.propose({ type: 'node.register', node, at: now }, false).catch((error: unknown) => failure('UNAVAILABLE', errorMessage(error)));
+      if (reply.ok && reply.result?.ok !== false) return;
+      if (reply.ok && reply.result && !reply.result.ok) {
+        this.o.log.error('this node cannot register', { error: reply.result.error.message });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    this.registered = false;
+  }
+
+  private leaderHousekeeping(now: number): void {
+    const raft = this.raft!;
+    const nodes = listNodes(this.o.db);
+    const commands = detectHostChanges({ nodes, selfId: this.o.nodeId, lastContact: this.lastContact, leaderSince: this.leaderSince, now, graceMs: this.o.settings.hostGraceMs });
+    for (const c of commands) {
+      if (c.type === 'node.set-status') this.o.log.warn(c.status === 'DOWN' ? 'node lost' : 'node back', { target: nodes.find((n) => n.id === c.nodeId)?.name, status: c.status });
+    }
+    if (commands.length > 0) void this.propose({ type: 'batch', commands }, false);
+    // Managers vote once caught up; workers only learn.
+    const status = raft.status();
+    for (const node of nodes) {
+      const match = status.progress.get(node.id)?.match ?? 0;
+      if (node.role === 'manager' && status.conf.learners.includes(node.id) && match >= status.commit && node.status === 'READY') {
+        const r = raft.changeMembership({ type: 'addVoter', nodeId: node.id });
+        if (r.ok) this.o.log.info('promoted to voter', { target: node.name });
+        break;
+      }
+      if (node.role === 'worker' && status.conf.voters.includes(node.id) && node.id !== this.o.nodeId) {
+        const r = raft.changeMembership({ type: 'removeNode', nodeId: node.id });
+        if (r.ok) this.o.log.info('demoted: leaves the voters', { target: node.name });
+        break;
+      }
+      if (node.role === 'worker' && !status.conf.voters.includes(node.id) && !status.conf.learners.includes(node.id)) {
+        const r = raft.changeMembership({ type: 'addLearner', nodeId: node.id });
+        if (r.ok) this.o.log.info('rejoins as a learner', { target: node.name });
+        break;
+      }
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.appliedSinceSnapshot < this.o.settings.snapshotEveryEntries) return;
+    this.appliedSinceSnapshot = 0;
+    this.storage.compact(this.machine.appliedIndex(), this.machine.snapshotData());
+  }
+
+  // ---- helpers --------------------------------------------------------------
+
+  private async forward(request: import('../messages').VotingRequest, forwarded: boolean): Promise<VotingReply> {
+    if (forwarded) return failure('NO_LEADER', 'this node is not the leader any more; retry');
+    const leader = this.leaderId;
+    if (!leader) return failure('NO_LEADER', 'no leader is elected yet; retry shortly');
+    const address = this.addressOf(leader);
+    const secret = clusterSecret(this.o.db);
+    if (!address || !secret) return failure('NO_LEADER', `the leader ${leader} cannot be reached yet; retry shortly`);
+    try {
+      return await askPeer(address, secret, request, this.o.settings.forwardTimeoutMs);
+    } catch (error) {
+      return { ok: false, error: toErrorData(error) };
+    }
+  }
+
+  private async retryConfChange(change: () => ReturnType<Raft['changeMembership']>): Promise<VotingReply> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const r = change();
+      if (r.ok) {
+        this.process();
+        return { ok: true };
+      }
+      if (r.code !== 'CONF_CHANGE_PENDING') return failure('INVALID_ARGUMENT', r.message);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return failure('UNAVAILABLE', 'another membership change is still pending; retry shortly');
+  }
+
+  private waitApplied(index: number): Promise<void> {
+    if (this.machine.appliedIndex() >= index) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter: Waiter = { index, resolve };
+      this.waiters.push(waiter);
+      // Never hang a client: answer after the forward timeout even if this node lags.
+      setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve();
+      }, this.o.settings.forwardTimeoutMs).unref();
+    });
+  }
+
+  private releaseWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const applied = this.machine.appliedIndex();
+    const ready = this.waiters.filter((w) => w.index <= applied);
+    this.waiters = this.waiters.filter((w) => w.index > applied);
+    for (const w of ready) w.resolve();
+  }
+
+  addressOf(id: NodeId): string | undefined {
+    return this.learnedAddresses.get(id) ?? getNode(this.o.db, id)?.address;
+  }
+
+  /** Remembers peer addresses learned outside the log (a join grant). */
+  learnAddresses(members: Record<string, string>): void {
+    for (const [id, address] of Object.entries(members)) this.learnedAddresses.set(id, address);
+  }
+
+  /** On a graceful stop: hand leadership to the most up-to-date voter, so the cluster does not wait for an election timeout. */
+  async transferLeadership(timeoutMs: number): Promise<void> {
+    const raft = this.raft;
+    if (!raft || !this.isLeader()) return;
+    const status = raft.status();
+    const candidates = status.conf.voters.filter((id) => id !== this.o.nodeId);
+    if (candidates.length === 0) return;
+    const best = candidates.sort((a, b) => (status.progress.get(b)?.match ?? 0) - (status.progress.get(a)?.match ?? 0))[0]!;
+    if (!raft.transferLeadership(best).ok) return;
+    this.process();
+    const deadline = Date.now() + timeoutMs;
+    while (this.isLeader() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, this.o.settings.tickMs / 2));
+    }
+    this.o.log.info(this.isLeader() ? 'leadership transfer did not finish in time' : 'handed leadership over', { to: best });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.transport.close();
+    for (const handle of this.tracker.drain()) handle.settle(failure('UNAVAILABLE', 'bicycled is stopping'));
+    for (const resolve of this.reads.values()) resolve(null);
+    this.reads.clear();
+    for (const w of this.waiters) w.resolve();
+    this.waiters = [];
+  }
+}
+
+/** The secret peers authenticate with: replicated in meta, or (before this node caught up) the one it was given. */
+export function clusterSecret(db: Db): string | undefined {
+  return getMeta(db, 'cluster_secret') ?? getLocal(db, 'cluster_secret');
+}
+
+function failure(code: import('../errors').ErrorCode, message: string): VotingReply {
+  return { ok: false, error: { code, message } };
+}
+

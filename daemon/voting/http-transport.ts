@@ -1,0 +1,103 @@
+import type { Message, NodeId } from './raft/index';
+import type { Logger } from '../logger';
+import { errorMessage } from '../logger';
+
+/** Sends the Raft core's messages to peers. Never blocks and never throws: Raft tolerates loss. */
+export interface Transport {
+  send(messages: readonly Message[]): void;
+  close(): void;
+}
+
+export interface HttpTransportOptions {
+  /** This node's advertised address, sent along so peers can answer before they know it. */
+  selfAddress: string;
+  /** The cluster secret every peer request carries; undefined until this node has one. */
+  secret(): string | undefined;
+  /** A peer's advertised address (host:port), if known. */
+  addressOf(id: NodeId): string | undefined;
+  /** A peer could not be reached (Raft stops streaming to it and probes). */
+  onUnreachable(id: NodeId): void;
+  /** A snapshot message was delivered (ok) or not. */
+  onSnapshotSent(id: NodeId, ok: boolean): void;
+  log: Logger;
+  /** Messages kept per peer while a request is under way; beyond it the oldest are dropped. */
+  maxQueuedPerPeer?: number;
+  /** Messages per request. */
+  maxBatch?: number;
+  requestTimeoutMs?: number;
+}
+
+interface Peer {
+  queue: Message[];
+  busy: boolean;
+  failing: boolean;
+}
+
+export const RAFT_PATH = '/cluster/raft';
+
+/**
+ * Raft messages over HTTP: one POST of a JSON batch at a time per peer (the
+ * connection is kept alive), messages queued meanwhile go in the next batch.
+ * The queue is bounded, so a dead peer cannot grow memory: the oldest
+ * messages are dropped (Raft retransmits what matters).
+ */
+export class HttpTransport implements Transport {
+  private readonly peers = new Map<NodeId, Peer>();
+  private closed = false;
+
+  constructor(private readonly o: HttpTransportOptions) {}
+
+  send(messages: readonly Message[]): void {
+    if (this.closed) return;
+    const max = this.o.maxQueuedPerPeer ?? 4096;
+    const touched = new Set<NodeId>();
+    for (const m of messages) {
+      let peer = this.peers.get(m.to);
+      if (!peer) this.peers.set(m.to, (peer = { queue: [], busy: false, failing: false }));
+      peer.queue.push(m);
+      if (peer.queue.length > max) peer.queue.splice(0, peer.queue.length - max);
+      touched.add(m.to);
+    }
+    for (const id of touched) void this.flush(id);
+  }
+
+  private async flush(id: NodeId): Promise<void> {
+    const peer = this.peers.get(id)!;
+    if (peer.busy || peer.queue.length === 0 || this.closed) return;
+    peer.busy = true;
+    const batch = peer.queue.splice(0, this.o.maxBatch ?? 256);
+    const snapshots = batch.filter((m) => m.type === 'snapshot').length;
+    try {
+      const address = this.o.addressOf(id);
+      const secret = this.o.secret();
+      if (!address) throw new Error(`no address known for ${id}`);
+      if (!secret) throw new Error('this node has no cluster secret yet');
+      const res = await fetch(`http://${address}${RAFT_PATH}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, 'x-bicycle-address': this.o.selfAddress },
+        body: JSON.stringify(batch),
+        signal: AbortSignal.timeout(this.o.requestTimeoutMs ?? 2000),
+      });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`${address} answered ${res.status}`);
+      if (peer.failing) this.o.log.info('peer reachable again', { peer: id });
+      peer.failing = false;
+      for (let i = 0; i < snapshots; i++) this.o.onSnapshotSent(id, true);
+    } catch (error) {
+      if (!peer.failing) this.o.log.warn('peer unreachable', { peer: id, error: errorMessage(error) });
+      peer.failing = true;
+      this.o.onUnreachable(id);
+      for (let i = 0; i < snapshots; i++) this.o.onSnapshotSent(id, false);
+      // A failing peer gets what is queued now only after a pause, not in a tight loop.
+      if (!this.closed) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      peer.busy = false;
+    }
+    void this.flush(id);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.peers.clear();
+  }
+}

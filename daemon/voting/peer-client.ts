@@ -1,0 +1,27 @@
+import { BicycleError, isErrorCode } from '../errors';
+import type { VotingReply, VotingRequest } from '../messages';
+
+export const VOTING_PATH = '/cluster/voting';
+
+/**
+ * Sends a request to another node's voting thread (through its REST
+ * listener) and returns its reply: how a follower forwards proposals, reads
+ * and joins to the leader. Transport failures become UNAVAILABLE (retryable).
+ */
+export async function askPeer(address: string, secret: string, request: VotingRequest, timeoutMs: number): Promise<VotingReply> {
+  let res: Response;
+  try {
+    res = await fetch(`http://${address}${VOTING_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+      body: JSON.stringify(request),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new BicycleError('UNAVAILABLE', `cannot reach the leader at ${address}: ${(error as Error).message}`);
+  }
+  const body = (await res.json().catch(() => undefined)) as { reply?: VotingReply; error?: { code: string; message: string } } | undefined;
+  if (body?.reply) return body.reply;
+  const code = body?.error?.code;
+  throw new BicycleError(isErrorCode(code) ? code : 'UNAVAILABLE', body?.error?.message ?? `the leader at ${address} answered ${res.status}`);
+}
