@@ -48,6 +48,8 @@ export interface DaemonConfig {
     stopGracePeriodMs: number;
     /** Run an init process as PID 1 in each container, so that signals reach the command. */
     init: boolean;
+    /** Move replicas onto nodes that join or come back, a few at a time, without being asked. */
+    autoRebalance: boolean;
   };
   monitoring: {
     /** How often container CPU and memory are sampled, in ms. */
@@ -91,6 +93,7 @@ const schema = z
         resyncIntervalMs: z.number().int().min(100).max(600_000),
         stopGracePeriodMs: z.number().int().min(0).max(3_600_000),
         init: z.boolean(),
+        autoRebalance: z.boolean(),
       })
       .strict(),
     monitoring: z.object({ statsIntervalMs: z.number().int().min(500).max(3_600_000) }).strict(),
@@ -107,7 +110,7 @@ export function defaultConfig(): z.input<typeof schema> {
     logLevel: 'info',
     role: 'manager',
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
-    deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true },
+    deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false },
     monitoring: { statsIntervalMs: 5000 },
   };
 }

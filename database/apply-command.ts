@@ -132,6 +132,12 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       db.prepare('UPDATE services SET state = ?, updated_at = ? WHERE name = ?').run(c.state, c.at, c.name);
       return true;
     }
+    case 'service.rebalance': {
+      touched.add('services');
+      const service = requireService(db, c.name);
+      if (isServiceDeleting(service.state)) return false;
+      return db.prepare('UPDATE services SET rebalance = ?, updated_at = ? WHERE name = ? AND rebalance != ?').run(c.requested ? 1 : 0, c.at, c.name, c.requested ? 1 : 0).changes > 0;
+    }
     case 'service.remove': {
       touched.add('services');
       touched.add('tasks');

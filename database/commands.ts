@@ -36,6 +36,8 @@ export type Command =
   /** Decided from the service at `version`; ignored if the service has changed since (a stale decision). */
   | { type: 'service.set-state'; name: string; state: ServiceState; version: number; at: number }
   | { type: 'service.remove'; name: string; at: number }
+  /** Asks the orchestrator to even out the service's replicas over the nodes (`requested`), or says it is done. */
+  | { type: 'service.rebalance'; name: string; requested: boolean; at: number }
   | { type: 'task.create'; id: string; serviceName: string; slot: number; specVersion: number; at: number }
   | { type: 'task.assign'; taskId: string; nodeId: string; at: number }
   | {

@@ -48,6 +48,7 @@ const MIGRATIONS: readonly Migration[] = [
     state         TEXT NOT NULL,
     version       INTEGER NOT NULL,
     spec_version  INTEGER NOT NULL,
+    rebalance     INTEGER NOT NULL DEFAULT 0,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
   );

@@ -15,6 +15,8 @@ export interface ServiceRecord {
   state: ServiceState;
   version: number;
   specVersion: number;
+  /** A rebalance was asked for and is not done yet. */
+  rebalance: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -67,6 +69,7 @@ function toService(row: any): ServiceRecord {
     state: row.state,
     version: row.version,
     specVersion: row.spec_version,
+    rebalance: row.rebalance === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { BicycleError } from '../daemon/errors';
 import { getNode } from '../database/queries';
-import { proposeOrThrow, type RestContext } from './context';
+import { proposeOrThrow, readBarrier, type RestContext } from './context';
 import { readNodes } from './present';
 import { parseNodeChanges } from './validation';
 
@@ -14,7 +14,8 @@ export function nodesRouter(ctx: RestContext): Router {
     return node;
   };
 
-  router.get('/nodes', (k) => {
+  router.get('/nodes', async (k) => {
+    await readBarrier(ctx, k.query);
     k.body = { nodes: readNodes(ctx.db, ctx.now()) };
   });
 
@@ -30,6 +31,24 @@ export function nodesRouter(ctx: RestContext): Router {
     ctx.log.info('node availability changed', { target: node.name, availability: changes.availability });
     k.body = readNodes(ctx.db, ctx.now()).find((n) => n.id === node.id);
   });
+
+  /** Removes a node from the cluster: it stops voting, its row goes, its replicas are placed elsewhere. */
+  router.delete('/nodes/:id', async (k) => {
+    const node = find(k.params.id!);
+    await ctx.voting.changeMembership({ action: 'remove', nodeId: node.id });
+    ctx.log.info('node removed', { target: node.name });
+    k.status = 200;
+    k.body = { removed: node.name };
+  });
+
+  for (const action of ['promote', 'demote'] as const) {
+    router.post(`/nodes/:id/${action}`, async (k) => {
+      const node = find(k.params.id!);
+      await ctx.voting.changeMembership({ action, nodeId: node.id });
+      ctx.log.info(`node ${action}d`, { target: node.name });
+      k.body = readNodes(ctx.db, ctx.now()).find((n) => n.id === node.id);
+    });
+  }
 
   return router;
 }

@@ -47,6 +47,7 @@ export function presentService(service: ServiceRecord, tasks: readonly TaskRecor
     version: service.version,
     /** Bumped only by changes that need new containers (image, command, env, labels); each task's `version` is the one it runs. */
     specVersion: service.specVersion,
+    rebalancing: service.rebalance,
     createdAt: iso(service.createdAt),
     updatedAt: iso(service.updatedAt),
     tasks: ordered.map((t) => presentTask(t, nodeNames)),
@@ -74,6 +75,14 @@ function lastError(tasks: readonly TaskRecord[]): string | null {
   let latest: TaskRecord | undefined;
   for (const t of tasks) if (t.error && (!latest || t.updatedAt > latest.updatedAt)) latest = t;
   return latest?.error ?? null;
+}
+
+/** What a user should hear about the number of managers (the quorum). */
+export function managerWarnings(nodes: readonly NodeRecord[]): string[] {
+  const managers = nodes.filter((n) => n.role === 'manager').length;
+  if (managers > 1 && managers < 3) return [`${managers} managers: losing one stops the cluster (no majority); run 3 or 5`];
+  if (managers > 3 && managers % 2 === 0) return [`${managers} managers: an even number tolerates no more failures than ${managers - 1}; run an odd number`];
+  return [];
 }
 
 function groupTasks(tasks: TaskRecord[]): Map<string, TaskRecord[]> {
@@ -130,6 +139,7 @@ export function readState(db: Db, now: number) {
         leader: leaderId ? (names.get(leaderId) ?? leaderId) : null,
         leaderId: leaderId ?? null,
         term: Number(getLocal(db, 'term') ?? 0),
+        warnings: managerWarnings(nodes),
       },
       nodes: nodes.map((n) => presentNode(n, leaderId, counts.get(n.id) ?? 0, now)),
       services: services.map((s) => ({

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import { BicycleError } from '../daemon/errors';
-import { getService, listTasks } from '../database/queries';
+import { getService, listServices, listTasks } from '../database/queries';
 import { isTerminalTaskState } from '../database/task-state';
-import { proposeOrThrow, waitUntil, type RestContext } from './context';
+import { proposeOrThrow, readBarrier, waitUntil, type RestContext } from './context';
 import { readService, readServices } from './present';
 import { parseFlag, parseInteger, parseNewService, parseServiceChanges, parseServiceName } from './validation';
 
@@ -30,7 +30,8 @@ export function servicesRouter(ctx: RestContext): Router {
     await waitUntil(ctx, () => getService(ctx.db, name)?.state === 'RUNNING', timeoutMs);
   };
 
-  router.get('/services', (k) => {
+  router.get('/services', async (k) => {
+    await readBarrier(ctx, k.query);
     k.body = { services: readServices(ctx.db) };
   });
 
@@ -54,7 +55,8 @@ export function servicesRouter(ctx: RestContext): Router {
     k.body = readService(ctx.db, requireService(input.name));
   });
 
-  router.get('/services/:name', (k) => {
+  router.get('/services/:name', async (k) => {
+    await readBarrier(ctx, k.query);
     k.body = readService(ctx.db, requireService(k.params.name!));
   });
 
@@ -83,6 +85,26 @@ export function servicesRouter(ctx: RestContext): Router {
     }
     k.status = 202;
     k.body = getService(ctx.db, service.name) ? readService(ctx.db, requireService(service.name)) : { ...view, state: 'DELETED', tasks: [] };
+  });
+
+  /** Opt-in rebalance: even out the replicas over the nodes, a few at a time. */
+  router.post('/services/:name/rebalance', async (k) => {
+    const service = requireService(k.params.name!);
+    await proposeOrThrow(ctx, { type: 'service.rebalance', name: service.name, requested: true, at: ctx.now() });
+    ctx.log.info('rebalance requested', { service: service.name });
+    k.status = 202;
+    k.body = readService(ctx.db, requireService(service.name));
+  });
+
+  router.post('/rebalance', async (k) => {
+    const services = listServices(ctx.db).filter((s) => s.state !== 'DELETE' && s.state !== 'DELETING');
+    const at = ctx.now();
+    if (services.length > 0) {
+      await proposeOrThrow(ctx, { type: 'batch', commands: services.map((s) => ({ type: 'service.rebalance' as const, name: s.name, requested: true, at })) });
+    }
+    ctx.log.info('rebalance requested', { services: services.length });
+    k.status = 202;
+    k.body = { services: services.map((s) => s.name) };
   });
 
   router.get('/services/:name/logs', (k) => {

@@ -1,12 +1,13 @@
 import Router from '@koa/router';
 import { getLocal } from '../database/queries';
-import type { RestContext } from './context';
+import { readBarrier, type RestContext } from './context';
 import { readState } from './present';
 
 /** The State endpoint, and the health check. */
 export function stateRouter(ctx: RestContext): Router {
   const router = new Router();
-  router.get('/state', (k) => {
+  router.get('/state', async (k) => {
+    await readBarrier(ctx, k.query);
     k.body = readState(ctx.db, ctx.now());
   });
   router.get('/healthz', (k) => {

@@ -12,6 +12,7 @@ export interface ManagerOptions {
   propose(command: Command): Promise<unknown>;
   log: Logger;
   updateParallelism: number;
+  autoRebalance: boolean;
   now?: () => number;
 }
 
@@ -43,6 +44,7 @@ export class Manager {
       now,
       newTaskId: () => randomBytes(12).toString('hex'),
       updateParallelism: this.o.updateParallelism,
+      autoRebalance: this.o.autoRebalance,
     });
     const afterOrchestration = withCommands(tasks, orchestrated.commands);
     const placed = schedule(afterOrchestration, nodes, now);

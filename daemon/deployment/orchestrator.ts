@@ -15,6 +15,8 @@ export interface OrchestratorInput {
   /** Dead tasks kept per slot for `service ps`. */
   historyPerSlot?: number;
   backoff?: BackoffPolicy;
+  /** Rebalance every service, not only those that asked for it. */
+  autoRebalance?: boolean;
 }
 
 export interface OrchestratorOutput {
@@ -156,6 +158,18 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
   }
 
   const converged = inProgress === 0 && stale.length === 0 && stopping === 0;
+  if (converged && (service.rebalance || input.autoRebalance)) {
+    const moves = rebalanceMoves(liveBySlot, nodes, input.updateParallelism);
+    for (const task of moves) {
+      shutdown(task);
+      create(task.slot);
+    }
+    if (moves.length === 0 && service.rebalance) commands.push({ type: 'service.rebalance', name: service.name, requested: false, at });
+    if (moves.length > 0) {
+      pruneHistory(service, tasks, input.historyPerSlot ?? 5, at, commands);
+      return; // the service stays as it is until the moved replicas run
+    }
+  }
   const recentFailure = tasks.some((t) => t.state === 'FAILED' && at - t.updatedAt < backoff.windowMs);
   const next = nextServiceState(service.state === 'NEW' ? 'DEPLOYING' : service.state, converged, recentFailure);
   if (next !== service.state && !(service.state === 'NEW' && next === 'DEPLOYING')) {
@@ -163,6 +177,31 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
   }
 
   pruneHistory(service, tasks, input.historyPerSlot ?? 5, at, commands);
+}
+
+/**
+ * Replicas to move so the service spreads evenly over the schedulable nodes:
+ * from the node with the most to the one with the fewest while they differ by
+ * more than one, at most `limit` at a time. The replacements go where the
+ * scheduler puts them, which is the node with the fewest.
+ */
+function rebalanceMoves(liveBySlot: ReadonlyMap<number, TaskRecord[]>, nodes: Nodes, limit: number): TaskRecord[] {
+  const schedulable = [...nodes.values()].filter((n) => n.status === 'READY' && n.availability === 'active');
+  if (schedulable.length < 2) return [];
+  const byNode = new Map<string, TaskRecord[]>(schedulable.map((n) => [n.id, []]));
+  for (const list of liveBySlot.values()) for (const t of list) if (t.nodeId) byNode.get(t.nodeId)?.push(t);
+  const counts = [...byNode.entries()].map(([id, list]) => ({ id, list: [...list].sort((a, b) => b.slot - a.slot), count: list.length }));
+  const moves: TaskRecord[] = [];
+  while (moves.length < limit) {
+    counts.sort((a, b) => b.count - a.count || (a.id < b.id ? -1 : 1));
+    const most = counts[0]!;
+    const fewest = counts[counts.length - 1]!;
+    if (most.count - fewest.count <= 1) break;
+    moves.push(most.list.shift()!);
+    most.count--;
+    fewest.count++;
+  }
+  return moves;
 }
 
 function rank(task: TaskRecord, service: ServiceRecord): number {

@@ -27,7 +27,7 @@ const propose = async (command: Command) => {
 const runtime = new DockerRuntime(connectDocker(config.dockerSocket), { init: config.deployment.init });
 const notes = new ChangeNotes();
 
-const manager = new Manager({ db, nodeId, propose, log, updateParallelism: config.deployment.updateParallelism });
+const manager = new Manager({ db, nodeId, propose, log, updateParallelism: config.deployment.updateParallelism, autoRebalance: config.deployment.autoRebalance });
 const managerLoop = new Loop('orchestrator', () => manager.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
 const agentLoop: Loop = new Loop('agent', () => agent.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
 const agent: Agent = new Agent({
@@ -42,7 +42,7 @@ const agent: Agent = new Agent({
 });
 
 notes.subscribe((note) => {
-  if (note.tables.some((t) => t === 'services' || t === 'tasks' || t === 'nodes')) managerLoop.wake();
+  if (note.tables.some((t) => t === 'services' || t === 'tasks' || t === 'nodes' || t === 'meta')) managerLoop.wake();
   if (note.tables.some((t) => t === 'tasks' || t === 'services' || t === 'meta')) agentLoop.wake();
 });
 

@@ -47,7 +47,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 
 /** Test tuning: quick stops (the test image's commands exit on SIGTERM under init anyway). */
 const TEST_CONFIG = {
-  deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 2000, stopGracePeriodMs: 2000, init: true },
+  deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 2000, stopGracePeriodMs: 2000, init: true, autoRebalance: false },
   monitoring: { statsIntervalMs: 1000 },
 };
 

@@ -9,7 +9,7 @@ const ROOT = resolve(__dirname, '..', '..', '..');
 
 /** Daemon tuning for the lab: quick container stops. Host-loss grace and Raft timing are the defaults. */
 const LAB_CONFIG = {
-  deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 2000, stopGracePeriodMs: 2000, init: true },
+  deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 2000, stopGracePeriodMs: 2000, init: true, autoRebalance: false },
   monitoring: { statsIntervalMs: 2000 },
 };
 

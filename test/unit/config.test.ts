@@ -34,8 +34,25 @@ describe('loadConfig: defaults', () => {
     assert.equal(config.dataDir, 'data');
     assert.equal(config.dockerSocket, '/var/run/docker.sock');
     assert.equal(config.logLevel, 'info');
-    assert.deepEqual(config.deployment, { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true });
+    assert.deepEqual(config.deployment, { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false });
     assert.deepEqual(config.monitoring, { statsIntervalMs: 5000 });
+    assert.equal(config.role, 'manager');
+    assert.equal(config.join, undefined);
+    assert.deepEqual(config.voting, { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 });
+  });
+
+  test('join needs a token, and a joining node must advertise a reachable address', () => {
+    assert.throws(() => loadConfig({ flags: { join: '10.0.0.1:7070' } }), /token: is required with join/);
+    assert.throws(
+      () => loadConfig({ flags: { join: '10.0.0.1:7070', token: 'BCT1-ab12-xyz', listen: '0.0.0.0:7070' } }),
+      /advertise: 0\.0\.0\.0:7070 is not an address other nodes can reach/,
+    );
+    assert.throws(() => loadConfig({ flags: { join: '10.0.0.1:7070', token: 'nope' } }), /token: must be a join token/);
+    assert.equal(loadConfig({ flags: { join: '10.0.0.1:7070', token: 'BCT1-ab12-xyz', advertise: '10.0.0.2:7070' } }).join, '10.0.0.1:7070');
+  });
+
+  test('a role other than manager or worker is refused', () => {
+    assert.throws(() => loadConfig({ flags: { role: 'boss' } }), /role/);
   });
 
   test('the API listens on loopback by default (it has no authentication of its own)', () => {

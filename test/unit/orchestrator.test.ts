@@ -19,6 +19,7 @@ function service(overrides: Partial<ServiceRecord> = {}): ServiceRecord {
     state: 'RUNNING',
     version: 4,
     specVersion: 1,
+    rebalance: false,
     createdAt: NOW - 600_000,
     updatedAt: NOW - 600_000,
     ...overrides,
@@ -433,5 +434,46 @@ describe('orchestrator: several services', () => {
       creates(out.commands).map((c) => [c.serviceName, c.slot]),
       [['api', 1]],
     );
+  });
+});
+
+describe('orchestrator: rebalance (opt-in)', () => {
+  const three = [node('n1'), node('n2'), node('n3')];
+  // A node came back: all six replicas sit on n1 and n2, none on n3.
+  const lopsided = () => [1, 2, 3].map((s) => task(s, { nodeId: 'n1' })).concat([4, 5, 6].map((s) => task(s, { nodeId: 'n2' })));
+
+  test('without a request nothing moves', () => {
+    const out = run({ services: [service({ replicas: 6 })], tasks: lopsided(), nodes: three });
+    assert.deepEqual(creates(out.commands), []);
+    assert.deepEqual(shutdowns(out.commands), []);
+  });
+
+  test('a requested rebalance moves replicas off the fullest nodes, at most updateParallelism at a time', () => {
+    const tasks = lopsided();
+    const out = run({ services: [service({ replicas: 6, rebalance: true })], tasks, nodes: three, updateParallelism: 2 });
+    assert.equal(shutdowns(out.commands).length, 2);
+    assert.equal(creates(out.commands).length, 2);
+    const moved = tasks.filter((t) => shutdowns(out.commands).includes(t.id));
+    assert.deepEqual(moved.map((t) => t.nodeId).sort(), ['n1', 'n2'], 'one from each of the two fullest nodes');
+    assert.deepEqual(createdSlots(out.commands), moved.map((t) => t.slot).sort((a, b) => a - b), 'replacements keep their slots');
+  });
+
+  test('once even, the request is cleared', () => {
+    const even = [1, 2].map((s) => task(s, { nodeId: 'n1' })).concat([3, 4].map((s) => task(s, { nodeId: 'n2' })), [5, 6].map((s) => task(s, { nodeId: 'n3' })));
+    const out = run({ services: [service({ replicas: 6, rebalance: true })], tasks: even, nodes: three });
+    assert.deepEqual(creates(out.commands), []);
+    assert.deepEqual(ofType(out.commands, 'service.rebalance').map((c) => c.requested), [false]);
+  });
+
+  test('autoRebalance treats every service as asking', () => {
+    const out = run({ services: [service({ replicas: 6 })], tasks: lopsided(), nodes: three, autoRebalance: true });
+    assert.equal(creates(out.commands).length, 2);
+  });
+
+  test('nothing moves while the service is still converging', () => {
+    const tasks = lopsided();
+    tasks[0] = { ...tasks[0]!, state: 'STARTING' };
+    const out = run({ services: [service({ replicas: 6, rebalance: true })], tasks, nodes: three });
+    assert.deepEqual(creates(out.commands), []);
   });
 });
