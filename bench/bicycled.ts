@@ -1,12 +1,12 @@
 /**
  * A real bicycled for the benchmarks: the built dist/daemon/main.js in its
  * own data directory, on a free loopback port, with the repository's
- * config.json (the defaults a user gets), started and stopped by the
+ * config.json (the defaults a user gets; a benchmark may change a section), started and stopped by the
  * benchmark. Its containers are removed on stop, and on a failed run too
  * (through onCleanup).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,14 +31,20 @@ export function cliPath(): string {
   return join(ROOT, 'dist', 'cli', 'main.js');
 }
 
+type Config = Record<string, unknown> & { deployment?: { concurrency?: number } };
+
+/** The repository's config.json: what a user's bicycled runs on. */
+function repositoryConfig(): Config {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'config.json'), 'utf8')) as Config;
+  } catch {
+    return {};
+  }
+}
+
 /** deployment.concurrency as a user's bicycled reads it from config.json (8 when absent). */
 export function configuredConcurrency(): number {
-  try {
-    const config = JSON.parse(readFileSync(join(ROOT, 'config.json'), 'utf8')) as { deployment?: { concurrency?: number } };
-    return config.deployment?.concurrency ?? 8;
-  } catch {
-    return 8;
-  }
+  return repositoryConfig().deployment?.concurrency ?? 8;
 }
 
 export async function freePort(): Promise<number> {
@@ -56,11 +62,19 @@ export async function freePort(): Promise<number> {
  * Starts bicycled and waits until /healthz answers with a leader.
  * `dataDir` may hold a database seeded beforehand.
  */
-export async function startDaemon(docker: Docker, opts: { dataDir?: string; name?: string } = {}): Promise<BenchDaemon> {
+export async function startDaemon(
+  docker: Docker,
+  opts: { dataDir?: string; name?: string; config?: Record<string, Record<string, unknown>> } = {},
+): Promise<BenchDaemon> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'bicycle-bench-'));
+  // config.json with the sections in opts.config merged over it, key by key.
+  const config = repositoryConfig();
+  for (const [section, values] of Object.entries(opts.config ?? {})) config[section] = { ...(config[section] as object), ...values };
+  const configFile = join(dataDir, 'bench-config.json');
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [daemonPath(), '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--name', opts.name ?? 'bench-1', '--log-level', 'info'], {
+  const child = spawn(process.execPath, [daemonPath(), '--config', configFile, '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--name', opts.name ?? 'bench-1', '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

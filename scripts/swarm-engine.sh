@@ -3,25 +3,28 @@
 # benchmarks (bench/converge.ts) to measure Docker Swarm beside Bicycle
 # without touching the main engine.
 #
-#   scripts/swarm-engine.sh start   prints the engine's socket (unix://...) on stdout when it answers, in Swarm mode,
-#                                   with bicycle/busybox:test loaded
-#   scripts/swarm-engine.sh stop    leaves the swarm, stops the engine, removes its state and its address
+#   scripts/swarm-engine.sh start   prints the engine's socket (unix://...) on stdout once it answers, in Swarm
+#                                   mode, with bicycle/busybox:test loaded
+#   scripts/swarm-engine.sh stop    leaves the swarm, stops the engine, removes its state and its namespace
 #
-# Everything lives under $SWARM_DIR (default /tmp/bicycle-swarm): its own
-# --data-root, --exec-root, socket, pid file and log, so it shares nothing
-# with the main engine. It makes no firewall rules (--iptables=false), and
-# instead of docker0 (the main engine's) it uses a bridge made here
-# ($SWARM_BRIDGE, default bswarm0, address $SWARM_ADDR/24), so its containers
-# still get a network like the main engine's (a veth on a bridge, an address)
-# and the comparison stays fair. The swarm manager advertises and listens on
-# that bridge's address, so its ports (2377, 7946) cannot clash with anything
-# on loopback or eth0. The bridge is removed on stop.
-# Never run a second engine here with --bridge=none: at start such an engine
-# deletes the interface docker0, which is the main engine's.
+# The engine runs in its own network namespace ($SWARM_NETNS, default
+# bicycle-swarm), with its own --data-root, --exec-root, socket, pid file and
+# log under $SWARM_DIR (default /tmp/bicycle-swarm). In that namespace it has
+# its own docker0, firewall rules and loopback, configured exactly like the
+# main engine's (defaults), so its containers get the same kind of network
+# (a veth on a bridge, an address, NAT rules) and the comparison is fair.
+# The swarm manager advertises 127.0.0.1 of that namespace (this engine
+# accepts a loopback --advertise-addr), so its ports (2377, 7946) cannot
+# clash with anything outside.
+#
+# Why a namespace: a second engine sharing the host's network namespace
+# deletes the main engine's docker0 (at start with --bridge=none, and, as
+# measured here, while a Swarm service of 50 replicas starts even with a
+# bridge of its own), which breaks every container start on the main
+# engine. In its own namespace it cannot see the host's interfaces.
 set -euo pipefail
 dir=${SWARM_DIR:-/tmp/bicycle-swarm}
-bridge=${SWARM_BRIDGE:-bswarm0}
-addr=${SWARM_ADDR:-10.254.77.1}
+netns=${SWARM_NETNS:-bicycle-swarm}
 sock="unix://$dir/docker.sock"
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -31,18 +34,15 @@ d() { docker -H "$sock" "$@"; }
 start() {
   command -v dockerd >/dev/null || die "dockerd not found (apt-get install docker.io)"
   command -v ip >/dev/null || die "ip not found (apt-get install iproute2)"
-  [ "$(id -u)" = 0 ] || die "must run as root (it starts a dockerd and makes a bridge)"
+  [ "$(id -u)" = 0 ] || die "must run as root (it starts a dockerd in a network namespace)"
   if [ -f "$dir/dockerd.pid" ] && kill -0 "$(cat "$dir/dockerd.pid")" 2>/dev/null; then
     die "an engine already runs from $dir (pid $(cat "$dir/dockerd.pid")); run '$0 stop' first"
   fi
   mkdir -p "$dir/data" "$dir/exec"
-  if ! ip link show "$bridge" >/dev/null 2>&1; then
-    ip link add "$bridge" type bridge || die "could not make the bridge $bridge (needs CAP_NET_ADMIN)"
-  fi
-  ip addr replace "$addr/24" dev "$bridge"
-  ip link set "$bridge" up
-  dockerd --data-root "$dir/data" --exec-root "$dir/exec" -H "$sock" --pidfile "$dir/dockerd.pid" \
-    --bridge="$bridge" --iptables=false --ip-masq=false --ip-forward=false \
+  ip netns list | grep -qw "$netns" || ip netns add "$netns" || die "could not make the network namespace $netns (needs CAP_SYS_ADMIN)"
+  ip netns exec "$netns" ip link set lo up
+  # nsenter, not `ip netns exec`: that one remounts /sys in a new mount namespace, hiding the cgroup mounts dockerd needs.
+  nsenter --net="/var/run/netns/$netns" dockerd --data-root "$dir/data" --exec-root "$dir/exec" -H "$sock" --pidfile "$dir/dockerd.pid" \
     >"$dir/dockerd.log" 2>&1 &
   echo $! >"$dir/dockerd.launcher.pid"
   for _ in $(seq 1 150); do
@@ -53,8 +53,7 @@ start() {
   d version >/dev/null 2>&1 || die "dockerd on $sock did not answer within 30 s; see $dir/dockerd.log"
   "$here/build-test-images.sh" "$sock" >&2
   if [ "$(d info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
-    d swarm init --advertise-addr "$addr" --listen-addr "$addr:2377" >&2 \
-      || die "docker swarm init failed; see $dir/dockerd.log"
+    d swarm init --advertise-addr 127.0.0.1 >&2 || die "docker swarm init failed; see $dir/dockerd.log"
   fi
   echo "$sock"
 }
@@ -72,16 +71,12 @@ stop() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" || true
   fi
-  # The engine's own containerd and shims, if any outlived it (found by our exec-root only).
+  # Anything of this engine's that outlived it (its containerd and shims carry its exec-root in their arguments).
   for p in $(pgrep -f -- "$dir/exec" || true); do kill -KILL "$p" 2>/dev/null || true; done
-  # Mounts left under the data root (overlay layers, netns) would make rm fail.
+  # Mounts left under the data root (overlay layers) would make rm fail.
   { grep -o " $dir[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
-  ip link del "$bridge" 2>/dev/null || true
-  # Swarm init made docker_gwbridge in the host's network namespace; remove it unless the main engine uses one.
-  if ip link show docker_gwbridge >/dev/null 2>&1 && ! docker network inspect docker_gwbridge >/dev/null 2>&1; then
-    ip link del docker_gwbridge 2>/dev/null || true
-  fi
+  ip netns del "$netns" 2>/dev/null || true
 }
 
 case "${1:-}" in

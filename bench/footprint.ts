@@ -1,0 +1,183 @@
+/**
+ * Footprint of a real bicycled:
+ *  - resident memory (VmRSS of the one process: its four worker threads
+ *    share it), idle on an empty database, and idle with 100 services and
+ *    1,000 tasks (seeded as in bench/api.ts, see seed.ts), and after 500
+ *    GET /state at 1,000 tasks;
+ *  - the SQLite files (bicycle.db, its -wal and -shm) as 100,000 task
+ *    changes go through the daemon's own propose path, driven over REST:
+ *    with every node drained, `POST /services` (replicas 10: the
+ *    orchestrator commits 10 task.create, which no node can take) then
+ *    `DELETE /services/:name?wait=true` (task.set-desired SHUTDOWN for the
+ *    10, then service.remove deletes their rows): 30 task-row changes per
+ *    cycle, in about 6 log entries, 4 cycles at once. The files are sampled
+ *    every 10,000 changes to show whether they stay bounded.
+ * Prints a table and writes bench/results/footprint.json.
+ *   node dist/bench/footprint.js
+ */
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { startDaemon, type BenchDaemon } from './bicycled';
+import { median, requireEngine, runBenchmark, sleep, table, TEST_IMAGE, writeResults } from './common';
+import { seedDatabase, SIMULATED_NODES_CONFIG } from './seed';
+
+const TASK_CHANGES = Number(process.env.BENCH_TASK_CHANGES ?? 100_000);
+const REPLICAS = 10;
+const CHANGES_PER_CYCLE = 3 * REPLICAS;
+const PARALLEL = 4;
+const SETTLE_MS = 5_000;
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+  if (!kb) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(kb[1]) * 1024;
+}
+
+/** Median RSS over `seconds` of 4 samples a second. */
+async function sampleRss(pid: number, seconds = 3): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < seconds * 4; i++) {
+    samples.push(rssBytes(pid));
+    await sleep(250);
+  }
+  return median(samples);
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+interface FileSample {
+  taskChanges: number;
+  seconds: number;
+  dbBytes: number;
+  walBytes: number;
+  shmBytes: number;
+  rssBytes: number;
+  /** Rows of the replicated log table (raft_entries; command_log before the Raft log), if either is there. */
+  logRows: number | null;
+}
+
+async function call(daemon: BenchDaemon, method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${daemon.url}${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+function sampleFiles(daemon: BenchDaemon, taskChanges: number, startedAt: number): FileSample {
+  const file = join(daemon.dataDir, 'bicycle.db');
+  let logRows: number | null = null;
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      for (const table of ['raft_entries', 'command_log']) {
+        if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)) {
+          logRows = (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+          break;
+        }
+      }
+    } finally {
+      db.close();
+    }
+  } catch {
+    // not readable right now: the sizes are still measured
+  }
+  return {
+    taskChanges,
+    seconds: Math.round((Date.now() - startedAt) / 100) / 10,
+    dbBytes: fileSize(file),
+    walBytes: fileSize(`${file}-wal`),
+    shmBytes: fileSize(`${file}-shm`),
+    rssBytes: rssBytes(daemon.process.pid!),
+    logRows,
+  };
+}
+
+async function main(): Promise<void> {
+  const docker = await requireEngine();
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+
+  // Memory, idle and empty.
+  let daemon = await startDaemon(docker);
+  await sleep(SETTLE_MS);
+  const idleEmpty = await sampleRss(daemon.process.pid!);
+  await daemon.stop();
+
+  // Memory with 1,000 tasks.
+  const seededDir = mkdtempSync(join(tmpdir(), 'bicycle-bench-footprint-'));
+  const seeded = seedDatabase(seededDir, { services: 100, tasksPerService: 10, simulatedNodes: 10 });
+  daemon = await startDaemon(docker, { dataDir: seededDir, config: SIMULATED_NODES_CONFIG });
+  await sleep(SETTLE_MS);
+  const idleSeeded = await sampleRss(daemon.process.pid!);
+  for (let i = 0; i < 500; i++) await call(daemon, 'GET', '/state');
+  const afterStateReads = await sampleRss(daemon.process.pid!);
+  await daemon.stop();
+
+  // The files under 100,000 task changes.
+  daemon = await startDaemon(docker);
+  const nodes = (await call(daemon, 'GET', '/nodes')) as { nodes: { id: string }[] };
+  for (const node of nodes.nodes) await call(daemon, 'PATCH', `/nodes/${node.id}`, { availability: 'drain' });
+  const startedAt = Date.now();
+  const files: FileSample[] = [sampleFiles(daemon, 0, startedAt)];
+  const cycles = Math.ceil(TASK_CHANGES / CHANGES_PER_CYCLE);
+  const sampleEvery = Math.ceil(10_000 / CHANGES_PER_CYCLE);
+  let next = 0;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      while (next < cycles) {
+        const name = `churn-${next++}`;
+        await call(daemon, 'POST', '/services', { name, image: TEST_IMAGE, replicas: REPLICAS, command: ['sleep', '3600'] });
+        const gone = (await call(daemon, 'DELETE', `/services/${name}?wait=true&timeout=30`)) as { state: string };
+        if (gone.state !== 'DELETED') throw new Error(`service ${name} was not removed within 30 s (state ${gone.state})`);
+        done++;
+        if (done % sampleEvery === 0) files.push(sampleFiles(daemon, done * CHANGES_PER_CYCLE, startedAt));
+      }
+    }),
+  );
+  files.push(sampleFiles(daemon, done * CHANGES_PER_CYCLE, startedAt));
+  const seconds = (Date.now() - startedAt) / 1000;
+  await sleep(SETTLE_MS);
+  const afterChurn = await sampleRss(daemon.process.pid!);
+  files.push({ ...sampleFiles(daemon, done * CHANGES_PER_CYCLE, startedAt), seconds: -1 });
+  await daemon.stop();
+
+  console.log('\nResident memory of bicycled (VmRSS, median of 4 samples/s over 3 s)\n');
+  console.log(
+    table([
+      ['condition', 'RSS MiB'],
+      ['idle, empty database', mib(idleEmpty)],
+      [`idle, ${seeded.tasks} tasks in 100 services`, mib(idleSeeded)],
+      [`after 500 GET /state at ${seeded.tasks} tasks`, mib(afterStateReads)],
+      [`after ${done * CHANGES_PER_CYCLE} task changes, ${SETTLE_MS / 1000} s idle`, mib(afterChurn)],
+    ]),
+  );
+  console.log(`\nSQLite files during ${done * CHANGES_PER_CYCLE} task changes (${done} create/delete cycles of ${REPLICAS} replicas, ${Math.round(seconds)} s)\n`);
+  console.log(
+    table([
+      ['task changes', 's', 'bicycle.db MiB', '-wal MiB', '-shm KiB', 'log rows', 'RSS MiB'],
+      ...files.map((f) => [
+        f.taskChanges, f.seconds < 0 ? 'idle' : f.seconds, mib(f.dbBytes), mib(f.walBytes), Math.round(f.shmBytes / 1024), f.logRows ?? '-', mib(f.rssBytes),
+      ]),
+    ]),
+  );
+  const file = writeResults('footprint', {
+    rss: { idleEmptyBytes: idleEmpty, idleSeededBytes: idleSeeded, afterStateReadsBytes: afterStateReads, afterChurnBytes: afterChurn, seededTasks: seeded.tasks },
+    churn: { taskChanges: done * CHANGES_PER_CYCLE, cycles: done, replicas: REPLICAS, parallel: PARALLEL, seconds, files },
+  });
+  console.log(`wrote ${file}`);
+}
+
+runBenchmark('bench:footprint', main);
