@@ -1,4 +1,4 @@
-import type { ClusterNode, ClusterState, Service, ServicePatch, ServiceSpec } from './types';
+import type { Availability, ClusterNode, ClusterState, JoinToken, Service, ServicePatch, ServiceSpec } from './types';
 
 /** An error answered by the daemon, or a failure to reach it. */
 export class ApiError extends Error {
@@ -75,6 +75,35 @@ export class ApiClient {
 
   async listNodes(): Promise<ClusterNode[]> {
     return (await this.json<{ nodes: ClusterNode[] }>('GET', '/nodes')).nodes;
+  }
+
+  /** PATCH /nodes/:id, `idOrName` being a node's id or name; answers the node. */
+  setNodeAvailability(idOrName: string, availability: Availability): Promise<ClusterNode> {
+    return this.json<ClusterNode>('PATCH', `/nodes/${enc(idOrName)}`, { availability });
+  }
+
+  /** DELETE /nodes/:id; answers the removed node's name. */
+  async removeNode(idOrName: string): Promise<string> {
+    return (await this.json<{ removed: string }>('DELETE', `/nodes/${enc(idOrName)}`)).removed;
+  }
+
+  /** POST /nodes/:id/promote or /demote; answers the node. */
+  changeRole(idOrName: string, action: 'promote' | 'demote'): Promise<ClusterNode> {
+    return this.json<ClusterNode>('POST', `/nodes/${enc(idOrName)}/${action}`);
+  }
+
+  getJoinToken(): Promise<JoinToken> {
+    return this.json<JoinToken>('GET', '/cluster/join-token');
+  }
+
+  /** POST /services/:name/rebalance (202); answers the service, `rebalancing` set. */
+  rebalanceService(name: string): Promise<Service> {
+    return this.json<Service>('POST', `/services/${enc(name)}/rebalance`);
+  }
+
+  /** POST /rebalance (202); answers the names of the services asked to rebalance. */
+  async rebalanceAll(): Promise<string[]> {
+    return (await this.json<{ services: string[] }>('POST', '/rebalance')).services;
   }
 
   getState(): Promise<ClusterState> {

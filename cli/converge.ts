@@ -119,3 +119,93 @@ export function removalText(name: string, service: Service | null): string {
   if (!service) return `${name}: removed`;
   return `${name}: removing, ${liveTaskCount(service)} task(s) left`;
 }
+
+// Draining a node and rebalancing a service.
+
+/** `1 replica`, `4 replicas` */
+function replicas(count: number): string {
+  return `${count} replica${count === 1 ? '' : 's'}`;
+}
+
+/** The node a drain waits on, as the daemon answered it. */
+export type NodeRef = { id: string; name: string };
+
+function isOn(task: Task, node: NodeRef): boolean {
+  return task.nodeId ? task.nodeId === node.id : task.node === node.name;
+}
+
+/** What is left on a node being drained, over every service. */
+export interface DrainPicture {
+  /** Tasks on the node still meant to run (desiredState RUNNING): to be moved. */
+  toMove: { service: string; task: Task }[];
+  /** Tasks on the node told to shut down that have not finished yet. */
+  stopping: { service: string; task: Task }[];
+}
+
+export function drainPicture(services: readonly Service[], node: NodeRef): DrainPicture {
+  const picture: DrainPicture = { toMove: [], stopping: [] };
+  for (const service of services) {
+    for (const task of service.tasks) {
+      if (!isOn(task, node)) continue;
+      if (task.desiredState === 'RUNNING') picture.toMove.push({ service: service.name, task });
+      else if (!TERMINAL.has(task.state)) picture.stopping.push({ service: service.name, task });
+    }
+  }
+  return picture;
+}
+
+/**
+ * A drain is done when no task on the node is meant to run and the ones
+ * told to stop have stopped, so the node's engine runs none of them.
+ */
+export function isDrained(picture: DrainPicture): boolean {
+  return picture.toMove.length === 0 && picture.stopping.length === 0;
+}
+
+/** `4 replicas still to move`, then `2 replicas stopping`, then `drained`. */
+export function drainStatus(picture: DrainPicture): string {
+  if (picture.toMove.length > 0) return `${replicas(picture.toMove.length)} still to move`;
+  if (picture.stopping.length > 0) return `${replicas(picture.stopping.length)} stopping`;
+  return 'drained';
+}
+
+/** The progress line: `host-3: 4 replicas still to move`. */
+export function drainText(node: NodeRef, picture: DrainPicture): string {
+  return `${node.name}: ${drainStatus(picture)}`;
+}
+
+/** One line per task keeping a drain from finishing, for the timeout message. */
+export function drainPendingLines(node: NodeRef, picture: DrainPicture): string[] {
+  const line = (what: string) => ({ service, task }: { service: string; task: Task }) =>
+    `${taskName(service, task)} on ${node.name}: ${task.state}, ${what}${task.error ? `: ${task.error.trim()}` : ''}`;
+  const bySlot = (a: { service: string; task: Task }, b: { service: string; task: Task }) =>
+    a.service.localeCompare(b.service) || a.task.slot - b.task.slot;
+  return [
+    ...[...picture.toMove].sort(bySlot).map(line('still to move')),
+    ...[...picture.stopping].sort(bySlot).map(line('stopping')),
+  ];
+}
+
+/**
+ * Where a service's replicas meant to run are, by node name, sorted:
+ * `host-1 3, host-2 2, host-3 1`, with `unassigned N` last when some wait
+ * for a node.
+ */
+export function spreadText(service: Service): string {
+  const counts = new Map<string, number>();
+  let unassigned = 0;
+  for (const task of wantedTasks(service)) {
+    if (TERMINAL.has(task.state)) continue;
+    if (task.node) counts.set(task.node, (counts.get(task.node) ?? 0) + 1);
+    else unassigned++;
+  }
+  const parts = [...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([node, n]) => `${node} ${n}`);
+  if (unassigned > 0) parts.push(`unassigned ${unassigned}`);
+  return parts.join(', ') || 'no replicas';
+}
+
+/** `web: rebalancing, 6/6 running (host-1 4, host-2 2)`, then `web: balanced, …` once the daemon clears `rebalancing`. */
+export function rebalanceText(service: Service): string {
+  const what = service.rebalancing ? 'rebalancing' : 'balanced';
+  return `${service.name}: ${what}, ${service.running}/${service.replicas} running (${spreadText(service)})`;
+}

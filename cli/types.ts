@@ -32,6 +32,8 @@ export interface Service {
   version: number;
   /** Not in the contract; read when present (see converge.ts). */
   specVersion?: number;
+  /** True from a rebalance request until the orchestrator finds the service even. */
+  rebalancing?: boolean;
   command: string[] | null;
   env: Record<string, string>;
   labels: Record<string, string>;
@@ -53,17 +55,30 @@ export interface ServiceSpec {
 /** Body of PATCH /services/:name: only the fields that change. */
 export type ServicePatch = Partial<Omit<ServiceSpec, 'name'>>;
 
+export type Availability = 'active' | 'drain' | 'pause';
+
 export interface ClusterNode {
   id: string;
   name: string;
   address: string;
   role: string;
+  /** READY, DOWN or UNKNOWN. */
   status: string;
+  /** active, drain or pause. */
   availability: string;
   leader: boolean;
   /** null while the node is not READY. */
   uptimeSeconds: number | null;
+  /** ISO time the node was last heard from; absent from older daemons. */
+  lastSeenAt?: string | null;
   tasks: number;
+}
+
+/** GET /cluster/join-token */
+export interface JoinToken {
+  token: string;
+  /** The daemon's hint: `--join <this node's address> --token TOKEN`. */
+  join?: string;
 }
 
 export interface StateContainer {
@@ -79,7 +94,15 @@ export interface StateContainer {
 }
 
 export interface ClusterState {
-  cluster: { id: string; leader: string | null; term: number };
+  cluster: {
+    id: string;
+    /** The leader's name (an id when the daemon does not know its name). */
+    leader: string | null;
+    leaderId?: string | null;
+    term: number;
+    /** What a user should hear about the cluster, e.g. too few managers; absent from older daemons. */
+    warnings?: string[];
+  };
   nodes: ClusterNode[];
   /** `error`: why the service's latest failed task failed, when the daemon says. */
   services: (Pick<Service, 'name' | 'image' | 'replicas' | 'running' | 'state'> & { error?: string | null })[];

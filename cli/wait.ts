@@ -1,5 +1,8 @@
 import type { ApiClient } from './api-client';
-import { isConverged, liveTaskLines, pendingLines, progressText, removalText, type WaitGoal } from './converge';
+import {
+  drainPendingLines, drainPicture, drainStatus, drainText, isConverged, isDrained, liveTaskLines, pendingLines, progressText,
+  rebalanceText, removalText, type DrainPicture, type NodeRef, type WaitGoal,
+} from './converge';
 import type { Service } from './types';
 
 /** Time and output, injected so the waiting logic is tested without sleeping. */
@@ -94,4 +97,45 @@ export async function waitForRemoval(client: ApiClient, name: string, timeoutSec
   if (done || !last) return;
   const details = liveTaskLines(last).map((line) => `\n  ${line}`).join('');
   throw new WaitTimeoutError(`${name} was not removed within ${timeoutSeconds}s (state ${last.state})${details}`);
+}
+
+/**
+ * Waits until nothing of any service is left on a drained node (see
+ * isDrained), reading GET /services, or throws WaitTimeoutError.
+ */
+export async function waitForDrain(client: ApiClient, node: NodeRef, timeoutSeconds: number, deps: WaitDeps): Promise<void> {
+  const { done, last } = await pollUntil<DrainPicture>(
+    {
+      poll: async () => drainPicture(await client.listServices(), node),
+      done: isDrained,
+      describe: (picture) => drainText(node, picture),
+      timeoutMs: timeoutSeconds * 1000,
+    },
+    deps,
+  );
+  if (done) return;
+  const details = drainPendingLines(node, last).map((line) => `\n  ${line}`).join('');
+  throw new WaitTimeoutError(
+    `${node.name} was not drained within ${timeoutSeconds}s (${drainStatus(last)})${details}` +
+      `\nthe node stays drained and the daemon keeps moving its replicas; watch it with: bicycle node ls`,
+  );
+}
+
+/** Waits until the daemon clears the service's `rebalancing` flag, or throws WaitTimeoutError. */
+export async function waitForRebalance(client: ApiClient, name: string, timeoutSeconds: number, deps: WaitDeps): Promise<Service> {
+  const { done, last } = await pollUntil(
+    {
+      poll: () => client.getService(name),
+      done: (s) => s.rebalancing !== true,
+      describe: rebalanceText,
+      timeoutMs: timeoutSeconds * 1000,
+    },
+    deps,
+  );
+  if (done) return last;
+  const pending = pendingLines(last).map((line) => `\n  ${line}`).join('');
+  throw new WaitTimeoutError(
+    `${name} did not finish rebalancing within ${timeoutSeconds}s (${last.running}/${last.replicas} running, state ${last.state})${pending}` +
+      `\nthe daemon moves replicas only while the service has converged; watch it with: bicycle service ps ${name}`,
+  );
 }

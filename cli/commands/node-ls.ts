@@ -11,15 +11,25 @@ export function nodeTable(nodes: readonly ClusterNode[]): string {
   return formatTable(['ID', 'NAME', 'ADDRESS', 'ROLE', 'STATUS', 'AVAILABILITY', 'LEADER', 'TASKS'], rows);
 }
 
-/** `bicycle node ls [--json]` */
+/** The cluster's warnings (GET /state), one `warning: …` line each; "" without any. */
+export function warningLines(warnings: readonly string[] | undefined): string {
+  return (warnings ?? []).map((w) => `warning: ${w}\n`).join('');
+}
+
+/** `bicycle node ls [--json]`: the table, then the cluster's warnings on stderr. */
 export function registerNodeLs(node: Command): void {
   node
     .command('ls')
     .description('list the cluster nodes')
     .option('--json', 'print the raw JSON')
     .action(async (options: { json?: boolean }, cmd: Command) => {
-      const nodes = await clientFor(cmd).listNodes();
-      if (options.json) printJson(nodes);
-      else process.stdout.write(nodeTable(nodes));
+      const client = clientFor(cmd);
+      const nodes = await client.listNodes();
+      if (options.json) {
+        printJson(nodes);
+        return;
+      }
+      process.stdout.write(nodeTable(nodes));
+      process.stderr.write(warningLines((await client.getState()).cluster.warnings));
     });
 }

@@ -36,6 +36,7 @@ export function stateSummary(state: ClusterState): string {
   return [
     `Cluster:  ${state.cluster.id}`,
     `Leader:   ${leaderName(state)} (term ${state.cluster.term})`,
+    ...(state.cluster.warnings ?? []).map((w) => `Warning:  ${w}`),
     '',
     'Nodes',
     nodes,
@@ -50,7 +51,7 @@ export function stateSummary(state: ClusterState): string {
 export function registerState(program: Command): void {
   program
     .command('state')
-    .description('summarise the cluster: leader, nodes, services, containers')
+    .description('summarise the cluster: leader, warnings, nodes, services, containers')
     .option('--json', 'print the raw JSON')
     .action(async (options: { json?: boolean }, cmd: Command) => {
       const state = await clientFor(cmd).getState();

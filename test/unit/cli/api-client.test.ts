@@ -69,6 +69,39 @@ describe('ApiClient', () => {
     });
   });
 
+  it('sends node and rebalance requests to their paths', async () => {
+    const node = { id: 'n-3', name: 'host 3' };
+    const fake = fakeFetch([
+      jsonResponse(200, node),
+      jsonResponse(200, { removed: 'host 3' }),
+      jsonResponse(200, node),
+      jsonResponse(200, node),
+      jsonResponse(200, { token: 'BCT1-x', join: '--join x --token BCT1-x' }),
+      jsonResponse(202, { name: 'web', rebalancing: true }),
+      jsonResponse(202, { services: ['web'] }),
+    ]);
+    const client = new ApiClient('http://h:1', { fetch: fake.fetch });
+    assert.equal((await client.setNodeAvailability('host 3', 'drain')).id, 'n-3');
+    assert.equal(await client.removeNode('host 3'), 'host 3');
+    await client.changeRole('n-3', 'promote');
+    await client.changeRole('n-3', 'demote');
+    assert.equal((await client.getJoinToken()).token, 'BCT1-x');
+    assert.equal((await client.rebalanceService('web')).rebalancing, true);
+    assert.deepEqual(await client.rebalanceAll(), ['web']);
+    assert.deepEqual(
+      fake.calls.map((c) => `${c.init.method} ${c.url.replace('http://h:1', '')}${c.init.body ? ' ' + String(c.init.body) : ''}`),
+      [
+        'PATCH /nodes/host%203 {"availability":"drain"}',
+        'DELETE /nodes/host%203',
+        'POST /nodes/n-3/promote',
+        'POST /nodes/n-3/demote',
+        'GET /cluster/join-token',
+        'POST /services/web/rebalance',
+        'POST /rebalance',
+      ],
+    );
+  });
+
   it('answers null from findService on 404', async () => {
     const fake = fakeFetch([jsonResponse(404, { error: { code: 'NOT_FOUND', message: 'gone' } })]);
     assert.equal(await new ApiClient('http://h:1', { fetch: fake.fetch }).findService('web'), null);

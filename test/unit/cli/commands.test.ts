@@ -4,7 +4,9 @@ import { buildServiceSpec } from '../../../cli/commands/service-add';
 import { buildServicePatch, rolloutGoal } from '../../../cli/commands/service-update';
 import { serviceTable } from '../../../cli/commands/service-ls';
 import { taskTable, truncate } from '../../../cli/commands/service-ps';
-import { nodeTable } from '../../../cli/commands/node-ls';
+import { nodeTable, warningLines } from '../../../cli/commands/node-ls';
+import { joinHint } from '../../../cli/commands/node-join-token';
+import { rebalanceNote } from '../../../cli/commands/node-activate';
 import { stateSummary } from '../../../cli/commands/state';
 import { service, task } from './fixtures';
 
@@ -135,5 +137,34 @@ describe('tables', () => {
     assert.match(text, /\nweb +img +1\/1 +RUNNING\n/);
     assert.match(text, /\nbad +nope +0\/1 +DEGRADED +image nope not found\n/);
     assert.match(text, /\n0123456789ab +web\.1 +a +running +30s +0\.5% +2\.0KiB\n/);
+  });
+
+  it("shows the cluster's warnings under the leader", () => {
+    const text = stateSummary({
+      cluster: { id: 'c-1', leader: 'a', leaderId: 'n-1', term: 2, warnings: ['2 managers: losing one stops the cluster', 'second'] },
+      nodes: [{ id: 'n-1', name: 'a', address: 'x', role: 'manager', status: 'READY', availability: 'active', leader: true, uptimeSeconds: 5, tasks: 0 }],
+      services: [],
+      containers: [],
+    });
+    assert.match(text, /^Cluster: {2}c-1\nLeader: {3}a \(term 2\)\nWarning: {2}2 managers: losing one stops the cluster\nWarning: {2}second\n\nNodes\n/);
+  });
+});
+
+describe('node verbs', () => {
+  it('prints warnings one a line, nothing without any', () => {
+    assert.equal(warningLines(['2 managers: losing one stops the cluster']), 'warning: 2 managers: losing one stops the cluster\n');
+    assert.equal(warningLines([]), '');
+    assert.equal(warningLines(undefined), '');
+  });
+  it("shows how to join with the daemon's hint", () => {
+    assert.equal(
+      joinHint({ token: 'BCT1-x', join: "--join <this node's address> --token BCT1-x" }),
+      "bicycled --name NAME --advertise HOST:PORT --join <this node's address> --token BCT1-x",
+    );
+    assert.equal(joinHint({ token: 'BCT1-y' }), "bicycled --name NAME --advertise HOST:PORT --join <this node's address> --token BCT1-y");
+  });
+  it('names the services asked to rebalance', () => {
+    assert.match(rebalanceNote(['api', 'web']), /^rebalancing api, web: /);
+    assert.equal(rebalanceNote([]), 'no services to rebalance');
   });
 });

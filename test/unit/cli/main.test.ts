@@ -23,8 +23,18 @@ describe('exit codes', () => {
     assert.equal(await exitCodeOf('service', 'logs', 'web', '--tail', 'x'), 2);
     assert.equal(await exitCodeOf('bogus'), 2);
     assert.equal(await exitCodeOf('service'), 2);
+    assert.equal(await exitCodeOf('node', 'drain'), 2);
+    assert.equal(await exitCodeOf('node', 'drain', 'host-3', '--timeout', '0'), 2);
+    assert.equal(await exitCodeOf('node', 'activate'), 2);
+    assert.equal(await exitCodeOf('node', 'pause'), 2);
+    assert.equal(await exitCodeOf('node', 'rm'), 2);
+    assert.equal(await exitCodeOf('node', 'promote'), 2);
+    assert.equal(await exitCodeOf('node', 'demote'), 2);
+    assert.equal(await exitCodeOf('node', 'join-token', 'extra'), 2);
+    assert.equal(await exitCodeOf('service', 'rebalance'), 2);
   });
   it('is 1 when the daemon cannot be reached', async () => {
     assert.equal(await exitCodeOf('service', 'ls'), 1);
+    assert.equal(await exitCodeOf('node', 'drain', 'host-3', '-d'), 1);
   });
 });
