@@ -21,6 +21,7 @@
  *   node dist/bench/converge.js
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -209,8 +210,24 @@ async function startSwarm(): Promise<{ docker: Docker } | { error: string }> {
   }
 }
 
+/**
+ * The engine's default bridge must exist, or no container starts on it
+ * ("could not find bridge docker0"): say so before measuring anything.
+ */
+async function requireBridge(docker: Docker): Promise<void> {
+  const info = (await docker.getNetwork('bridge').inspect()) as { Options?: Record<string, string> };
+  const name = info.Options?.['com.docker.network.bridge.name'] ?? 'docker0';
+  if (!existsSync(`/sys/class/net/${name}`)) {
+    throw new Error(
+      `the engine's bridge ${name} is missing, so no container can start on it. Another dockerd started in this ` +
+        'network namespace with --bridge=none deletes it; recreate it (ip link add docker0 type bridge, with its address) or restart the engine.',
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const docker = await requireEngine();
+  await requireBridge(docker);
   const concurrency = configuredConcurrency();
   const swarm = process.env.BENCH_SWARM === '0' ? { error: 'left out (BENCH_SWARM=0)' } : await startSwarm();
   if ('error' in swarm) process.stderr.write(`converge: Swarm is not measured: ${swarm.error}\n`);

@@ -17,11 +17,11 @@
 # accepts a loopback --advertise-addr), so its ports (2377, 7946) cannot
 # clash with anything outside.
 #
-# Why a namespace: a second engine sharing the host's network namespace
-# deletes the main engine's docker0 (at start with --bridge=none, and, as
-# measured here, while a Swarm service of 50 replicas starts even with a
-# bridge of its own), which breaks every container start on the main
-# engine. In its own namespace it cannot see the host's interfaces.
+# Why a namespace: a second engine in the host's network namespace started
+# with --bridge=none deletes the interface docker0 at start, which is the
+# main engine's, and then no container starts on the main engine ("could not
+# find bridge docker0"); with a bridge of its own it would still share the
+# host's firewall tables and ports. In its own namespace it touches neither.
 set -euo pipefail
 dir=${SWARM_DIR:-/tmp/bicycle-swarm}
 netns=${SWARM_NETNS:-bicycle-swarm}
