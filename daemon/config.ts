@@ -22,6 +22,10 @@ export interface DaemonConfig {
   token?: string;
   /** Managers vote and can lead; workers only run tasks. */
   role: 'manager' | 'worker';
+  /** A fixed cluster listed in the configuration: every member, this node included (instead of join). */
+  peers?: Array<{ name: string; address: string; role: 'manager' | 'worker' }>;
+  /** The shared secret of a fixed cluster (with `peers`): node-to-node requests carry it. */
+  clusterSecret?: string;
   /** Raft timing and host-loss detection. */
   voting: {
     /** One Raft tick, in ms: heartbeats go out every heartbeatTicks ticks. */
@@ -75,6 +79,11 @@ const schema = z
     join: hostPort.optional(),
     token: z.string().regex(/^BCT1-[0-9a-f]+-[A-Za-z0-9_-]+$/, 'must be a join token as printed by `bicycle node join-token` (BCT1-…)').optional(),
     role: z.enum(['manager', 'worker']),
+    peers: z
+      .array(z.strictObject({ name: nodeName, address: hostPort, role: z.enum(['manager', 'worker']).default('manager') }))
+      .min(1, 'must list at least this node')
+      .optional(),
+    clusterSecret: z.string().min(16, 'must be at least 16 characters').optional(),
     voting: z
       .object({
         tickMs: z.number().int().min(10).max(10_000),
@@ -169,6 +178,16 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; fl
   }
   const config = parsed.data;
   if (config.join && !config.token) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: token: is required with join (get it with `bicycle node join-token` on a member)');
+  if (config.peers) {
+    if (config.join) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: peers and join both given: list a fixed cluster in peers, or join one, not both');
+    if (!config.clusterSecret) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: clusterSecret: is required with peers (the same on every member)');
+    const self = config.peers.find((p) => p.name === config.name);
+    if (!self) throw new BicycleError('INVALID_ARGUMENT', `invalid configuration: peers: this node (${config.name}) is not listed; add it or set name`);
+    if (!config.peers.some((p) => p.role === 'manager')) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: peers: at least one must be a manager');
+    const names = new Set(config.peers.map((p) => p.name));
+    if (names.size !== config.peers.length) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: peers: names must be unique');
+    return { ...config, role: self.role, advertise: config.advertise ?? self.address };
+  }
   const advertise = config.advertise ?? config.listen;
   // A wildcard address is fine for a cluster of one; a node that joins must say where the others reach it.
   if (config.join && /^(0\.0\.0\.0|\[?::\]?):/.test(advertise)) {

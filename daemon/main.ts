@@ -57,13 +57,17 @@ function defaultConfigFile(): string | undefined {
   return existsSync(beside) ? beside : undefined;
 }
 
-/** This node's id: made once, kept in the database so a restart is the same node. */
-function ensureNodeId(databaseFile: string): string {
+/**
+ * This node's id: made once, kept in the database so a restart is the same
+ * node. In a fixed cluster (peers in the configuration) it is the node's name,
+ * so that every member can name every other before any has started.
+ */
+function ensureNodeId(databaseFile: string, fixedId?: string): string {
   const db = openDatabase(databaseFile, { migrate: true });
   try {
     let nodeId = getLocal(db, 'node_id');
     if (!nodeId) {
-      nodeId = randomBytes(8).toString('hex');
+      nodeId = fixedId ?? randomBytes(8).toString('hex');
       setLocal(db, 'node_id', nodeId);
     }
     return nodeId;
@@ -88,7 +92,7 @@ async function main(): Promise<void> {
   config = { ...config, dataDir: resolve(config.dataDir) };
   mkdirSync(config.dataDir, { recursive: true });
   const databaseFile = join(config.dataDir, 'bicycle.db');
-  const nodeId = ensureNodeId(databaseFile);
+  const nodeId = ensureNodeId(databaseFile, config.peers ? config.name : undefined);
 
   const log = createThreadLogger('main', config.logLevel).child({ node: config.name });
   let shuttingDown: Promise<void> | undefined;

@@ -69,10 +69,18 @@ async function bootstrap(): Promise<void> {
     node.learnAddresses(grant.members);
     log.info('joined the cluster', { cluster: grant.clusterId, via: config.join, role: config.role });
     node.start();
+  } else if (fresh && config.peers) {
+    setLocal(db, 'cluster_secret', config.clusterSecret!);
+    node.learnAddresses(Object.fromEntries(config.peers.map((p) => [p.name, p.address])));
+    const voters = config.peers.filter((p) => p.role === 'manager').map((p) => p.name);
+    const learners = config.peers.filter((p) => p.role === 'worker').map((p) => p.name);
+    log.info('founding a fixed cluster', { voters: voters.join(','), learners: learners.join(',') });
+    node.start(voters, learners);
   } else if (fresh) {
     setLocal(db, 'cluster_secret', randomBytes(24).toString('base64url'));
     node.start([nodeId]);
   } else {
+    if (config.peers) node.learnAddresses(Object.fromEntries(config.peers.map((p) => [p.name, p.address])));
     if (config.join) log.info('already a member: --join is ignored', { join: config.join });
     node.start();
   }

@@ -78,7 +78,7 @@ export class ClusterNode {
   }
 
   /** Starts the core: `peers` only when founding a new cluster (then this node is its only voter). */
-  start(peers?: NodeId[]): void {
+  start(peers?: NodeId[], learners?: NodeId[]): void {
     const snapshot = this.storage.snapshot();
     if (this.machine.appliedIndex() < snapshot.meta.index) this.machine.restore(snapshot);
     this.raft = new Raft({
@@ -86,6 +86,7 @@ export class ClusterNode {
       storage: this.storage,
       random: Math.random,
       peers,
+      learners,
       applied: this.machine.appliedIndex(),
       electionTicks: this.o.settings.electionTicks,
       heartbeatTicks: this.o.settings.heartbeatTicks,

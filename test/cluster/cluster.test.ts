@@ -33,7 +33,7 @@ describe('a cluster of three hosts, each with its own engine', () => {
 
   before(async () => {
     await requireDocker();
-    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-lab-')), 3);
+    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-lab-')), 3, 20_000 + Math.floor(Math.random() * 20_000));
     await lab.up();
   });
   after(async () => {
@@ -131,6 +131,23 @@ describe('a cluster of three hosts, each with its own engine', () => {
     // The returning host sees what was written while it was gone.
     const seen = (await api(lab.host(oldLeader).url).get('/services?consistent=true')).body.services.map((s: any) => s.name);
     for (const i of survivors) assert.ok(seen.includes(`after-failover-${i}`));
+  });
+
+  test('a leader stopped gracefully hands leadership over before it goes', async () => {
+    const leader = indexOf((await leaderOf(lab, [1, 2, 3]))!);
+    const others = [1, 2, 3].filter((i) => i !== leader);
+    await lab.stopDaemon(leader);
+    assert.match(lab.output(leader), /handed leadership over/);
+    const next = await waitFor('the new leader', async () => {
+      const l = await leaderOf(lab, others);
+      return l && l !== `host-${leader}` ? l : undefined;
+    }, 3000, 50);
+    assert.ok(others.includes(indexOf(next)));
+    await lab.startDaemon(lab.host(leader));
+    await waitFor(`host-${leader} READY again`, async () => {
+      const list = (await api(lab.host(others[0]!).url).get('/nodes')).body.nodes;
+      return list.find((n: any) => n.name === `host-${leader}`)?.status === 'READY';
+    }, 15_000);
   });
 
   test('drain moves all of a node\'s replicas away; activate and rebalance bring replicas back', async () => {

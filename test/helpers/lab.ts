@@ -59,6 +59,29 @@ export class Lab {
     await this.startDaemon(this.host(1));
     const token = await this.joinToken();
     for (const host of this.hosts.slice(1)) await this.startDaemon(host, { join: this.host(1).address, token });
+    await this.settled();
+  }
+
+  /** Waits until every host sees every host READY (the joiners have caught up). */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    await waitFor('every host to see every host READY', async () => {
+      for (const host of this.hosts) {
+        const res = await fetch(`${host.url}/nodes`).catch(() => undefined);
+        if (!res?.ok) return false;
+        const nodes = ((await res.json()) as { nodes: Array<{ status: string }> }).nodes;
+        if (nodes.length !== this.hosts.length || !nodes.every((n) => n.status === 'READY')) return false;
+      }
+      return true;
+    }, timeoutMs, 100);
+  }
+
+  /** Like up(), but a fixed cluster: every host lists all of them as peers in its configuration, with a shared secret. */
+  async upFixed(secret: string): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    await Promise.all(this.hosts.map((h) => this.startEngine(h)));
+    const peers = this.hosts.map((h) => ({ name: h.name, address: h.address, role: 'manager' }));
+    await Promise.all(this.hosts.map((h) => this.startDaemon(h, undefined, [], { peers, clusterSecret: secret })));
+    await this.settled();
   }
 
   async joinToken(): Promise<string> {
@@ -90,11 +113,11 @@ export class Lab {
   }
 
   /** Starts bicycled on a host (its data directory persists across restarts). */
-  async startDaemon(host: LabHost, joining?: { join: string; token: string }, extraArgs: string[] = []): Promise<void> {
+  async startDaemon(host: LabHost, joining?: { join: string; token: string }, extraArgs: string[] = [], extraConfig: Record<string, unknown> = {}): Promise<void> {
     const dataDir = this.dataDir(host);
     mkdirSync(dataDir, { recursive: true });
     const configFile = join(host.dir, 'bicycle-config.json');
-    writeFileSync(configFile, JSON.stringify(LAB_CONFIG));
+    if (Object.keys(extraConfig).length > 0 || !existsSync(configFile)) writeFileSync(configFile, JSON.stringify({ ...LAB_CONFIG, ...extraConfig }));
     const args = [daemonPath(), '--config', configFile, '--name', host.name, '--listen', host.address, '--data-dir', dataDir, '--docker-socket', host.socket, ...extraArgs];
     if (joining) args.push('--join', joining.join, '--token', joining.token);
     const log = openSync(join(host.dir, 'bicycled.out'), 'a');
@@ -126,6 +149,27 @@ export class Lab {
         return true;
       }
     }, 10_000, 100);
+  }
+
+  /** Stops a host's bicycled gracefully (SIGTERM) and waits for it to exit; the engine and containers stay. */
+  async stopDaemon(i: number): Promise<void> {
+    const host = this.host(i);
+    const pidFile = join(host.dir, 'bicycled.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    killPidFile(pidFile, 'SIGTERM');
+    await waitFor(`bicycled on ${host.name} to exit`, () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 20_000, 50);
+  }
+
+  /** What a host's bicycled printed. */
+  output(i: number): string {
+    return readFileSync(join(this.host(i).dir, 'bicycled.out'), 'utf8');
   }
 
   /** Brings a killed host back: engine first, then bicycled on its old data (it rejoins as itself). */
