@@ -1,5 +1,6 @@
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
+import { BicycleError } from '../errors';
 
 /**
  * A level-triggered control loop: runs `pass` once at start, again whenever
@@ -47,7 +48,9 @@ export class Loop {
         const wakeAt = await this.pass();
         if (typeof wakeAt === 'number' && Number.isFinite(wakeAt)) this.wakeAt(wakeAt);
       } catch (error) {
-        this.log.warn(`${this.name} pass failed; will retry`, { error: errorMessage(error) });
+        // No leader for a moment (an election) is expected and retried; anything else is worth a warning.
+        const passing = error instanceof BicycleError && error.retryable;
+        this.log.log(passing ? 'debug' : 'warn', `${this.name} pass failed; will retry`, { error: errorMessage(error) });
       }
     } while (this.again && !this.stopped);
     this.running = false;
