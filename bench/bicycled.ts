@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { onCleanup, ROOT } from './common';
+import { DOCKER_SOCKET, onCleanup, ROOT } from './common';
 
 export interface BenchDaemon {
   url: string;
@@ -74,7 +74,7 @@ export async function startDaemon(
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [daemonPath(), '--config', configFile, '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--name', opts.name ?? 'bench-1', '--log-level', 'info'], {
+  const child = spawn(process.execPath, [daemonPath(), '--config', configFile, '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--name', opts.name ?? 'bench-1', '--log-level', 'info', '--docker-socket', DOCKER_SOCKET], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -37,7 +37,7 @@ export function fixed(value: number, digits = 1): string {
 export function machine(): Record<string, string | number> {
   const run = (cmd: string, args: string[]) => {
     try {
-      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 }).trim();
     } catch {
       return 'unknown';
     }
@@ -48,7 +48,8 @@ export function machine(): Record<string, string | number> {
     memoryMiB: Math.round(totalmem() / 2 ** 20),
     kernel: run('uname', ['-r']),
     node: process.version,
-    docker: run('docker', ['version', '--format', '{{.Server.Version}}']),
+    docker: run('docker', ['-H', `unix://${DOCKER_SOCKET}`, 'version', '--format', '{{.Server.Version}}']),
+    dockerSocket: DOCKER_SOCKET,
     loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
 }

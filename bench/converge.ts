@@ -17,6 +17,9 @@
  * The systems take turns within each run (floor, bicycle-api, bicycle-cli,
  * swarm), so a slow spell of the machine falls on all of them. Medians of
  * BENCH_RUNS runs (default 3). BENCH_SWARM=0 leaves Swarm out.
+ * BICYCLE_DOCKER_SOCKET puts the floor and Bicycle on another engine than
+ * /var/run/docker.sock (e.g. a private one from `SWARM_INIT=0
+ * scripts/swarm-engine.sh start`, in its own SWARM_DIR and SWARM_NETNS).
  * Prints a table and writes bench/results/converge.json.
  *   node dist/bench/converge.js
  */
@@ -26,7 +29,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { cliPath, configuredConcurrency, startDaemon, type BenchDaemon } from './bicycled';
-import { fixed, median, onCleanup, requireEngine, ROOT, runBenchmark, TEST_IMAGE, table, writeResults } from './common';
+import { DOCKER_SOCKET, fixed, median, onCleanup, requireEngine, ROOT, runBenchmark, TEST_IMAGE, table, writeResults } from './common';
 import { EngineWatch } from './engine-watch';
 
 const COUNTS = (process.env.BENCH_COUNTS ?? '10,50,100').split(',').map(Number);
@@ -227,7 +230,7 @@ async function requireBridge(docker: Docker): Promise<void> {
 
 async function main(): Promise<void> {
   const docker = await requireEngine();
-  await requireBridge(docker);
+  if (DOCKER_SOCKET === '/var/run/docker.sock') await requireBridge(docker);
   const concurrency = configuredConcurrency();
   const swarm = process.env.BENCH_SWARM === '0' ? { error: 'left out (BENCH_SWARM=0)' } : await startSwarm();
   if ('error' in swarm) process.stderr.write(`converge: Swarm is not measured: ${swarm.error}\n`);

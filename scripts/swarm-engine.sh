@@ -7,6 +7,11 @@
 #                                   mode, with bicycle/busybox:test loaded
 #   scripts/swarm-engine.sh stop    leaves the swarm, stops the engine, removes its state and its namespace
 #
+# With SWARM_INIT=0 the engine stays out of Swarm mode: a private plain
+# engine (use another SWARM_DIR and SWARM_NETNS), which the benchmarks can
+# use instead of the main one (BICYCLE_DOCKER_SOCKET=$SWARM_DIR/docker.sock)
+# when the main engine is shared with other work or unhealthy.
+#
 # The engine runs in its own network namespace ($SWARM_NETNS, default
 # bicycle-swarm), with its own --data-root, --exec-root, socket, pid file and
 # log under $SWARM_DIR (default /tmp/bicycle-swarm). In that namespace it has
@@ -52,7 +57,7 @@ start() {
   done
   d version >/dev/null 2>&1 || die "dockerd on $sock did not answer within 30 s; see $dir/dockerd.log"
   "$here/build-test-images.sh" "$sock" >&2
-  if [ "$(d info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+  if [ "${SWARM_INIT:-1}" != 0 ] && [ "$(d info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
     d swarm init --advertise-addr 127.0.0.1 >&2 || die "docker swarm init failed; see $dir/dockerd.log"
   fi
   echo "$sock"
