@@ -92,6 +92,13 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       requireNode(db, c.nodeId);
       return db.prepare('UPDATE nodes SET role = ?, updated_at = ? WHERE id = ? AND role != ?').run(c.role, c.at, c.nodeId, c.role).changes > 0;
     }
+    case 'node.seen': {
+      touched.add('nodes');
+      const update = db.prepare('UPDATE nodes SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?');
+      let changed = false;
+      for (const [id, at] of Object.entries(c.seen)) changed = update.run(at, id, at).changes > 0 || changed;
+      return changed;
+    }
     case 'node.remove': {
       touched.add('nodes');
       return db.prepare('DELETE FROM nodes WHERE id = ?').run(c.nodeId).changes > 0;

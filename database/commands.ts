@@ -28,6 +28,8 @@ export type Command =
   | { type: 'node.set-status'; nodeId: string; status: NodeStatus; at: number }
   | { type: 'node.set-availability'; nodeId: string; availability: NodeAvailability; at: number }
   | { type: 'node.set-role'; nodeId: string; role: NodeRole; at: number }
+  /** The leader last heard from these nodes at these times (ms since the epoch). */
+  | { type: 'node.seen'; seen: Record<string, number>; at: number }
   /** The node leaves the cluster: its row goes, its tasks are replaced elsewhere. */
   | { type: 'node.remove'; nodeId: string; at: number }
   | { type: 'service.create'; id: string; name: string; spec: ServiceSpec; replicas: number; at: number }

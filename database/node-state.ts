@@ -24,3 +24,12 @@ export function transitionNodeStatus(from: NodeStatus, to: NodeStatus): NodeStat
 export function isSchedulable(node: { status: NodeStatus; availability: NodeAvailability }): boolean {
   return node.status === 'READY' && node.availability === 'active';
 }
+
+/** What a user should hear about the number of managers (the quorum). */
+export function managerWarnings(nodes: ReadonlyArray<{ role: NodeRole }>): string[] {
+  const managers = nodes.filter((n) => n.role === 'manager').length;
+  if (managers === 1 && nodes.length > 1) return ['1 manager: if it is lost the cluster stops taking changes; run 3 or 5 managers'];
+  if (managers === 2) return [`${managers} managers: losing one stops the cluster (no majority); run 3 or 5`];
+  if (managers > 3 && managers % 2 === 0) return [`${managers} managers: an even number tolerates no more failures than ${managers - 1}; run an odd number`];
+  return [];
+}

@@ -4,6 +4,7 @@ import {
   type NodeRecord, type ServiceRecord, type TaskRecord,
 } from '../database/queries';
 import { isTerminalTaskState } from '../database/task-state';
+import { managerWarnings } from '../database/node-state';
 
 /** The API's shapes: rows turned into what clients see (ISO times, node names, counts). */
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -75,14 +76,6 @@ function lastError(tasks: readonly TaskRecord[]): string | null {
   let latest: TaskRecord | undefined;
   for (const t of tasks) if (t.error && (!latest || t.updatedAt > latest.updatedAt)) latest = t;
   return latest?.error ?? null;
-}
-
-/** What a user should hear about the number of managers (the quorum). */
-export function managerWarnings(nodes: readonly NodeRecord[]): string[] {
-  const managers = nodes.filter((n) => n.role === 'manager').length;
-  if (managers > 1 && managers < 3) return [`${managers} managers: losing one stops the cluster (no majority); run 3 or 5`];
-  if (managers > 3 && managers % 2 === 0) return [`${managers} managers: an even number tolerates no more failures than ${managers - 1}; run an odd number`];
-  return [];
 }
 
 function groupTasks(tasks: TaskRecord[]): Map<string, TaskRecord[]> {

@@ -9,6 +9,7 @@ import { SqliteStateMachine, ALL_REPLICATED_TABLES } from './state-machine';
 import { HttpTransport } from './http-transport';
 import { detectHostChanges } from './host-monitor';
 import { askPeer } from './peer-client';
+import { managerWarnings } from '../../database/node-state';
 import { toErrorData } from '../errors';
 import type { ChangeNotes } from '../changes';
 import type { Logger } from '../logger';
@@ -59,6 +60,7 @@ export class ClusterNode {
   private term = 0;
   private leaderSince = 0;
   private lastHousekeeping = 0;
+  private lastSeenRecorded = 0;
   private appliedSinceSnapshot = 0;
   private registered = false;
   private timer: NodeJS.Timeout | undefined;
@@ -198,6 +200,7 @@ export class ClusterNode {
     }
     this.lastContact.set(node.id, now);
     this.o.log.info('node joined', { joined: node.name, role: node.role, address: node.address });
+    for (const warning of managerWarnings(listNodes(this.o.db))) this.o.log.warn(warning);
     const members: Record<string, string> = {};
     for (const n of listNodes(this.o.db)) members[n.id] = this.addressOf(n.id) ?? n.address;
     const grant: JoinGrant = {
@@ -334,6 +337,16 @@ export class ClusterNode {
     const commands = detectHostChanges({ nodes, selfId: this.o.nodeId, lastContact: this.lastContact, leaderSince: this.leaderSince, now, graceMs: this.o.settings.hostGraceMs });
     for (const c of commands) {
       if (c.type === 'node.set-status') this.o.log.warn(c.status === 'DOWN' ? 'node lost' : 'node back', { target: nodes.find((n) => n.id === c.nodeId)?.name, status: c.status });
+    }
+    // Last contact, replicated every few seconds so that every node's State shows it.
+    if (now - this.lastSeenRecorded >= 5000) {
+      this.lastSeenRecorded = now;
+      const seen: Record<string, number> = { [this.o.nodeId]: now };
+      for (const n of nodes) {
+        const heard = this.lastContact.get(n.id);
+        if (heard !== undefined && heard > n.lastSeenAt) seen[n.id] = heard;
+      }
+      commands.push({ type: 'node.seen', seen, at: now });
     }
     if (commands.length > 0) void this.propose({ type: 'batch', commands }, false);
     // Managers vote once caught up; workers only learn.

@@ -76,10 +76,10 @@ export class Lab {
   }
 
   /** Like up(), but a fixed cluster: every host lists all of them as peers in its configuration, with a shared secret. */
-  async upFixed(secret: string): Promise<void> {
+  async upFixed(secret: string, workers: number[] = []): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     await Promise.all(this.hosts.map((h) => this.startEngine(h)));
-    const peers = this.hosts.map((h) => ({ name: h.name, address: h.address, role: 'manager' }));
+    const peers = this.hosts.map((h) => ({ name: h.name, address: h.address, role: workers.includes(h.index) ? 'worker' : 'manager' }));
     await Promise.all(this.hosts.map((h) => this.startDaemon(h, undefined, [], { peers, clusterSecret: secret })));
     await this.settled();
   }

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { detectHostChanges } from '../../daemon/voting/host-monitor';
+import { managerWarnings } from '../../database/node-state';
 import type { NodeRecord } from '../../database/queries';
 
 const NOW = 1_700_000_000_000;
@@ -51,5 +52,22 @@ describe('host-loss detection on the leader', () => {
   test('the leader itself is always READY', () => {
     const out = detectHostChanges({ nodes: [node('leader', 'DOWN')], selfId: 'leader', lastContact: new Map(), leaderSince: NOW, now: NOW, graceMs: 3000 });
     assert.deepEqual(statuses(out), ['leader:READY']);
+  });
+});
+
+describe('manager-count warnings', () => {
+  const nodes = (managers: number, workers = 0) =>
+    [...Array(managers).fill({ role: 'manager' }), ...Array(workers).fill({ role: 'worker' })] as Array<{ role: 'manager' | 'worker' }>;
+
+  test('one node alone, three or five managers: no warning', () => {
+    assert.deepEqual(managerWarnings(nodes(1)), []);
+    assert.deepEqual(managerWarnings(nodes(3, 4)), []);
+    assert.deepEqual(managerWarnings(nodes(5)), []);
+  });
+
+  test('one manager among several nodes, two managers, or an even number: a warning saying what to run', () => {
+    assert.match(managerWarnings(nodes(1, 2))[0]!, /1 manager.*run 3 or 5/);
+    assert.match(managerWarnings(nodes(2))[0]!, /2 managers.*no majority/);
+    assert.match(managerWarnings(nodes(4))[0]!, /4 managers.*odd number/);
   });
 });
