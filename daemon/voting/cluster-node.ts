@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { safeEqual } from '../secrets';
 import type { Db } from '../../database/open-database';
+import type { DaemonConfig } from '../config';
 import type { Command } from '../../database/commands';
 import type { ApplyResult } from '../../database/apply-command';
 import { getLocal, getMeta, getNode, listNodes, setLocal } from '../../database/queries';
@@ -16,14 +17,8 @@ import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
 import type { JoinGrant, JoinRequest, MembershipRequest, VotingReply } from '../messages';
 
-export interface VotingSettings {
-  tickMs: number;
-  electionTicks: number;
-  heartbeatTicks: number;
-  hostGraceMs: number;
-  snapshotEveryEntries: number;
-  forwardTimeoutMs: number;
-}
+/** Raft timing and host-loss detection, as configured (docs/voting.md). */
+export type VotingSettings = DaemonConfig['voting'];
 
 export interface ClusterNodeOptions {
   db: Db;

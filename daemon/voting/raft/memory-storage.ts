@@ -1,56 +1,24 @@
 import {
-  CompactedError,
   LogGapError,
   SnapshotOutOfDateError,
   UnavailableError,
   confAfter,
   emptyConfState,
   emptyHardState,
-  type InitialState,
   type RaftStorage,
 } from './storage';
 import type { Entry, HardState, Snapshot } from './types';
+import { LogMirror } from './log-mirror';
 
 /**
  * RaftStorage in memory, for tests and the simulator. It "survives a crash"
  * in the sense the simulator needs: the object outlives the Raft node that
  * used it, and a new node started on it sees exactly what was saved.
  */
-export class MemoryStorage implements RaftStorage {
-  private hardState: HardState = emptyHardState;
-  private snap: Snapshot = { meta: { index: 0, term: 0, conf: emptyConfState }, data: '' };
-  /** entries[i] has index snap.meta.index + 1 + i. */
-  private log: Entry[] = [];
-
-  initialState(): InitialState {
-    return { hardState: this.hardState, snapshotConf: this.snap.meta.conf };
-  }
-
-  firstIndex(): number {
-    return this.snap.meta.index + 1;
-  }
-
-  lastIndex(): number {
-    return this.snap.meta.index + this.log.length;
-  }
-
-  term(index: number): number {
-    const offset = this.snap.meta.index;
-    if (index < offset) throw new CompactedError(index, offset);
-    if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex());
-    return index === offset ? this.snap.meta.term : this.log[index - offset - 1]!.term;
-  }
-
-  entries(lo: number, hi: number): Entry[] {
-    const offset = this.snap.meta.index;
-    if (lo <= offset) throw new CompactedError(lo, offset);
-    if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
-    return this.log.slice(lo - offset - 1, hi - offset - 1);
-  }
-
-  snapshot(): Snapshot {
-    return this.snap;
-  }
+export class MemoryStorage extends LogMirror implements RaftStorage {
+  protected override hardState: HardState = emptyHardState;
+  protected override snap: Snapshot = { meta: { index: 0, term: 0, conf: emptyConfState }, data: '' };
+  protected override log: Entry[] = [];
 
   save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void {
     if (snapshot !== null) {

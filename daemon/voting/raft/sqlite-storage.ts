@@ -1,16 +1,15 @@
 import type { Database, Statement } from 'better-sqlite3';
 import {
-  CompactedError,
   LogGapError,
   SnapshotOutOfDateError,
   UnavailableError,
   confAfter,
   emptyConfState,
   parseConfState,
-  type InitialState,
   type RaftStorage,
 } from './storage';
 import type { Entry, EntryType, HardState, Snapshot } from './types';
+import { LogMirror } from './log-mirror';
 
 /**
  * Create the Raft tables if they do not exist. Idempotent; the daemon's
@@ -58,11 +57,7 @@ interface EntryRow {
  * The connection must be used by one thread only (better-sqlite3 handles are
  * not shareable), and nothing else may write the `raft_` tables.
  */
-export class SqliteRaftStorage implements RaftStorage {
-  private hardState: HardState;
-  private snap: Snapshot;
-  /** log[i] has index snap.meta.index + 1 + i: a mirror of raft_entries. */
-  private log: Entry[];
+export class SqliteRaftStorage extends LogMirror implements RaftStorage {
   private readonly stmt: {
     putHardState: Statement;
     putSnapshot: Statement;
@@ -74,6 +69,7 @@ export class SqliteRaftStorage implements RaftStorage {
   private readonly compactTx: (snapshot: Snapshot) => void;
 
   constructor(db: Database) {
+    super();
     createRaftTables(db);
     db.pragma('synchronous = FULL');
     const hs = db.prepare('SELECT term, vote, commit_index FROM raft_hard_state WHERE id = 0').get() as
@@ -124,36 +120,6 @@ export class SqliteRaftStorage implements RaftStorage {
       this.putSnapshot(snapshot);
       this.stmt.deleteUpTo.run(snapshot.meta.index);
     });
-  }
-
-  initialState(): InitialState {
-    return { hardState: this.hardState, snapshotConf: this.snap.meta.conf };
-  }
-
-  firstIndex(): number {
-    return this.snap.meta.index + 1;
-  }
-
-  lastIndex(): number {
-    return this.snap.meta.index + this.log.length;
-  }
-
-  term(index: number): number {
-    const offset = this.snap.meta.index;
-    if (index < offset) throw new CompactedError(index, offset);
-    if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex());
-    return index === offset ? this.snap.meta.term : this.log[index - offset - 1]!.term;
-  }
-
-  entries(lo: number, hi: number): Entry[] {
-    const offset = this.snap.meta.index;
-    if (lo <= offset) throw new CompactedError(lo, offset);
-    if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
-    return this.log.slice(lo - offset - 1, hi - offset - 1);
-  }
-
-  snapshot(): Snapshot {
-    return this.snap;
   }
 
   save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void {
