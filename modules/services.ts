@@ -75,16 +75,18 @@ export function servicesRouter(ctx: RestContext): Router {
     const service = requireService(k.params.name!);
     const wait = parseFlag(k.query.wait, 'wait', false);
     const timeoutMs = parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS) * 1000;
+    const view = readService(ctx.db, service);
     await proposeOrThrow(ctx, { type: 'service.delete', name: service.name, at: ctx.now() });
     ctx.log.info('service deletion requested', { service: service.name });
-    const view = readService(ctx.db, requireService(service.name));
     if (wait && (await waitUntil(ctx, () => !getService(ctx.db, service.name), timeoutMs))) {
       k.status = 200;
       k.body = { ...view, state: 'DELETED', running: 0, tasks: [] };
       return;
     }
     k.status = 202;
-    k.body = getService(ctx.db, service.name) ? readService(ctx.db, requireService(service.name)) : { ...view, state: 'DELETED', tasks: [] };
+    // A service with no placed task may be gone already: that is a finished deletion, not a 404.
+    const now = getService(ctx.db, service.name);
+    k.body = now ? readService(ctx.db, now) : { ...view, state: 'DELETED', running: 0, tasks: [] };
   });
 
   /** Opt-in rebalance: even out the replicas over the nodes, a few at a time. */

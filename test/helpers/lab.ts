@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import Docker from 'dockerode';
 import { daemonPath } from './daemon';
 import { waitFor } from './wait';
@@ -26,7 +27,7 @@ export interface LabHost {
 
 /**
  * Several hosts on one machine: each with its own dockerd (own data root,
- * exec root, socket and pidfile, no bridge or iptables changes) and its own
+ * exec root, socket, pidfile and network namespace) and its own
  * bicycled (own data directory, own loopback address, pointed at its own
  * engine). A host can be killed as a lost machine would be — its bicycled,
  * its containers and its engine all at once — restarted, and everything
@@ -89,17 +90,34 @@ export class Lab {
     return ((await res.json()) as { token: string }).token;
   }
 
+  /**
+   * Each engine runs in a network namespace of its own: an engine sharing the
+   * machine's namespace would manage (and, without a bridge, delete) the main
+   * engine's docker0. The API is a unix socket, so bicycled reaches it from
+   * outside.
+   */
+  private netns(host: LabHost): string {
+    return `bicycle-lab-${createHash('sha1').update(this.dir).digest('hex').slice(0, 8)}-${host.index}`;
+  }
+
   async startEngine(host: LabHost): Promise<void> {
     mkdirSync(host.dir, { recursive: true });
+    const netns = this.netns(host);
+    if (!existsSync(`/var/run/netns/${netns}`)) {
+      const added = spawnSync('ip', ['netns', 'add', netns], { encoding: 'utf8' });
+      if (added.status !== 0) throw new Error(`cannot create network namespace ${netns}: ${added.stderr}`);
+    }
+    spawnSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
     const log = openSync(join(host.dir, 'dockerd.log'), 'a');
     const child = spawn(
-      'dockerd',
+      'ip',
       [
+        'netns', 'exec', netns, 'dockerd',
         '--data-root', join(host.dir, 'docker-data'),
         '--exec-root', join(host.dir, 'docker-exec'),
         '-H', `unix://${host.socket}`,
         '--pidfile', join(host.dir, 'docker.pid'),
-        '--bridge=none', '--iptables=false', '--ip-masq=false',
+        '--iptables=false', '--ip-masq=false',
       ],
       { stdio: ['ignore', log, log], detached: true },
     );
@@ -193,6 +211,7 @@ export class Lab {
     for (const host of this.hosts) spawnSync('pkill', ['-9', '-f', join(host.dir, 'docker-exec')]);
     for (const host of this.hosts) {
       spawnSync('sh', ['-c', `grep ' ${host.dir}' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l`]);
+      spawnSync('ip', ['netns', 'del', this.netns(host)]);
     }
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -128,6 +128,17 @@ describe('a service on one node, against the real engine', () => {
     }
   });
 
+  test('deleting a service with no replicas answers 202 even when the deletion finishes before the answer', async () => {
+    for (let i = 0; i < 20; i++) {
+      const name = `empty-${i}`;
+      assert.equal((await api(daemon.url).post('/services', { name, image: TEST_IMAGE, replicas: 0 })).status, 201);
+      const res = await api(daemon.url).delete(`/services/${name}`);
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      assert.ok(['DELETE', 'DELETING', 'DELETED'].includes(res.body.state));
+    }
+    await waitFor('the empty services to be gone', async () => (await api(daemon.url).get('/services')).body.services.every((s: any) => !s.name.startsWith('empty-')), 10_000);
+  });
+
   test('rm removes every container, then the service', async () => {
     const res = await api(daemon.url).delete('/services/web');
     assert.equal(res.status, 202);
