@@ -113,54 +113,89 @@ export function readNodes(db: Db, now: number) {
 }
 
 /** GET /state: the whole cluster as this node knows it, read in one transaction so it is consistent. */
+interface StateRows {
+  version: number;
+  nodes: NodeRecord[];
+  tasks: TaskRecord[];
+  services: ServiceRecord[];
+  stats: ReturnType<typeof listContainerStats>;
+  leaderId: string | undefined;
+  term: number;
+  clusterId: string | undefined;
+}
+
+const stateCache = new WeakMap<Db, { dataVersion: () => number; rows?: StateRows }>();
+
+/**
+ * The rows behind GET /state, read in one transaction and kept until another
+ * connection commits (SQLite's data_version changes): reading 1,000 task rows
+ * costs milliseconds, and a busy cluster is read far more often than written.
+ * Uptimes are computed per request from the cached start times.
+ */
+function stateRows(db: Db): StateRows {
+  let entry = stateCache.get(db);
+  if (!entry) {
+    const statement = db.prepare('PRAGMA data_version').pluck();
+    entry = { dataVersion: () => statement.get() as number };
+    stateCache.set(db, entry);
+  }
+  const version = entry.dataVersion();
+  if (entry.rows?.version === version) return entry.rows;
+  entry.rows = db.transaction(() => ({
+    version,
+    nodes: listNodes(db),
+    tasks: listTasks(db),
+    services: listServices(db),
+    stats: listContainerStats(db),
+    leaderId: getLocal(db, 'leader_id'),
+    term: Number(getLocal(db, 'term') ?? 0),
+    clusterId: getMeta(db, 'cluster_id'),
+  }))();
+  return entry.rows;
+}
+
 export function readState(db: Db, now: number) {
-  return db.transaction(() => {
-    const nodes = listNodes(db);
-    const names = new Map(nodes.map((n) => [n.id, n.name]));
-    const leaderId = getLocal(db, 'leader_id');
-    const tasks = listTasks(db);
-    const stats = listContainerStats(db);
-    const services = listServices(db);
-    const byService = groupTasks(tasks);
-    const counts = new Map<string, number>();
-    for (const t of tasks) {
-      if (t.nodeId && t.desiredState === 'RUNNING' && !isTerminalTaskState(t.state)) counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
-    }
-    return {
-      cluster: {
-        id: getMeta(db, 'cluster_id') ?? null,
-        leader: leaderId ? (names.get(leaderId) ?? leaderId) : null,
-        leaderId: leaderId ?? null,
-        term: Number(getLocal(db, 'term') ?? 0),
-        warnings: managerWarnings(nodes),
-      },
-      nodes: nodes.map((n) => presentNode(n, leaderId, counts.get(n.id) ?? 0, now)),
-      services: services.map((s) => ({
-        name: s.name,
-        image: s.image,
-        replicas: s.replicas,
-        running: (byService.get(s.name) ?? []).filter(isRunning).length,
-        state: s.state,
-        version: s.version,
-        error: lastError(byService.get(s.name) ?? []),
-      })),
-      containers: tasks
-        .filter((t) => t.containerId !== null && !isTerminalTaskState(t.state))
-        .map((t) => {
-          const sample = stats.get(t.containerId!);
-          return {
-            id: t.containerId,
-            task: t.id,
-            service: t.serviceName,
-            slot: t.slot,
-            node: t.nodeId ? (names.get(t.nodeId) ?? t.nodeId) : null,
-            state: t.state,
-            desiredState: t.desiredState,
-            uptimeSeconds: t.state === 'RUNNING' ? seconds(now, t.startedAt) : null,
-            cpuPercent: sample?.cpuPercent ?? null,
-            memoryBytes: sample?.memoryBytes ?? null,
-          };
-        }),
-    };
-  })();
+  const { nodes, tasks, stats, services, leaderId, term, clusterId } = stateRows(db);
+  const names = new Map(nodes.map((n) => [n.id, n.name]));
+  const byService = groupTasks(tasks);
+  const counts = new Map<string, number>();
+  for (const t of tasks) {
+    if (t.nodeId && t.desiredState === 'RUNNING' && !isTerminalTaskState(t.state)) counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
+  }
+  return {
+    cluster: {
+      id: clusterId ?? null,
+      leader: leaderId ? (names.get(leaderId) ?? leaderId) : null,
+      leaderId: leaderId ?? null,
+      term,
+      warnings: managerWarnings(nodes),
+    },
+    nodes: nodes.map((n) => presentNode(n, leaderId, counts.get(n.id) ?? 0, now)),
+    services: services.map((s) => ({
+      name: s.name,
+      image: s.image,
+      replicas: s.replicas,
+      running: (byService.get(s.name) ?? []).filter(isRunning).length,
+      state: s.state,
+      version: s.version,
+      error: lastError(byService.get(s.name) ?? []),
+    })),
+    containers: tasks
+      .filter((t) => t.containerId !== null && !isTerminalTaskState(t.state))
+      .map((t) => {
+        const sample = stats.get(t.containerId!);
+        return {
+          id: t.containerId,
+          task: t.id,
+          service: t.serviceName,
+          slot: t.slot,
+          node: t.nodeId ? (names.get(t.nodeId) ?? t.nodeId) : null,
+          state: t.state,
+          desiredState: t.desiredState,
+          uptimeSeconds: t.state === 'RUNNING' ? seconds(now, t.startedAt) : null,
+          cpuPercent: sample?.cpuPercent ?? null,
+          memoryBytes: sample?.memoryBytes ?? null,
+        };
+      }),
+  };
 }
