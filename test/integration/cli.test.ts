@@ -266,6 +266,70 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
     assert.match(text.stdout, new RegExp(`^${web} +\\S+ +3/3 `, 'm'));
   });
 
+  it('node join-token prints the token, and on stderr how to use it; --json the answer', T, async () => {
+    const result = await bicycle('node', 'join-token');
+    expectOk(result, 'node join-token');
+    assert.match(result.stdout, /^BCT1-\S+\n$/);
+    const token = result.stdout.trim();
+    assert.ok(result.stderr.includes(`bicycled --name NAME --advertise HOST:PORT --join `), result.stderr);
+    assert.ok(result.stderr.includes(`--token ${token}`), result.stderr);
+    const json = await bicycle('node', 'join-token', '--json');
+    expectOk(json, 'node join-token --json');
+    assert.equal(JSON.parse(json.stdout).token, token);
+    assert.equal(json.stderr, '');
+  });
+
+  it('node drain on the only node stops its replicas, which wait; activate --rebalance brings them back', T, async () => {
+    const drained = await bicycle('node', 'drain', daemon.name, '--timeout', '60');
+    expectOk(drained, 'node drain');
+    assert.equal(drained.stdout, `${daemon.name}\n`);
+    // The daemon may have told them to stop before the first look: then only "stopping" shows.
+    assert.match(drained.stderr, new RegExp(`^${daemon.name}: \\d+ replicas? (still to move|stopping)\n`));
+    assert.match(drained.stderr, new RegExp(`\n${daemon.name}: drained\n$`));
+    const waiting = await bicycle('service', 'ps', web, '--json');
+    expectOk(waiting, 'service ps --json');
+    const wanted = (JSON.parse(waiting.stdout) as any[]).filter((t) => t.desiredState === 'RUNNING');
+    assert.ok(wanted.every((t) => t.node === null && t.state !== 'RUNNING'), `replicas should wait for a node: ${waiting.stdout}`);
+    const table = await bicycle('node', 'ls');
+    assert.match(table.stdout, new RegExp(` ${daemon.name} .* drain +\\* +0$`, 'm'));
+
+    const activated = await bicycle('node', 'activate', daemon.name, '--rebalance');
+    expectOk(activated, 'node activate --rebalance');
+    assert.equal(activated.stdout, `${daemon.name}\n`);
+    assert.match(activated.stderr, new RegExp(`^rebalancing .*\\b${web}\\b`, 'm'));
+    await eventually(async () => {
+      const ps = await bicycle('service', 'ps', web);
+      expectOk(ps, 'service ps');
+      for (const slot of [1, 2, 3]) {
+        assert.match(ps.stdout, new RegExp(`^\\S+ +${web}\\.${slot} +${daemon.name} +RUNNING +RUNNING `, 'm'));
+      }
+    }, 60_000);
+  });
+
+  it('service rebalance on a single node returns promptly', T, async () => {
+    const started = Date.now();
+    const result = await bicycle('service', 'rebalance', web, '--timeout', '30');
+    expectOk(result, 'service rebalance');
+    assert.equal(result.stdout, `${web}\n`);
+    assert.match(result.stderr, new RegExp(`^${web}: balanced, 3/3 running \\(${daemon.name} 3\\)$`, 'm'));
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    assert.equal((await inspect(web)).rebalancing, false);
+  });
+
+  it("node rm, drain and promote of an unknown node exit 1 printing the daemon's message", T, async () => {
+    const missing = `${run}-nosuchnode`;
+    const res = await fetch(`${daemon.url}/nodes/${missing}`);
+    assert.equal(res.status, 404);
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(error.code, 'NODE_NOT_FOUND');
+    for (const args of [['node', 'rm', missing], ['node', 'drain', missing], ['node', 'promote', missing], ['node', 'pause', missing]]) {
+      const result = await bicycle(...args);
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stderr, `bicycle: ${error.message}\n`, args.join(' '));
+      assert.equal(result.stdout, '');
+    }
+  });
+
   it("an unknown service exits 1 printing the daemon's message", T, async () => {
     const missing = `${run}-missing`;
     const res = await fetch(`${daemon.url}/services/${missing}`);
