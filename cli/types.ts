@@ -77,7 +77,7 @@ export interface ClusterNode {
 /** GET /cluster/join-token */
 export interface JoinToken {
   token: string;
-  /** The daemon's hint: `--join <this node's address> --token TOKEN`. */
+  /** The daemon's hint: `--join <its advertised address> --token TOKEN`. */
   join?: string;
 }
 

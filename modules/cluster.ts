@@ -66,7 +66,7 @@ export function clusterRouter(ctx: RestContext): Router {
   router.get('/cluster/join-token', (k) => {
     const token = getMeta(ctx.db, 'join_token');
     if (!token) throw new BicycleError('UNAVAILABLE', 'the cluster is not initialised yet; retry shortly');
-    k.body = { token, join: '--join <this node\'s address> --token ' + token };
+    k.body = { token, join: `--join ${ctx.advertise} --token ${token}` };
   });
 
   return router;

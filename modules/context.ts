@@ -21,6 +21,8 @@ export interface RestContext {
   changes: ChangeNotes;
   log: Logger;
   dataDir: string;
+  /** This node's advertised address (where others reach it). */
+  advertise: string;
   now(): number;
   /** Streams the logs of these containers (through the monitoring thread) as text lines. */
   containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable;

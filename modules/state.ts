@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { getLocal } from '../database/queries';
+import { getLocal, getNode } from '../database/queries';
 import { readBarrier, type RestContext } from './context';
 import { readState } from './present';
 
@@ -11,8 +11,9 @@ export function stateRouter(ctx: RestContext): Router {
     k.body = readState(ctx.db, ctx.now());
   });
   router.get('/healthz', (k) => {
-    const leader = getLocal(ctx.db, 'leader_id') ?? null;
-    k.body = { status: 'ok', leader };
+    const leaderId = getLocal(ctx.db, 'leader_id') || null;
+    // The same naming as /state: leader is the node's name, leaderId its id.
+    k.body = { status: 'ok', leader: leaderId ? (getNode(ctx.db, leaderId)?.name ?? leaderId) : null, leaderId };
   });
   return router;
 }

@@ -4,7 +4,7 @@ import type { JoinToken } from '../types';
 
 /**
  * How a new host joins with this token: the daemon's own hint
- * (`--join <this node's address> --token TOKEN`) after the flags every
+ * (`--join <its advertised address> --token TOKEN`) after the flags every
  * joining host needs.
  */
 export function joinHint(answer: JoinToken): string {

@@ -87,6 +87,7 @@ const app = createApp({
   changes,
   log,
   dataDir: config.dataDir,
+  advertise: config.advertise,
   now: () => Date.now(),
   containerLogs,
   followDaemonLog,

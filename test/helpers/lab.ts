@@ -109,10 +109,11 @@ export class Lab {
     }
     spawnSync('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', 'lo', 'up']);
     const log = openSync(join(host.dir, 'dockerd.log'), 'a');
+    // nsenter enters the network namespace only; `ip netns exec` would also remount /sys and hide the cgroup mounts the engine needs.
     const child = spawn(
-      'ip',
+      'nsenter',
       [
-        'netns', 'exec', netns, 'dockerd',
+        `--net=/var/run/netns/${netns}`, 'dockerd',
         '--data-root', join(host.dir, 'docker-data'),
         '--exec-root', join(host.dir, 'docker-exec'),
         '-H', `unix://${host.socket}`,
