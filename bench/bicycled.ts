@@ -123,3 +123,15 @@ export async function startDaemon(
     },
   };
 }
+
+/** One REST call to a benchmark daemon: the parsed JSON answer, or an Error naming the call and the daemon's answer. */
+export async function callDaemon(daemon: BenchDaemon, method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(`${daemon.url}${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}

@@ -28,7 +28,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { cliPath, configuredConcurrency, startDaemon, type BenchDaemon } from './bicycled';
+import { callDaemon, cliPath, configuredConcurrency, startDaemon, type BenchDaemon } from './bicycled';
 import { DOCKER_SOCKET, fixed, median, onCleanup, requireEngine, ROOT, runBenchmark, TEST_IMAGE, table, writeResults } from './common';
 import { EngineWatch } from './engine-watch';
 
@@ -130,26 +130,15 @@ function floorTarget(docker: Docker, name: string, n: number, concurrency: numbe
   };
 }
 
-async function api(daemon: BenchDaemon, method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${daemon.url}${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
-
 function bicycleApiTarget(docker: Docker, daemon: BenchDaemon, name: string, n: number): Target {
   return {
     docker,
     label: `io.bicycle.service=${name}`,
     async create() {
-      await api(daemon, 'POST', '/services', { name, image: TEST_IMAGE, replicas: n, command: COMMAND });
+      await callDaemon(daemon, 'POST', '/services', { name, image: TEST_IMAGE, replicas: n, command: COMMAND });
     },
     async remove() {
-      await api(daemon, 'DELETE', `/services/${name}`);
+      await callDaemon(daemon, 'DELETE', `/services/${name}`);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
+import { onJsonLines } from '../daemon/json-lines';
 
 /**
  * Watches one engine's container events for the containers carrying a
@@ -14,22 +15,14 @@ export class EngineWatch {
   private failure: Error | undefined;
 
   private constructor(private readonly stream: Readable) {
-    let buffer = '';
-    stream.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        if (!line) continue;
-        const event = JSON.parse(line) as { Action?: string; id?: string; Actor?: { ID?: string }; timeNano?: number };
-        const action = event.Action ?? '';
-        const id = event.Actor?.ID ?? event.id ?? '';
-        let ids = this.seen.get(action);
-        if (!ids) this.seen.set(action, (ids = new Map()));
-        if (!ids.has(id)) ids.set(id, (event.timeNano ?? Date.now() * 1e6) / 1e6);
-        this.wake();
-      }
+    onJsonLines(stream, (value) => {
+      const event = value as { Action?: string; id?: string; Actor?: { ID?: string }; timeNano?: number };
+      const action = event.Action ?? '';
+      const id = event.Actor?.ID ?? event.id ?? '';
+      let ids = this.seen.get(action);
+      if (!ids) this.seen.set(action, (ids = new Map()));
+      if (!ids.has(id)) ids.set(id, (event.timeNano ?? Date.now() * 1e6) / 1e6);
+      this.wake();
     });
     stream.on('error', (error: Error) => {
       this.failure = error;

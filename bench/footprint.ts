@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { startDaemon, type BenchDaemon } from './bicycled';
+import { callDaemon, startDaemon, type BenchDaemon } from './bicycled';
 import { median, requireEngine, runBenchmark, sleep, table, TEST_IMAGE, writeResults } from './common';
 import { seedDatabase, SIMULATED_NODES_CONFIG } from './seed';
 
@@ -63,17 +63,6 @@ interface FileSample {
   rssBytes: number;
   /** Rows of the replicated log table (raft_entries; command_log before the Raft log), if either is there. */
   logRows: number | null;
-}
-
-async function call(daemon: BenchDaemon, method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${daemon.url}${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
 }
 
 function sampleFiles(daemon: BenchDaemon, taskChanges: number, startedAt: number): FileSample {
@@ -121,14 +110,14 @@ async function main(): Promise<void> {
   daemon = await startDaemon(docker, { dataDir: seededDir, config: SIMULATED_NODES_CONFIG });
   await sleep(SETTLE_MS);
   const idleSeeded = await sampleRss(daemon.process.pid!);
-  for (let i = 0; i < 500; i++) await call(daemon, 'GET', '/state');
+  for (let i = 0; i < 500; i++) await callDaemon(daemon, 'GET', '/state');
   const afterStateReads = await sampleRss(daemon.process.pid!);
   await daemon.stop();
 
   // The files under 100,000 task changes.
   daemon = await startDaemon(docker);
-  const nodes = (await call(daemon, 'GET', '/nodes')) as { nodes: { id: string }[] };
-  for (const node of nodes.nodes) await call(daemon, 'PATCH', `/nodes/${node.id}`, { availability: 'drain' });
+  const nodes = (await callDaemon(daemon, 'GET', '/nodes')) as { nodes: { id: string }[] };
+  for (const node of nodes.nodes) await callDaemon(daemon, 'PATCH', `/nodes/${node.id}`, { availability: 'drain' });
   const startedAt = Date.now();
   const files: FileSample[] = [sampleFiles(daemon, 0, startedAt)];
   const cycles = Math.ceil(TASK_CHANGES / CHANGES_PER_CYCLE);
@@ -140,7 +129,7 @@ async function main(): Promise<void> {
     Array.from({ length: PARALLEL }, async () => {
       while (next < cycles) {
         const name = `churn-${next++}`;
-        await call(daemon, 'POST', '/services', { name, image: TEST_IMAGE, replicas: REPLICAS, command: ['sleep', '3600'] });
+        await callDaemon(daemon, 'POST', '/services', { name, image: TEST_IMAGE, replicas: REPLICAS, command: ['sleep', '3600'] });
         const res = await fetch(`${daemon.url}/services/${name}?wait=true&timeout=30`, { method: 'DELETE' });
         const answer = (await res.json()) as { state?: string };
         if (res.status === 404) {

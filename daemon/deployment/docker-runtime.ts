@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ObservedContainer } from './agent-reconcile';
 import { ImagePullError, NameConflictError, type ContainerRuntime, type ContainerSpec, type RuntimeEvent } from './container-runtime';
 import { LABELS } from '../docker-client';
+import { onJsonLines } from '../json-lines';
 
 interface DockerError extends Error {
   statusCode?: number;
@@ -107,21 +108,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   async watch(labels: Record<string, string>, onEvent: (event: RuntimeEvent) => void, onError: (error: Error) => void): Promise<() => void> {
     const stream = (await this.docker.getEvents({ filters: { type: ['container'], label: labelFilter(labels) } })) as unknown as Readable;
-    let buffer = '';
-    stream.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline).trim();
-        buffer = buffer.slice(newline + 1);
-        if (!line) continue;
-        try {
-          const event = JSON.parse(line) as { Action?: string; id?: string; Actor?: { ID?: string } };
-          onEvent({ action: event.Action ?? '', containerId: event.Actor?.ID ?? event.id ?? '' });
-        } catch {
-          // A malformed line cannot be acted on; the periodic resync covers whatever it meant.
-        }
-      }
+    // A malformed line is skipped; the periodic resync covers whatever it meant.
+    onJsonLines(stream, (value) => {
+      const event = value as { Action?: string; id?: string; Actor?: { ID?: string } };
+      onEvent({ action: event.Action ?? '', containerId: event.Actor?.ID ?? event.id ?? '' });
     });
     let closed = false;
     stream.on('error', (error: Error) => !closed && onError(error));

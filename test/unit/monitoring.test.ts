@@ -1,4 +1,6 @@
 import { describe, test } from 'node:test';
+import { PassThrough } from 'node:stream';
+import { onJsonLines } from '../../daemon/json-lines';
 import assert from 'node:assert/strict';
 import { LogLineSplitter } from '../../daemon/monitoring/log-demux';
 import { formatLogLine } from '../../daemon/log-format';
@@ -187,5 +189,18 @@ describe('cpuPercentBetween', () => {
     assert.equal(cpuPercentBetween(reading(100, 1000), reading(200, 1000)), 0);
     assert.equal(cpuPercentBetween(reading(500, 1000), reading(100, 2000)), 0);
     assert.equal(cpuPercentBetween(reading(100, 5000), reading(200, 1000)), 0);
+  });
+});
+
+describe('onJsonLines (the engine event stream)', () => {
+  test('values split across chunks arrive whole; blank and malformed lines are skipped', async () => {
+    const stream = new PassThrough();
+    const seen: unknown[] = [];
+    onJsonLines(stream, (v) => seen.push(v));
+    stream.write('{"Action":"st');
+    stream.write('art","id":"a"}\n\n{not json}\n{"Action":"die"');
+    stream.write(',"id":"b"}\n');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(seen, [{ Action: 'start', id: 'a' }, { Action: 'die', id: 'b' }]);
   });
 });
