@@ -15,25 +15,16 @@ import { performance } from 'node:perf_hooks';
 import { schedule } from '../daemon/deployment/scheduler';
 import type { NodeRecord, TaskRecord } from '../database/queries';
 import { referenceSchedule } from '../test/unit/scheduler-reference';
+import { AT, nodeRecord, taskRecord } from '../test/helpers/records';
 import { fixed, median, runBenchmark, table, writeResults } from './common';
 
-const AT = 1_700_000_000_000;
 const REPLICAS_PER_SERVICE = 100;
 const NOMAD_C1M_PER_SECOND = 3_750;
 
 function makeNodes(count: number): NodeRecord[] {
-  return Array.from({ length: count }, (_, i) => ({
-    id: `node-${i.toString(16).padStart(8, '0')}`,
-    name: `host-${String(i).padStart(5, '0')}`,
-    address: `10.0.${i >> 8}.${i & 255}:7070`,
-    role: 'worker',
-    status: 'READY',
-    availability: 'active',
-    startedAt: AT,
-    lastSeenAt: AT,
-    createdAt: AT,
-    updatedAt: AT,
-  }));
+  return Array.from({ length: count }, (_, i) =>
+    nodeRecord(`node-${i.toString(16).padStart(8, '0')}`, { name: `host-${String(i).padStart(5, '0')}`, address: `10.0.${i >> 8}.${i & 255}:7070` }),
+  );
 }
 
 /** `count` tasks in services of 100 replicas; `placedOn` (if given) puts each on a node, RUNNING. */
@@ -41,21 +32,11 @@ function makeTasks(count: number, firstService = 0, placedOn?: (i: number) => st
   return Array.from({ length: count }, (_, i) => {
     const service = firstService + Math.floor(i / REPLICAS_PER_SERVICE);
     const slot = (i % REPLICAS_PER_SERVICE) + 1;
-    return {
+    return taskRecord(`svc-${String(service).padStart(6, '0')}`, slot, {
       id: `task-${service}-${slot}`,
-      serviceName: `svc-${String(service).padStart(6, '0')}`,
-      slot,
-      specVersion: 1,
       nodeId: placedOn ? placedOn(i) : null,
       state: placedOn ? 'RUNNING' : 'NEW',
-      desiredState: 'RUNNING',
-      containerId: null,
-      error: null,
-      exitCode: null,
-      startedAt: null,
-      createdAt: AT,
-      updatedAt: AT,
-    };
+    });
   });
 }
 

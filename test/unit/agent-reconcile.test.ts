@@ -2,27 +2,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { reconcileAgent, type AgentAction, type ObservedContainer } from '../../daemon/deployment/agent-reconcile';
 import type { TaskRecord } from '../../database/queries';
+import { taskRecord } from '../helpers/records';
 
-const AT = 1_700_000_000_000;
 
 /** A task assigned to this node, wanted RUNNING, not started yet, unless told otherwise. */
 function task(id: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    id,
-    serviceName: 'web',
-    slot: 1,
-    specVersion: 1,
-    nodeId: 'n1',
-    state: 'ASSIGNED',
-    desiredState: 'RUNNING',
-    containerId: null,
-    error: null,
-    exitCode: null,
-    startedAt: null,
-    createdAt: AT,
-    updatedAt: AT,
-    ...overrides,
-  };
+  return taskRecord('web', 1, { id, nodeId: 'n1', state: 'ASSIGNED', ...overrides });
 }
 
 function container(id: string, taskId: string | null, state: string, exitCode: number | null = null): ObservedContainer {

@@ -4,6 +4,7 @@ import { orchestrate, type OrchestratorInput, type OrchestratorOutput } from '..
 import { DEFAULT_BACKOFF, restartDelayMs } from '../../daemon/deployment/restart-backoff';
 import type { Command } from '../../database/commands';
 import type { NodeRecord, ServiceRecord, TaskRecord } from '../../database/queries';
+import { nodeRecord, taskRecord } from '../helpers/records';
 
 const NOW = 1_700_000_000_000;
 
@@ -27,41 +28,23 @@ function service(overrides: Partial<ServiceRecord> = {}): ServiceRecord {
 }
 
 function node(id: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
-  return {
-    id,
-    name: `node-${id}`,
-    address: `${id}:7070`,
-    role: 'worker',
-    status: 'READY',
-    availability: 'active',
-    startedAt: NOW - 3_600_000,
-    lastSeenAt: NOW,
-    createdAt: NOW - 3_600_000,
-    updatedAt: NOW,
-    ...overrides,
-  };
+  return nodeRecord(id, { name: `node-${id}`, startedAt: NOW - 3_600_000, lastSeenAt: NOW, createdAt: NOW - 3_600_000, updatedAt: NOW, ...overrides });
 }
 
 let taskCounter = 0;
 /** A task of service `web` running on n1 at spec version 1 unless told otherwise. */
 function task(slot: number, overrides: Partial<TaskRecord> = {}): TaskRecord {
   taskCounter++;
-  return {
+  return taskRecord('web', slot, {
     id: `old-${slot}-${taskCounter}`,
-    serviceName: 'web',
-    slot,
-    specVersion: 1,
     nodeId: 'n1',
     state: 'RUNNING',
-    desiredState: 'RUNNING',
     containerId: `c-${taskCounter}`,
-    error: null,
-    exitCode: null,
     startedAt: NOW - 300_000,
     createdAt: NOW - 300_000 + taskCounter,
     updatedAt: NOW - 300_000,
     ...overrides,
-  };
+  });
 }
 
 function run(input: Partial<OrchestratorInput> & Pick<OrchestratorInput, 'services' | 'tasks'>): OrchestratorOutput & { created: string[] } {

@@ -6,8 +6,8 @@ import { referenceSchedule } from './scheduler-reference';
 import type { NodeRecord, TaskRecord } from '../../database/queries';
 import type { NodeAvailability, NodeStatus } from '../../database/node-state';
 import type { DesiredTaskState, TaskState } from '../../database/task-state';
+import { AT, nodeRecord, taskRecord } from '../helpers/records';
 
-const AT = 1_700_000_000_000;
 /** Fixed so that runs are repeatable; set FC_SEED to replay a failure fast-check reports. */
 const SEED = Number(process.env.FC_SEED ?? 515151);
 
@@ -36,33 +36,15 @@ const clusterArbitrary = fc
     ),
   })
   .map(({ nodes, tasks }) => ({
-    nodes: nodes.map((n, i): NodeRecord => ({
-      id: `id-${i}`,
-      name: `n${n.name}`,
-      address: `n${i}:7070`,
-      role: 'worker',
-      status: n.status,
-      availability: n.availability,
-      startedAt: AT,
-      lastSeenAt: AT,
-      createdAt: AT,
-      updatedAt: AT,
-    })),
-    tasks: tasks.map((t, i): TaskRecord => ({
-      id: `t${i}`,
-      serviceName: `svc${t.service}`,
-      slot: t.slot,
-      specVersion: 1,
-      nodeId: t.pending ? null : t.node === null ? null : `id-${t.node}`,
-      state: t.pending ? 'NEW' : t.state,
-      desiredState: t.pending ? 'RUNNING' : t.desired,
-      containerId: null,
-      error: null,
-      exitCode: null,
-      startedAt: null,
-      createdAt: AT,
-      updatedAt: AT,
-    })),
+    nodes: nodes.map((n, i): NodeRecord => nodeRecord(`id-${i}`, { name: `n${n.name}`, address: `n${i}:7070`, status: n.status, availability: n.availability })),
+    tasks: tasks.map((t, i): TaskRecord =>
+      taskRecord(`svc${t.service}`, t.slot, {
+        id: `t${i}`,
+        nodeId: t.pending ? null : t.node === null ? null : `id-${t.node}`,
+        state: t.pending ? 'NEW' : t.state,
+        desiredState: t.pending ? 'RUNNING' : t.desired,
+      }),
+    ),
   }));
 
 describe('scheduler: the fast schedule() places exactly as the reference scan', () => {

@@ -3,46 +3,19 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { schedule } from '../../daemon/deployment/scheduler';
 import type { NodeRecord, TaskRecord } from '../../database/queries';
+import { AT, nodeRecord, taskRecord } from '../helpers/records';
 import { isSchedulable, type NodeAvailability, type NodeStatus } from '../../database/node-state';
 
-const AT = 1_700_000_000_000;
 /** Fixed so that runs are repeatable; set FC_SEED to replay a failure fast-check reports. */
 const SEED = Number(process.env.FC_SEED ?? 424242);
 
 function node(name: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
-  return {
-    id: `id-${name}`,
-    name,
-    address: `${name}:7070`,
-    role: 'worker',
-    status: 'READY',
-    availability: 'active',
-    startedAt: AT,
-    lastSeenAt: AT,
-    createdAt: AT,
-    updatedAt: AT,
-    ...overrides,
-  };
+  return nodeRecord(`id-${name}`, { name, address: `${name}:7070`, ...overrides });
 }
 
 /** An unplaced task (NEW, wanted RUNNING) unless told otherwise. */
 function task(serviceName: string, slot: number, overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    id: `${serviceName}-${slot}`,
-    serviceName,
-    slot,
-    specVersion: 1,
-    nodeId: null,
-    state: 'NEW',
-    desiredState: 'RUNNING',
-    containerId: null,
-    error: null,
-    exitCode: null,
-    startedAt: null,
-    createdAt: AT,
-    updatedAt: AT,
-    ...overrides,
-  };
+  return taskRecord(serviceName, slot, overrides);
 }
 
 function tasksOf(serviceName: string, replicas: number): TaskRecord[] {

@@ -1,0 +1,41 @@
+import type { NodeRecord, TaskRecord } from '../../database/queries';
+
+/** The time every fixture is stamped with unless told otherwise. */
+export const AT = 1_700_000_000_000;
+
+/** A READY, active worker named `id` (id, name and address derived from it), with any field overridden. */
+export function nodeRecord(id: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
+  return {
+    id,
+    name: id,
+    address: `${id}:7070`,
+    role: 'worker',
+    status: 'READY',
+    availability: 'active',
+    startedAt: AT,
+    lastSeenAt: AT,
+    createdAt: AT,
+    updatedAt: AT,
+    ...overrides,
+  };
+}
+
+/** An unplaced task (NEW, wanted RUNNING, no container) of `serviceName` slot `slot`, with any field overridden. */
+export function taskRecord(serviceName: string, slot: number, overrides: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    id: `${serviceName}-${slot}`,
+    serviceName,
+    slot,
+    specVersion: 1,
+    nodeId: null,
+    state: 'NEW',
+    desiredState: 'RUNNING',
+    containerId: null,
+    error: null,
+    exitCode: null,
+    startedAt: null,
+    createdAt: AT,
+    updatedAt: AT,
+    ...overrides,
+  };
+}
