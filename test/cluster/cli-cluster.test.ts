@@ -1,36 +1,23 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../helpers/lab';
-import { cliPath } from '../helpers/daemon';
+import { runCli, type CliResult } from '../helpers/cli';
 import { TEST_IMAGE } from '../helpers/docker';
 import { waitFor } from '../helpers/wait';
 
 // The built `bicycle` against a lab of three hosts, each with its own engine,
 // always talking to host-2 (a follower, or the leader: either must do).
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 let lab: Lab;
 
 /** Runs `bicycle --host host-2 ARGS...` and collects its output. */
 function bicycle(...args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath(), '--host', lab.host(2).url, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(lab.host(2).url, '--host', lab.host(2).url, ...args);
 }
 
 function expectOk(result: Result, what: string): void {

@@ -4,6 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { cliPath, startDaemon } from '../helpers/daemon';
+import { runCli, type CliResult } from '../helpers/cli';
 
 // Drives the built `bicycle` as a child process against a real bicycled.
 // Needs Docker and the image built by scripts/build-test-images.sh.
@@ -15,26 +16,11 @@ const web = `${run}-web`;
 type Daemon = Awaited<ReturnType<typeof startDaemon>>;
 let daemon: Daemon;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = CliResult;
 
 /** Runs `bicycle ARGS...` against the test daemon and collects its output. */
 function bicycle(...args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath(), ...args], {
-      env: { ...process.env, BICYCLE_HOST: daemon.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(daemon.url, ...args);
 }
 
 /** Runs a streaming command until its stdout matches, then interrupts it as Ctrl-C would. */
