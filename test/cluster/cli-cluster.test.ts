@@ -34,7 +34,7 @@ const perHost = () => Promise.all([1, 2, 3].map((i) => runningOn(i, 'web')));
 
 describe('bicycle against a cluster of three hosts', { timeout: 120_000 }, () => {
   before(async () => {
-    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-cli-lab-')), 3);
+    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-cli-lab-')), 3, 20_000 + Math.floor(Math.random() * 20_000));
     await lab.up();
   });
   after(async () => {
