@@ -1,4 +1,5 @@
 import type { Db } from './open-database';
+import { prepared } from './statements';
 import type { Command, ServiceChanges } from './commands';
 import { IllegalTransitionError, transitionTask, type TaskState } from './task-state';
 import { isServiceDeleting, transitionService, type ServiceState } from './service-state';
@@ -27,15 +28,15 @@ export function applyCommand(db: Db, command: Command, touched: Set<Table> = new
     }
     return { ok: true, changed };
   }
-  const savepoint = db.prepare('SAVEPOINT apply_one');
+  const savepoint = prepared(db, 'SAVEPOINT apply_one');
   savepoint.run();
   try {
     const changed = applyOne(db, command, touched);
-    db.prepare('RELEASE apply_one').run();
+    prepared(db, 'RELEASE apply_one').run();
     return { ok: true, changed };
   } catch (error) {
-    db.prepare('ROLLBACK TO apply_one').run();
-    db.prepare('RELEASE apply_one').run();
+    prepared(db, 'ROLLBACK TO apply_one').run();
+    prepared(db, 'RELEASE apply_one').run();
     if (error instanceof IllegalTransitionError) {
       return { ok: false, error: { code: 'ILLEGAL_TRANSITION', message: error.message } };
     }
@@ -48,9 +49,9 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
   switch (c.type) {
     case 'cluster.init': {
       touched.add('meta');
-      const existing = db.prepare("SELECT value FROM meta WHERE key = 'cluster_id'").get() as { value: string } | undefined;
+      const existing = prepared(db, "SELECT value FROM meta WHERE key = 'cluster_id'").get() as { value: string } | undefined;
       if (existing) return false;
-      const insert = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+      const insert = prepared(db, 'INSERT INTO meta (key, value) VALUES (?, ?)');
       insert.run('cluster_id', c.clusterId);
       insert.run('cluster_secret', c.secret);
       insert.run('join_token', c.joinToken);
@@ -59,7 +60,7 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
     case 'node.register': {
       touched.add('nodes');
       const n = c.node;
-      const clash = db.prepare('SELECT id FROM nodes WHERE name = ? AND id != ?').get(n.name, n.id);
+      const clash = prepared(db, 'SELECT id FROM nodes WHERE name = ? AND id != ?').get(n.name, n.id);
       if (clash) throw new BicycleError('INVALID_ARGUMENT', `node name ${n.name} is already taken by another node`);
       const result = db
         .prepare(
@@ -76,7 +77,7 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const node = requireNode(db, c.nodeId);
       if (node.status === c.status) return false;
       transitionNodeStatus(node.status as NodeStatus, c.status);
-      db.prepare('UPDATE nodes SET status = ?, updated_at = ?, last_seen_at = CASE WHEN ? = \'READY\' THEN ? ELSE last_seen_at END WHERE id = ?')
+      prepared(db, 'UPDATE nodes SET status = ?, updated_at = ?, last_seen_at = CASE WHEN ? = \'READY\' THEN ? ELSE last_seen_at END WHERE id = ?')
         .run(c.status, c.at, c.status, c.at, c.nodeId);
       return true;
     }
@@ -84,31 +85,31 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       touched.add('nodes');
       const node = requireNode(db, c.nodeId);
       if (node.availability === c.availability) return false;
-      db.prepare('UPDATE nodes SET availability = ?, updated_at = ? WHERE id = ?').run(c.availability, c.at, c.nodeId);
+      prepared(db, 'UPDATE nodes SET availability = ?, updated_at = ? WHERE id = ?').run(c.availability, c.at, c.nodeId);
       return true;
     }
     case 'node.set-role': {
       touched.add('nodes');
       requireNode(db, c.nodeId);
-      return db.prepare('UPDATE nodes SET role = ?, updated_at = ? WHERE id = ? AND role != ?').run(c.role, c.at, c.nodeId, c.role).changes > 0;
+      return prepared(db, 'UPDATE nodes SET role = ?, updated_at = ? WHERE id = ? AND role != ?').run(c.role, c.at, c.nodeId, c.role).changes > 0;
     }
     case 'node.seen': {
       touched.add('nodes');
-      const update = db.prepare('UPDATE nodes SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?');
+      const update = prepared(db, 'UPDATE nodes SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?');
       let changed = false;
       for (const [id, at] of Object.entries(c.seen)) changed = update.run(at, id, at).changes > 0 || changed;
       return changed;
     }
     case 'node.remove': {
       touched.add('nodes');
-      return db.prepare('DELETE FROM nodes WHERE id = ?').run(c.nodeId).changes > 0;
+      return prepared(db, 'DELETE FROM nodes WHERE id = ?').run(c.nodeId).changes > 0;
     }
     case 'service.create': {
       touched.add('services');
-      if (db.prepare('SELECT 1 FROM services WHERE name = ?').get(c.name)) {
+      if (prepared(db, 'SELECT 1 FROM services WHERE name = ?').get(c.name)) {
         throw new BicycleError('SERVICE_EXISTS', `a service named ${c.name} already exists`);
       }
-      db.prepare(
+      prepared(db, 
         `INSERT INTO services (name, id, image, command, env, labels, replicas, state, version, spec_version, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
       ).run(c.name, c.id, c.spec.image, c.spec.command ? JSON.stringify(c.spec.command) : null,
@@ -128,7 +129,7 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const service = requireService(db, c.name);
       if (isServiceDeleting(service.state)) return false;
       transitionService(service.state, 'DELETE');
-      db.prepare("UPDATE services SET state = 'DELETE', version = version + 1, updated_at = ? WHERE name = ?").run(c.at, c.name);
+      prepared(db, "UPDATE services SET state = 'DELETE', version = version + 1, updated_at = ? WHERE name = ?").run(c.at, c.name);
       return true;
     }
     case 'service.set-state': {
@@ -136,22 +137,22 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const service = requireService(db, c.name);
       if (service.state === c.state || service.version !== c.version) return false;
       transitionService(service.state, c.state);
-      db.prepare('UPDATE services SET state = ?, updated_at = ? WHERE name = ?').run(c.state, c.at, c.name);
+      prepared(db, 'UPDATE services SET state = ?, updated_at = ? WHERE name = ?').run(c.state, c.at, c.name);
       return true;
     }
     case 'service.rebalance': {
       touched.add('services');
       const service = requireService(db, c.name);
       if (isServiceDeleting(service.state)) return false;
-      return db.prepare('UPDATE services SET rebalance = ?, updated_at = ? WHERE name = ? AND rebalance != ?').run(c.requested ? 1 : 0, c.at, c.name, c.requested ? 1 : 0).changes > 0;
+      return prepared(db, 'UPDATE services SET rebalance = ?, updated_at = ? WHERE name = ? AND rebalance != ?').run(c.requested ? 1 : 0, c.at, c.name, c.requested ? 1 : 0).changes > 0;
     }
     case 'service.remove': {
       touched.add('services');
       touched.add('tasks');
       const service = requireService(db, c.name);
       if (service.state !== 'DELETING') throw new IllegalTransitionError('service', service.state, 'removed');
-      db.prepare('DELETE FROM tasks WHERE service_name = ?').run(c.name);
-      db.prepare('DELETE FROM services WHERE name = ?').run(c.name);
+      prepared(db, 'DELETE FROM tasks WHERE service_name = ?').run(c.name);
+      prepared(db, 'DELETE FROM services WHERE name = ?').run(c.name);
       return true;
     }
     case 'task.create': {
@@ -172,16 +173,16 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       if (task.node_id === c.nodeId) return false;
       if (task.state !== 'NEW') throw new IllegalTransitionError('task', `${task.state} on ${task.node_id}`, `ASSIGNED to ${c.nodeId}`);
       transitionTask(task.state, 'ASSIGNED');
-      db.prepare("UPDATE tasks SET node_id = ?, state = 'ASSIGNED', updated_at = ? WHERE id = ?").run(c.nodeId, c.at, c.taskId);
+      prepared(db, "UPDATE tasks SET node_id = ?, state = 'ASSIGNED', updated_at = ? WHERE id = ?").run(c.nodeId, c.at, c.taskId);
       return true;
     }
     case 'task.observe': {
       touched.add('tasks');
-      const task = db.prepare('SELECT * FROM tasks WHERE id = ?').get(c.taskId) as TaskRow | undefined;
+      const task = prepared(db, 'SELECT * FROM tasks WHERE id = ?').get(c.taskId) as TaskRow | undefined;
       // A report about a task the orchestrator already removed is stale, not an error.
       if (!task) return false;
       const state = transitionTask(task.state, c.state);
-      db.prepare(
+      prepared(db, 
         `UPDATE tasks SET state = ?, updated_at = ?,
            container_id = COALESCE(?, container_id), error = ?, exit_code = COALESCE(?, exit_code),
            started_at = COALESCE(?, started_at)
@@ -194,12 +195,12 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const task = requireTask(db, c.taskId);
       if (task.desired_state === c.desiredState) return false;
       if (task.desired_state === 'SHUTDOWN') throw new IllegalTransitionError('task desired state', 'SHUTDOWN', c.desiredState);
-      db.prepare('UPDATE tasks SET desired_state = ?, updated_at = ? WHERE id = ?').run(c.desiredState, c.at, c.taskId);
+      prepared(db, 'UPDATE tasks SET desired_state = ?, updated_at = ? WHERE id = ?').run(c.desiredState, c.at, c.taskId);
       return true;
     }
     case 'task.remove': {
       touched.add('tasks');
-      return db.prepare('DELETE FROM tasks WHERE id = ?').run(c.taskId).changes > 0;
+      return prepared(db, 'DELETE FROM tasks WHERE id = ?').run(c.taskId).changes > 0;
     }
   }
 }
@@ -223,19 +224,19 @@ interface TaskRow {
 }
 
 function requireService(db: Db, name: string): ServiceRow {
-  const row = db.prepare('SELECT * FROM services WHERE name = ?').get(name) as ServiceRow | undefined;
+  const row = prepared(db, 'SELECT * FROM services WHERE name = ?').get(name) as ServiceRow | undefined;
   if (!row) throw new BicycleError('SERVICE_NOT_FOUND', `no service named ${name}`);
   return row;
 }
 
 function requireTask(db: Db, id: string): TaskRow {
-  const row = db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+  const row = prepared(db, 'SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
   if (!row) throw new BicycleError('NOT_FOUND', `no task ${id}`);
   return row;
 }
 
 function requireNode(db: Db, id: string): { status: string; availability: string } {
-  const row = db.prepare('SELECT status, availability FROM nodes WHERE id = ?').get(id) as
+  const row = prepared(db, 'SELECT status, availability FROM nodes WHERE id = ?').get(id) as
     | { status: string; availability: string }
     | undefined;
   if (!row) throw new BicycleError('NODE_NOT_FOUND', `no node ${id}`);
@@ -254,7 +255,7 @@ function updateService(db: Db, service: ServiceRow, changes: ServiceChanges, at:
     next.image !== service.image || next.command !== service.command || next.env !== service.env || next.labels !== service.labels;
   if (!specChanged && next.replicas === service.replicas) return false;
   const state = service.state === 'NEW' ? 'NEW' : transitionService(service.state, 'DEPLOYING');
-  db.prepare(
+  prepared(db, 
     `UPDATE services SET image = @image, command = @command, env = @env, labels = @labels, replicas = @replicas,
        state = @state, version = version + 1, spec_version = spec_version + @bump, updated_at = @at
      WHERE name = @name`,

@@ -1,4 +1,5 @@
 import type { Db } from './open-database';
+import { prepared } from './statements';
 import type { ServiceState } from './service-state';
 import type { DesiredTaskState, TaskState } from './task-state';
 import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
@@ -109,51 +110,51 @@ function toNode(row: any): NodeRecord {
 }
 
 export function listServices(db: Db): ServiceRecord[] {
-  return db.prepare('SELECT * FROM services ORDER BY name').all().map(toService);
+  return prepared(db, 'SELECT * FROM services ORDER BY name').all().map(toService);
 }
 
 export function getService(db: Db, name: string): ServiceRecord | undefined {
-  const row = db.prepare('SELECT * FROM services WHERE name = ?').get(name);
+  const row = prepared(db, 'SELECT * FROM services WHERE name = ?').get(name);
   return row ? toService(row) : undefined;
 }
 
 export function listTasks(db: Db, filter: { serviceName?: string; nodeId?: string } = {}): TaskRecord[] {
   if (filter.serviceName !== undefined) {
-    return db.prepare('SELECT * FROM tasks WHERE service_name = ? ORDER BY slot, created_at').all(filter.serviceName).map(toTask);
+    return prepared(db, 'SELECT * FROM tasks WHERE service_name = ? ORDER BY slot, created_at').all(filter.serviceName).map(toTask);
   }
   if (filter.nodeId !== undefined) {
-    return db.prepare('SELECT * FROM tasks WHERE node_id = ? ORDER BY service_name, slot, created_at').all(filter.nodeId).map(toTask);
+    return prepared(db, 'SELECT * FROM tasks WHERE node_id = ? ORDER BY service_name, slot, created_at').all(filter.nodeId).map(toTask);
   }
-  return db.prepare('SELECT * FROM tasks ORDER BY service_name, slot, created_at').all().map(toTask);
+  return prepared(db, 'SELECT * FROM tasks ORDER BY service_name, slot, created_at').all().map(toTask);
 }
 
 export function listNodes(db: Db): NodeRecord[] {
-  return db.prepare('SELECT * FROM nodes ORDER BY name').all().map(toNode);
+  return prepared(db, 'SELECT * FROM nodes ORDER BY name').all().map(toNode);
 }
 
 export function getNode(db: Db, idOrName: string): NodeRecord | undefined {
-  const row = db.prepare('SELECT * FROM nodes WHERE id = ? OR name = ?').get(idOrName, idOrName);
+  const row = prepared(db, 'SELECT * FROM nodes WHERE id = ? OR name = ?').get(idOrName, idOrName);
   return row ? toNode(row) : undefined;
 }
 
 export function listContainerStats(db: Db): Map<string, ContainerStatsRecord> {
-  const rows = db.prepare('SELECT * FROM container_stats').all() as any[];
+  const rows = prepared(db, 'SELECT * FROM container_stats').all() as any[];
   return new Map(
     rows.map((r) => [r.container_id, { containerId: r.container_id, cpuPercent: r.cpu_percent, memoryBytes: r.memory_bytes, sampledAt: r.sampled_at }]),
   );
 }
 
 export function getMeta(db: Db, key: string): string | undefined {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  const row = prepared(db, 'SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
   return row?.value;
 }
 
 /** Node-local values (this node's id, the leader it knows): never replicated. */
 export function getLocal(db: Db, key: string): string | undefined {
-  const row = db.prepare('SELECT value FROM local_state WHERE key = ?').get(key) as { value: string } | undefined;
+  const row = prepared(db, 'SELECT value FROM local_state WHERE key = ?').get(key) as { value: string } | undefined;
   return row?.value;
 }
 
 export function setLocal(db: Db, key: string, value: string): void {
-  db.prepare('INSERT INTO local_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  prepared(db, 'INSERT INTO local_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
 }
