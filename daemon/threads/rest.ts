@@ -47,7 +47,8 @@ function containerLogs(sources: LogSource[], follow: boolean, tail: number): Rea
  */
 async function proposeWithRetry(command: Command): Promise<ApplyResult> {
   const deadline = Date.now() + 3000;
-  for (let delayMs = 50; ; delayMs = Math.min(delayMs * 2, 500)) {
+  // Short steps: an election takes well under a second, and the write should land as soon as it ends.
+  for (let delayMs = 25; ; delayMs = Math.min(delayMs * 2, 100)) {
     try {
       return await proposer.propose(command);
     } catch (error) {
