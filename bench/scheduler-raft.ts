@@ -27,9 +27,10 @@ import { performance } from 'node:perf_hooks';
 import { applyCommand } from '../database/apply-command';
 import type { Command } from '../database/commands';
 import { openDatabase, type Db } from '../database/open-database';
-import { listNodes, listServices, listTasks, type TaskRecord } from '../database/queries';
+import { listNodes, listServices, listTasks } from '../database/queries';
 import { orchestrate } from '../daemon/deployment/orchestrator';
 import { schedule } from '../daemon/deployment/scheduler';
+import { withCommands } from '../daemon/deployment/manager';
 import { SimCluster } from './raft-cluster-sim';
 import { fixed, onCleanup, runBenchmark, table, writeResults } from './common';
 
@@ -89,25 +90,6 @@ function directTarget(db: Db): Target {
     },
   };
   return t;
-}
-
-/** The task rows as they will be once `commands` apply (as Manager.pass does before scheduling). */
-function withCommands(tasks: readonly TaskRecord[], commands: readonly Command[]): TaskRecord[] {
-  const byId = new Map(tasks.map((t) => [t.id, { ...t }]));
-  for (const c of commands) {
-    if (c.type === 'task.create') {
-      byId.set(c.id, {
-        id: c.id, serviceName: c.serviceName, slot: c.slot, specVersion: c.specVersion, nodeId: null, state: 'NEW',
-        desiredState: 'RUNNING', containerId: null, error: null, exitCode: null, startedAt: null, createdAt: c.at, updatedAt: c.at,
-      });
-    } else if (c.type === 'task.set-desired') {
-      const t = byId.get(c.taskId);
-      if (t) t.desiredState = c.desiredState;
-    } else if (c.type === 'task.remove') {
-      byId.delete(c.taskId);
-    }
-  }
-  return [...byId.values()];
 }
 
 interface Phases {

@@ -58,7 +58,7 @@ export class Manager {
 }
 
 /** The task rows as they will be once `commands` apply: what the scheduler must see. */
-function withCommands(tasks: readonly TaskRecord[], commands: readonly Command[]): TaskRecord[] {
+export function withCommands(tasks: readonly TaskRecord[], commands: readonly Command[]): TaskRecord[] {
   const byId = new Map(tasks.map((t) => [t.id, { ...t }]));
   for (const c of commands) {
     if (c.type === 'task.create') {

@@ -1,9 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import {
   LogGapError,
-  SnapshotOutOfDateError,
-  UnavailableError,
-  confAfter,
   emptyConfState,
   parseConfState,
   type RaftStorage,
@@ -123,38 +120,16 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
   }
 
   save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void {
-    const snapIndex = snapshot !== null ? snapshot.meta.index : this.snap.meta.index;
-    if (snapshot !== null && snapshot.meta.index <= this.snap.meta.index) {
-      throw new SnapshotOutOfDateError(snapshot.meta.index, this.snap.meta.index);
-    }
-    const last = snapshot !== null ? snapIndex : this.lastIndex();
-    if (entries.length > 0) {
-      const first = entries[0]!.index;
-      if (first <= snapIndex || first > last + 1) throw new LogGapError(first, snapIndex + 1, last);
-    }
+    this.checkSave(entries, snapshot);
     this.saveTx(hardState, entries, snapshot);
     // The transaction committed: mirror it in memory.
-    if (snapshot !== null) {
-      this.snap = snapshot;
-      this.log = [];
-    }
-    if (entries.length > 0) {
-      const keep = entries[0]!.index - this.snap.meta.index - 1;
-      if (keep < this.log.length) this.log.length = keep;
-      for (const entry of entries) this.log.push(entry);
-    }
-    if (hardState !== null) this.hardState = hardState;
+    this.mirrorSave(hardState, entries, snapshot);
   }
 
   compact(index: number, data: string): void {
-    const offset = this.snap.meta.index;
-    if (index <= offset) throw new SnapshotOutOfDateError(index, offset);
-    if (index > this.lastIndex()) throw new UnavailableError(index, this.lastIndex());
-    const conf = confAfter(this.snap.meta.conf, this.log.slice(0, index - offset));
-    const snapshot: Snapshot = { meta: { index, term: this.term(index), conf }, data };
+    const snapshot = this.compactedSnapshot(index, data);
     this.compactTx(snapshot);
-    this.snap = snapshot;
-    this.log = this.log.slice(index - offset);
+    this.mirrorCompact(snapshot);
   }
 
   private putSnapshot(s: Snapshot): void {
