@@ -8,6 +8,7 @@ import { errorMessage } from '../logger';
 import { reconcileAgent, type AgentAction } from './agent-reconcile';
 import { ImagePullError, NameConflictError, type ContainerRuntime, type ContainerSpec } from './container-runtime';
 import { Semaphore } from './semaphore';
+import { ReportBatcher } from './report-batcher';
 
 export interface AgentOptions {
   db: Db;
@@ -31,9 +32,11 @@ export class Agent {
   private readonly busy = new Set<string>();
   private readonly semaphore: Semaphore;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly reports: ReportBatcher;
 
   constructor(private readonly o: AgentOptions) {
     this.semaphore = new Semaphore(o.concurrency);
+    this.reports = new ReportBatcher(o.propose);
   }
 
   /** The labels that mark a container as this cluster's and this node's. */
@@ -106,30 +109,30 @@ export class Agent {
         if (error instanceof NameConflictError) return; // created by an earlier life of this agent: adopted next pass
         const reason = error instanceof ImagePullError ? error.message : `cannot create the container: ${errorMessage(error)}`;
         log.warn('task failed', { error: reason });
-        await this.o.propose(this.observe(task.id, 'FAILED', { error: reason }));
+        await this.reports.report(this.observe(task.id, 'FAILED', { error: reason }));
         return;
       }
     }
     try {
       const startedAt = await this.o.runtime.start(containerId);
       log.info('container started', { container: containerId.slice(0, 12) });
-      await this.o.propose(this.observe(task.id, 'RUNNING', { containerId, startedAt }));
+      await this.reports.report(this.observe(task.id, 'RUNNING', { containerId, startedAt }));
     } catch (error) {
       const reason = `cannot start the container: ${errorMessage(error)}`;
       log.warn('task failed', { container: containerId.slice(0, 12), error: reason });
-      await this.o.propose(this.observe(task.id, 'FAILED', { containerId, error: reason }));
+      await this.reports.report(this.observe(task.id, 'FAILED', { containerId, error: reason }));
     }
   }
 
   private async remove(action: Extract<AgentAction, { kind: 'remove' }>): Promise<void> {
     await this.o.runtime.remove(action.containerId, this.o.stopGracePeriodMs);
     this.o.log.info('container removed', { container: action.containerId.slice(0, 12), task: action.taskId?.slice(0, 12), reason: action.reason });
-    if (action.taskId && action.reportState) await this.o.propose(this.observe(action.taskId, action.reportState, {}));
+    if (action.taskId && action.reportState) await this.reports.report(this.observe(action.taskId, action.reportState, {}));
   }
 
   private async reportRunning(taskId: string, containerId: string): Promise<void> {
     const startedAt = await this.o.runtime.startedAt(containerId);
-    await this.o.propose(this.observe(taskId, 'RUNNING', { containerId, startedAt }));
+    await this.reports.report(this.observe(taskId, 'RUNNING', { containerId, startedAt }));
   }
 
   /** Waits for the actions under way. */

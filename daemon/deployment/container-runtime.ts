@@ -25,7 +25,7 @@ export interface ContainerRuntime {
   list(labels: Record<string, string>): Promise<ObservedContainer[]>;
   /** Creates the container, pulling the image if the engine lacks it, and returns its id. Throws ImagePullError, NameConflictError. */
   create(spec: ContainerSpec): Promise<string>;
-  /** Starts a created container; returns when it started (ms since the epoch). */
+  /** Starts a created container; returns when it started (ms since the epoch, as the engine confirmed it). */
   start(containerId: string): Promise<number>;
   /** When a running container started (ms since the epoch), or null. */
   startedAt(containerId: string): Promise<number | null>;

@@ -78,7 +78,8 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (error) {
       if (statusOf(error) !== 304) throw error; // 304: already started
     }
-    return (await this.startedAt(containerId)) ?? Date.now();
+    // The engine answers once the container runs: that moment is its start, without another round trip to inspect it.
+    return Date.now();
   }
 
   async startedAt(containerId: string): Promise<number | null> {
