@@ -29,12 +29,6 @@ export class VotingClient {
     return { result: reply.result!, index: reply.index ?? 0 };
   }
 
-  /** Proposes and turns a refused command into a thrown BicycleError. */
-  async proposeOrThrow(command: Command): Promise<void> {
-    const result = await this.propose(command);
-    if (!result.ok) throw fromErrorData(result.error);
-  }
-
   /** Resolves once this node's state includes every write committed before the call; returns that index. */
   async readBarrier(options: { forwarded?: boolean } = {}): Promise<number> {
     return (await this.ask({ kind: 'read', forwarded: options.forwarded ?? false }, 'read')).index ?? 0;

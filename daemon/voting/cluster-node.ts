@@ -6,7 +6,7 @@ import type { Command } from '../../database/commands';
 import type { ApplyResult } from '../../database/apply-command';
 import { getLocal, getMeta, getNode, listNodes, setLocal } from '../../database/queries';
 import { Raft, ProposalTracker, SqliteRaftStorage, type Message, type NodeId, type Ready } from './raft/index';
-import { SqliteStateMachine, ALL_REPLICATED_TABLES } from './state-machine';
+import { SqliteStateMachine, REPLICATED_TABLES } from './state-machine';
 import { HttpTransport } from './http-transport';
 import { detectHostChanges } from './host-monitor';
 import { askPeer } from './peer-client';
@@ -251,7 +251,7 @@ export class ClusterNode {
     if (rd.snapshot) {
       this.machine.restore(rd.snapshot);
       this.tracker.restored(rd.snapshot.meta);
-      this.o.notes.publish([...ALL_REPLICATED_TABLES]);
+      this.o.notes.publish([...REPLICATED_TABLES]);
       this.o.log.info('installed a snapshot from the leader', { index: rd.snapshot.meta.index });
     }
     if (rd.committedEntries.length > 0) {

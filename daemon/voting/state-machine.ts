@@ -5,7 +5,7 @@ import { getLocal, setLocal } from '../../database/queries';
 import type { Entry, Snapshot } from './raft/index';
 
 /** The replicated tables: what a snapshot holds and what every manager agrees on. */
-const REPLICATED_TABLES = ['meta', 'nodes', 'services', 'tasks'] as const;
+export const REPLICATED_TABLES: readonly Table[] = ['meta', 'nodes', 'services', 'tasks'];
 
 export interface AppliedBatch {
   /** Apply results of the normal entries, by log index. */
@@ -72,5 +72,3 @@ export class SqliteStateMachine {
     this.restoreTx(snapshot);
   }
 }
-
-export const ALL_REPLICATED_TABLES: readonly Table[] = ['meta', 'nodes', 'services', 'tasks'];
