@@ -104,15 +104,20 @@ export function presentNode(node: NodeRecord, leaderId: string | undefined, task
 }
 
 export function readNodes(db: Db, now: number) {
-  const leaderId = getLocal(db, 'leader_id');
-  const counts = new Map<string, number>();
-  for (const t of listTasks(db)) {
-    if (t.nodeId && t.desiredState === 'RUNNING' && !isTerminalTaskState(t.state)) counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
-  }
-  return listNodes(db).map((n) => presentNode(n, leaderId, counts.get(n.id) ?? 0, now));
+  const { nodes, tasks, leaderId } = stateRows(db);
+  const counts = liveTasksPerNode(tasks);
+  return nodes.map((n) => presentNode(n, leaderId, counts.get(n.id) ?? 0, now));
 }
 
-/** GET /state: the whole cluster as this node knows it, read in one transaction so it is consistent. */
+/** Tasks each node runs or is about to run (wanted RUNNING, not ended): the node's load as users see it. */
+function liveTasksPerNode(tasks: readonly TaskRecord[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of tasks) {
+    if (t.nodeId && t.desiredState === 'RUNNING' && !isTerminalTaskState(t.state)) counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
+  }
+  return counts;
+}
+
 interface StateRows {
   version: number;
   nodes: NodeRecord[];
@@ -154,14 +159,12 @@ function stateRows(db: Db): StateRows {
   return entry.rows;
 }
 
+/** GET /state: the whole cluster as this node knows it, from rows read in one transaction so it is consistent. */
 export function readState(db: Db, now: number) {
   const { nodes, tasks, stats, services, leaderId, term, clusterId } = stateRows(db);
   const names = new Map(nodes.map((n) => [n.id, n.name]));
   const byService = groupTasks(tasks);
-  const counts = new Map<string, number>();
-  for (const t of tasks) {
-    if (t.nodeId && t.desiredState === 'RUNNING' && !isTerminalTaskState(t.state)) counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
-  }
+  const counts = liveTasksPerNode(tasks);
   return {
     cluster: {
       id: clusterId ?? null,
