@@ -178,7 +178,7 @@ function runWorkload(target: Target, nodeCount: number, taskCount: number, manag
   for (let s = 0; s < SERVICES; s++) {
     creates.push({
       type: 'service.create', id: randomBytes(12).toString('hex'), name: `svc-${String(s).padStart(4, '0')}`,
-      spec: { image: 'bicycle/busybox:test', command: ['sleep', '3600'], env: {}, labels: {} }, replicas, at,
+      spec: { image: 'bicycle/busybox:test', command: ['sleep', '3600'], env: {}, labels: {}, ports: [] }, replicas, at,
     });
   }
   let t = performance.now();

@@ -72,7 +72,7 @@ export function seedDatabase(dataDir: string, o: SeedOptions): Seeded {
           type: 'service.create',
           id: randomBytes(12).toString('hex'),
           name,
-          spec: { image: 'bicycle/busybox:test', command: ['sleep', '3600'], env: { SEEDED: 'true' }, labels: { bench: 'api' } },
+          spec: { image: 'bicycle/busybox:test', command: ['sleep', '3600'], env: { SEEDED: 'true' }, labels: { bench: 'api' }, ports: [] },
           replicas: o.tasksPerService,
           at,
         });

@@ -17,6 +17,8 @@ export const ERROR_CATALOGUE = {
   SERVICE_EXISTS: { status: 409, retryable: false },
   NODE_EXISTS: { status: 409, retryable: false },
   SERVICE_DELETING: { status: 409, retryable: false },
+  /** A published port another service already publishes. */
+  PORT_IN_USE: { status: 409, retryable: false },
   ILLEGAL_TRANSITION: { status: 409, retryable: false },
   NO_LEADER: { status: 503, retryable: true },
   PROPOSAL_DROPPED: { status: 503, retryable: true },

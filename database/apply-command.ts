@@ -5,6 +5,7 @@ import { IllegalTransitionError, transitionTask, type TaskState } from './task-s
 import { isServiceDeleting, transitionService, type ServiceState } from './service-state';
 import { transitionNodeStatus, type NodeStatus } from './node-state';
 import { BicycleError, toErrorData, type ErrorData } from '../daemon/errors';
+import { portsJson, requirePortsFree } from './ports';
 
 export type ApplyResult = { ok: true; changed: boolean } | { ok: false; error: ErrorData };
 
@@ -109,11 +110,14 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       if (prepared(db, 'SELECT 1 FROM services WHERE name = ?').get(c.name)) {
         throw new BicycleError('SERVICE_EXISTS', `a service named ${c.name} already exists`);
       }
+      // Commands committed before ports existed carry none.
+      const ports = c.spec.ports ?? [];
+      requirePortsFree(db, c.name, ports);
       prepared(db, 
-        `INSERT INTO services (name, id, image, command, env, labels, replicas, state, version, spec_version, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
+        `INSERT INTO services (name, id, image, command, env, labels, ports, replicas, state, version, spec_version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
       ).run(c.name, c.id, c.spec.image, c.spec.command ? JSON.stringify(c.spec.command) : null,
-        canonicalJson(c.spec.env), canonicalJson(c.spec.labels), c.replicas, c.at, c.at);
+        canonicalJson(c.spec.env), canonicalJson(c.spec.labels), portsJson(ports), c.replicas, c.at, c.at);
       return true;
     }
     case 'service.update': {
@@ -212,6 +216,8 @@ interface ServiceRow {
   command: string | null;
   env: string;
   labels: string;
+  /** JSON, normalised (database/ports.ts). */
+  ports: string;
   replicas: number;
   state: ServiceState;
 }
@@ -243,20 +249,29 @@ function requireNode(db: Db, id: string): { status: string; availability: string
   return row;
 }
 
+/**
+ * Any change bumps `version` and sends the service back to DEPLOYING; only
+ * a change that needs new containers (image, command, env, labels) bumps
+ * `spec_version`. Replicas and ports do not: the orchestrator adds or stops
+ * tasks, the traffic manager re-routes.
+ */
 function updateService(db: Db, service: ServiceRow, changes: ServiceChanges, at: number): boolean {
   const next = {
     image: changes.image ?? service.image,
     command: changes.command !== undefined ? (changes.command ? JSON.stringify(changes.command) : null) : service.command,
     env: changes.env !== undefined ? canonicalJson(changes.env) : service.env,
     labels: changes.labels !== undefined ? canonicalJson(changes.labels) : service.labels,
+    ports: changes.ports !== undefined ? portsJson(changes.ports) : service.ports,
     replicas: changes.replicas ?? service.replicas,
   };
   const specChanged =
     next.image !== service.image || next.command !== service.command || next.env !== service.env || next.labels !== service.labels;
-  if (!specChanged && next.replicas === service.replicas) return false;
+  const portsChanged = next.ports !== service.ports;
+  if (!specChanged && !portsChanged && next.replicas === service.replicas) return false;
+  if (portsChanged) requirePortsFree(db, service.name, changes.ports!);
   const state = service.state === 'NEW' ? 'NEW' : transitionService(service.state, 'DEPLOYING');
   prepared(db, 
-    `UPDATE services SET image = @image, command = @command, env = @env, labels = @labels, replicas = @replicas,
+    `UPDATE services SET image = @image, command = @command, env = @env, labels = @labels, ports = @ports, replicas = @replicas,
        state = @state, version = version + 1, spec_version = spec_version + @bump, updated_at = @at
      WHERE name = @name`,
   ).run({ ...next, state, bump: specChanged ? 1 : 0, at, name: service.name });

@@ -13,8 +13,26 @@ export interface ServiceSpec {
   command: string[] | null;
   env: Record<string, string>;
   labels: Record<string, string>;
+  /** Published ports (the traffic manager); changing them needs no new containers. */
+  ports: PortSpec[];
 }
 
+/**
+ * A published port. `ingress`: every node accepts connections on `published`
+ * and balances them over the service's replicas on all nodes. `host`: only
+ * the nodes that run a replica accept, straight to it. `proxy`: every
+ * connection starts with a PROXY protocol header carrying the client's
+ * address (v1 text, v2 binary), for applications that read it.
+ */
+export interface PortSpec {
+  published: number;
+  target: number;
+  protocol: 'tcp';
+  mode: 'ingress' | 'host';
+  proxy: 'none' | 'v1' | 'v2';
+}
+
+/** `ports`, when given, replaces the whole list. */
 export type ServiceChanges = Partial<ServiceSpec> & { replicas?: number };
 
 export type Command =

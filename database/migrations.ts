@@ -82,17 +82,22 @@ const MIGRATIONS: readonly Migration[] = [
   `,
   // 2: the Raft log, hard state and snapshot (the voting thread's storage).
   createRaftTables,
+  // 3: published ports, a JSON array of normalised ports (database/ports.ts) in order of published port.
+  `ALTER TABLE services ADD COLUMN ports TEXT NOT NULL DEFAULT '[]'`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the database to SCHEMA_VERSION; refuses a database newer than this code. */
-export function migrate(db: Database.Database): void {
+/**
+ * Brings the database to SCHEMA_VERSION (or to `target`, for tests that need
+ * an older schema); refuses a database newer than this code.
+ */
+export function migrate(db: Database.Database, target: number = SCHEMA_VERSION): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     throw new Error(`database schema version ${current} is newer than this bicycled understands (${SCHEMA_VERSION})`);
   }
-  for (let version = current; version < SCHEMA_VERSION; version++) {
+  for (let version = current; version < Math.min(target, SCHEMA_VERSION); version++) {
     db.transaction(() => {
       const migration = MIGRATIONS[version]!;
       if (typeof migration === 'string') db.exec(migration);

@@ -3,6 +3,8 @@ import { prepared } from './statements';
 import type { ServiceState } from './service-state';
 import type { DesiredTaskState, TaskState } from './task-state';
 import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
+import type { PortSpec } from './commands';
+import { normalisePorts } from './ports';
 
 /** Read models: rows of the replicated tables as plain objects (times in ms since the epoch). */
 export interface ServiceRecord {
@@ -12,6 +14,8 @@ export interface ServiceRecord {
   command: string[] | null;
   env: Record<string, string>;
   labels: Record<string, string>;
+  /** Published ports, every field present, in order of published port; [] when none. */
+  ports: PortSpec[];
   replicas: number;
   state: ServiceState;
   version: number;
@@ -66,6 +70,7 @@ function toService(row: any): ServiceRecord {
     command: row.command ? JSON.parse(row.command) : null,
     env: JSON.parse(row.env),
     labels: JSON.parse(row.labels),
+    ports: normalisePorts(JSON.parse(row.ports)),
     replicas: row.replicas,
     state: row.state,
     version: row.version,

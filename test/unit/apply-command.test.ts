@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyCommand, type ApplyResult, type Table } from '../../database/apply-command';
-import type { Command, ServiceSpec } from '../../database/commands';
+import type { Command, PortSpec, ServiceSpec } from '../../database/commands';
 import { openDatabase, type Db } from '../../database/open-database';
 import { getMeta, getNode, getService, listServices, listTasks } from '../../database/queries';
 
@@ -12,7 +12,7 @@ function freshDb(): Db {
 }
 
 function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
-  return { image: 'nginx:1.27', command: null, env: {}, labels: {}, ...overrides };
+  return { image: 'nginx:1.27', command: null, env: {}, labels: {}, ports: [], ...overrides };
 }
 
 function ok(result: ApplyResult): boolean {
@@ -230,6 +230,125 @@ describe('applyCommand: services', () => {
     refused(applyCommand(db, { type: 'service.remove', name: 'web', at: AT }), 'ILLEGAL_TRANSITION');
     assert.ok(getService(db, 'web'));
     assert.equal(listTasks(db).length, 1);
+  });
+});
+
+describe('applyCommand: published ports', () => {
+  const port = (published: number, target: number, more: Partial<PortSpec> = {}): PortSpec => ({ published, target, protocol: 'tcp', mode: 'ingress', proxy: 'none', ...more });
+  const create = (db: Db, name: string, ports: PortSpec[]) =>
+    applyCommand(db, { type: 'service.create', id: `svc-${name}`, name, spec: spec({ ports }), replicas: 1, at: AT });
+  const update = (db: Db, name: string, ports: unknown[], at = AT + 1) =>
+    applyCommand(db, { type: 'service.update', name, changes: { ports: ports as PortSpec[] }, at });
+
+  test('a created service stores its ports, in order of published port; none means []', () => {
+    const db = withService('RUNNING', spec({ ports: [port(9443, 443, { mode: 'host', proxy: 'v2' }), port(8080, 80)] }));
+    assert.deepEqual(web(db).ports, [port(8080, 80), port(9443, 443, { mode: 'host', proxy: 'v2' })]);
+    ok(create(db, 'plain', []));
+    assert.deepEqual(getService(db, 'plain')!.ports, []);
+  });
+
+  test('ports left out of a port are read back with the defaults (tcp, ingress, no PROXY header)', () => {
+    const db = freshDb();
+    ok(create(db, 'web', [{ published: 8080, target: 80 } as PortSpec]));
+    assert.deepEqual(web(db).ports, [port(8080, 80)]);
+  });
+
+  test('a service.create committed before ports existed (no spec.ports) stores none', () => {
+    const db = freshDb();
+    const old = { image: 'nginx:1.27', command: null, env: {}, labels: {} } as unknown as ServiceSpec;
+    ok(applyCommand(db, { type: 'service.create', id: 'svc-1', name: 'web', spec: old, replicas: 1, at: AT }));
+    assert.deepEqual(web(db).ports, []);
+  });
+
+  test('an update with ports replaces the whole list, bumps version and goes back to DEPLOYING, but keeps spec version', () => {
+    const db = withService('RUNNING', spec({ ports: [port(8080, 80), port(8443, 443)] }));
+    assert.equal(ok(update(db, 'web', [port(8080, 8080, { proxy: 'v1' }), port(9000, 9000)])), true);
+    const s = web(db);
+    assert.deepEqual(s.ports, [port(8080, 8080, { proxy: 'v1' }), port(9000, 9000)]);
+    assert.equal(s.version, 2);
+    assert.equal(s.specVersion, 1, 'no new containers for a port change');
+    assert.equal(s.state, 'DEPLOYING');
+    assert.equal(s.updatedAt, AT + 1);
+    ok(update(db, 'web', [], AT + 2));
+    assert.deepEqual(web(db).ports, []);
+    assert.equal(web(db).version, 3);
+    assert.equal(web(db).specVersion, 1);
+  });
+
+  test('ports together with an image change: both versions move once', () => {
+    const db = withService('RUNNING');
+    ok(applyCommand(db, { type: 'service.update', name: 'web', changes: { image: 'nginx:1.28', ports: [port(80, 80)] }, at: AT + 1 }));
+    assert.deepEqual([web(db).version, web(db).specVersion], [2, 2]);
+  });
+
+  test('the same ports in another order, or with the defaults spelled out, are not a change', () => {
+    const db = withService('RUNNING', spec({ ports: [port(8080, 80), port(8443, 443)] }));
+    const before = web(db);
+    assert.equal(ok(update(db, 'web', [{ published: 8443, target: 443 }, port(8080, 80)])), false);
+    assert.deepEqual(web(db), before);
+  });
+
+  test('an update without ports keeps them', () => {
+    const db = withService('RUNNING', spec({ ports: [port(8080, 80)] }));
+    ok(applyCommand(db, { type: 'service.update', name: 'web', changes: { replicas: 4 }, at: AT + 1 }));
+    assert.deepEqual(web(db).ports, [port(8080, 80)]);
+  });
+
+  test('a port another service publishes is refused PORT_IN_USE naming the port and both services, and nothing is stored', () => {
+    const db = withService('RUNNING', spec({ ports: [port(8080, 80)] }));
+    const message = refused(create(db, 'api', [port(9090, 90), port(8080, 3000, { mode: 'host' })]), 'PORT_IN_USE');
+    assert.equal(message, 'published port 8080 is already used by service web (asked for by service api)');
+    assert.equal(getService(db, 'api'), undefined);
+
+    ok(create(db, 'api', [port(9090, 90)]));
+    const before = getService(db, 'api');
+    assert.equal(
+      refused(update(db, 'api', [port(9090, 90), port(8080, 80)]), 'PORT_IN_USE'),
+      'published port 8080 is already used by service web (asked for by service api)',
+    );
+    assert.deepEqual(getService(db, 'api'), before);
+  });
+
+  test('a service may keep its own ports across an update (it does not conflict with itself)', () => {
+    const db = withService('RUNNING', spec({ ports: [port(8080, 80)] }));
+    assert.equal(ok(update(db, 'web', [port(8080, 81)])), true);
+    assert.deepEqual(web(db).ports, [port(8080, 81)]);
+  });
+
+  test('a service being deleted keeps its ports until its row is removed; then they are free', () => {
+    const db = withService('RUNNING', spec({ ports: [port(8080, 80)] }));
+    ok(applyCommand(db, { type: 'service.delete', name: 'web', at: AT + 1 }));
+    assert.match(refused(create(db, 'api', [port(8080, 80)]), 'PORT_IN_USE'), /service web/);
+    ok(applyCommand(db, { type: 'service.set-state', name: 'web', state: 'DELETING', version: 2, at: AT + 2 }));
+    assert.match(refused(create(db, 'api', [port(8080, 80)]), 'PORT_IN_USE'), /service web/);
+    ok(applyCommand(db, { type: 'service.remove', name: 'web', at: AT + 3 }));
+    ok(create(db, 'api', [port(8080, 80)]));
+    assert.deepEqual(getService(db, 'api')!.ports, [port(8080, 80)]);
+  });
+
+  test('a list that publishes a port twice is refused even when it reaches the log unvalidated', () => {
+    const db = freshDb();
+    assert.match(refused(create(db, 'web', [port(8080, 80), port(8080, 81)]), 'INVALID_ARGUMENT'), /published port 8080 is given twice/);
+    assert.equal(getService(db, 'web'), undefined);
+  });
+
+  test('a refused service.create inside a batch does not stop the others', () => {
+    const db = withService('RUNNING', spec({ ports: [port(8080, 80)] }));
+    ok(applyCommand(db, {
+      type: 'batch',
+      commands: [
+        { type: 'service.create', id: 'a', name: 'a', spec: spec({ ports: [port(8080, 80)] }), replicas: 1, at: AT },
+        { type: 'service.create', id: 'b', name: 'b', spec: spec({ ports: [port(8081, 80)] }), replicas: 1, at: AT },
+      ],
+    }));
+    assert.deepEqual(listServices(db).map((s) => s.name), ['b', 'web']);
+  });
+
+  test('the conflict check names the lowest clashing port and the first holder by name, the same on every node', () => {
+    const db = freshDb();
+    ok(create(db, 'zeta', [port(9000, 1)]));
+    ok(create(db, 'alpha', [port(9500, 1)]));
+    assert.equal(refused(create(db, 'new', [port(9500, 1), port(9000, 1)]), 'PORT_IN_USE'), 'published port 9000 is already used by service zeta (asked for by service new)');
   });
 });
 

@@ -16,6 +16,7 @@ function service(overrides: Partial<ServiceRecord> = {}): ServiceRecord {
     command: null,
     env: {},
     labels: {},
+    ports: [],
     replicas: 3,
     state: 'RUNNING',
     version: 4,

@@ -12,12 +12,12 @@ test('GET /state reads fresh rows as soon as another thread commits, and cached 
   const writer = openDatabase(file, { migrate: true });
   const reader = openDatabase(file);
   const at = 1_700_000_000_000;
-  applyCommand(writer, { type: 'service.create', id: 's1', name: 'one', spec: { image: 'i', command: null, env: {}, labels: {} }, replicas: 1, at });
+  applyCommand(writer, { type: 'service.create', id: 's1', name: 'one', spec: { image: 'i', command: null, env: {}, labels: {}, ports: [] }, replicas: 1, at });
   assert.deepEqual(readState(reader, at).services.map((s) => s.name), ['one']);
   const cached = readState(reader, at + 1000);
   assert.deepEqual(cached.services.map((s) => s.name), ['one'], 'same rows while nothing is written');
 
-  applyCommand(writer, { type: 'service.create', id: 's2', name: 'two', spec: { image: 'i', command: null, env: {}, labels: {} }, replicas: 2, at });
+  applyCommand(writer, { type: 'service.create', id: 's2', name: 'two', spec: { image: 'i', command: null, env: {}, labels: {}, ports: [] }, replicas: 2, at });
   assert.deepEqual(readState(reader, at + 2000).services.map((s) => s.name), ['one', 'two'], 'a commit by another connection is seen at once');
   applyCommand(writer, { type: 'service.update', name: 'two', changes: { replicas: 5 }, at });
   assert.equal(readState(reader, at + 3000).services.find((s) => s.name === 'two')!.replicas, 5);
