@@ -42,11 +42,13 @@ export function presentService(service: ServiceRecord, tasks: readonly TaskRecor
     command: service.command,
     env: service.env,
     labels: service.labels,
+    /** Every field present (protocol, mode, proxy defaulted), in order of published port. */
+    ports: service.ports,
     replicas: service.replicas,
     running: tasks.filter(isRunning).length,
     state: service.state,
     version: service.version,
-    /** Bumped only by changes that need new containers (image, command, env, labels); each task's `version` is the one it runs. */
+    /** Bumped only by changes that need new containers (image, command, env, labels; not replicas or ports); each task's `version` is the one it runs. */
     specVersion: service.specVersion,
     rebalancing: service.rebalance,
     createdAt: iso(service.createdAt),
@@ -177,6 +179,7 @@ export function readState(db: Db, now: number) {
     services: services.map((s) => ({
       name: s.name,
       image: s.image,
+      ports: s.ports,
       replicas: s.replicas,
       running: (byService.get(s.name) ?? []).filter(isRunning).length,
       state: s.state,

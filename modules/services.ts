@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import { BicycleError } from '../daemon/errors';
+import { requirePortsFree } from '../database/ports';
 import { getService, listServices, listTasks } from '../database/queries';
 import { isTerminalTaskState } from '../database/task-state';
 import { proposeOrThrow, readBarrier, waitUntil, type RestContext } from './context';
@@ -40,6 +41,8 @@ export function servicesRouter(ctx: RestContext): Router {
     parseFlag(k.query.wait, 'wait', false);
     parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS);
     if (getService(ctx.db, input.name)) throw new BicycleError('SERVICE_EXISTS', `a service named ${input.name} already exists`);
+    // The common case answers at once; applying the command checks again, and that check decides.
+    requirePortsFree(ctx.db, input.name, input.spec.ports);
     await proposeOrThrow(ctx, {
       type: 'service.create',
       id: randomBytes(12).toString('hex'),
@@ -65,6 +68,7 @@ export function servicesRouter(ctx: RestContext): Router {
     const changes = parseServiceChanges(k.request.body);
     parseFlag(k.query.wait, 'wait', false);
     parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS);
+    if (changes.ports) requirePortsFree(ctx.db, service.name, changes.ports);
     await proposeOrThrow(ctx, { type: 'service.update', name: service.name, changes, at: ctx.now() });
     ctx.log.info('service updated', { service: service.name, changes: Object.keys(changes).join(',') });
     await waitForConverged(service.name, k.query);

@@ -48,6 +48,34 @@ const labels = stringMap('label', (key) => {
   return key.startsWith('io.bicycle.') ? 'label keys starting with io.bicycle. are reserved for Bicycle' : null;
 });
 
+const PORT_RANGE = 'must be a whole number from 1 to 65535';
+const portNumber = z.number({ error: PORT_RANGE }).int(PORT_RANGE).min(1, PORT_RANGE).max(65_535, PORT_RANGE);
+
+/** One published port; protocol, mode and proxy may be left out (tcp, ingress, none). */
+const port = z.strictObject(
+  {
+    published: portNumber,
+    target: portNumber,
+    protocol: z.literal('tcp', { error: 'must be "tcp" (udp is not supported)' }).default('tcp'),
+    mode: z.enum(['ingress', 'host'], { error: 'must be "ingress" or "host"' }).default('ingress'),
+    proxy: z.enum(['none', 'v1', 'v2'], { error: 'must be "none", "v1" or "v2"' }).default('none'),
+  },
+  { error: 'must be an object, e.g. {"published": 8080, "target": 80}' },
+);
+
+/** Published ports, each published port at most once (the service-wide check; the cluster-wide one is PORT_IN_USE). */
+const ports = z
+  .array(port, { error: 'must be an array of ports, e.g. [{"published": 8080, "target": 80}]' })
+  .max(1000, 'must have at most 1000 ports')
+  .superRefine((list, ctx) => {
+    const first = new Map<number, number>();
+    list.forEach((p, i) => {
+      const earlier = first.get(p.published);
+      if (earlier === undefined) first.set(p.published, i);
+      else ctx.addIssue({ code: 'custom', message: `port ${p.published} is already published by ports.${earlier}`, path: [i, 'published'] });
+    });
+  });
+
 const createService = z.strictObject({
   name,
   image,
@@ -55,6 +83,7 @@ const createService = z.strictObject({
   command: command.optional(),
   env: env.optional(),
   labels: labels.optional(),
+  ports: ports.optional(),
 });
 
 const updateService = z
@@ -64,8 +93,9 @@ const updateService = z
     command: command.optional(),
     env: env.optional(),
     labels: labels.optional(),
+    ports: ports.optional(),
   })
-  .refine((v) => Object.keys(v).length > 0, 'give at least one of image, replicas, command, env, labels');
+  .refine((v) => Object.keys(v).length > 0, 'give at least one of image, replicas, command, env, labels, ports');
 
 const updateNode = z.strictObject({
   availability: z.enum(['active', 'drain', 'pause'], { error: 'must be one of active, drain, pause' }),
@@ -78,7 +108,7 @@ function refuse(error: z.ZodError, what: string, body: unknown): never {
   const missing = issue.path.length > 0 && valueAt(body, issue.path) === undefined;
   if (issue.code === 'unrecognized_keys') {
     const keys = (issue as { keys: string[] }).keys;
-    throw new BicycleError('INVALID_ARGUMENT', `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} in ${what}`);
+    throw new BicycleError('INVALID_ARGUMENT', `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} in ${field || what}`);
   }
   if (issue.code === 'invalid_type' && missing) {
     throw new BicycleError('INVALID_ARGUMENT', `${field}: is required`);
@@ -115,7 +145,7 @@ export function parseNewService(body: unknown): NewService {
   return {
     name: v.name,
     replicas: v.replicas ?? 1,
-    spec: { image: v.image, command: v.command ?? null, env: v.env ?? {}, labels: v.labels ?? {} },
+    spec: { image: v.image, command: v.command ?? null, env: v.env ?? {}, labels: v.labels ?? {}, ports: v.ports ?? [] },
   };
 }
 

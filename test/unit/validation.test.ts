@@ -23,11 +23,11 @@ function assertInvalid(fn: () => unknown, ...patterns: RegExp[]): void {
 }
 
 describe('parseNewService: good input', () => {
-  test('name and image alone are enough: replicas default to 1, env and labels to {}, command to null', () => {
+  test('name and image alone are enough: replicas default to 1, env and labels to {}, command to null, ports to []', () => {
     assert.deepEqual(parseNewService({ name: 'web', image: 'nginx:1.27' }), {
       name: 'web',
       replicas: 1,
-      spec: { image: 'nginx:1.27', command: null, env: {}, labels: {} },
+      spec: { image: 'nginx:1.27', command: null, env: {}, labels: {}, ports: [] },
     });
   });
 
@@ -39,6 +39,7 @@ describe('parseNewService: good input', () => {
       command: ['node', 'server.js'],
       env: { NODE_ENV: 'production', _X: '', 'a.b': 'c' },
       labels: { tier: 'back', 'com.example/owner': 'ops' },
+      ports: [{ published: 8443, target: 443, protocol: 'tcp', mode: 'host', proxy: 'v2' }],
     });
     assert.deepEqual(parsed, {
       name: 'api_v2-x',
@@ -48,6 +49,7 @@ describe('parseNewService: good input', () => {
         command: ['node', 'server.js'],
         env: { NODE_ENV: 'production', _X: '', 'a.b': 'c' },
         labels: { tier: 'back', 'com.example/owner': 'ops' },
+        ports: [{ published: 8443, target: 443, protocol: 'tcp', mode: 'host', proxy: 'v2' }],
       },
     });
   });
@@ -102,7 +104,7 @@ describe('parseNewService: bad input names the field', () => {
   });
 
   test('several unknown fields are all named', () => {
-    assertInvalid(() => parseNewService({ name: 'web', image: 'nginx', ports: [80], volumes: [] }), /unknown fields/, /"ports"/, /"volumes"/);
+    assertInvalid(() => parseNewService({ name: 'web', image: 'nginx', networks: [], volumes: [] }), /unknown fields/, /"networks"/, /"volumes"/);
   });
 
   test('a command that is not an array is refused with an example', () => {
@@ -140,6 +142,91 @@ describe('parseNewService: bad input names the field', () => {
   });
 });
 
+describe('ports', () => {
+  const withPorts = (ports: unknown) => parseNewService({ name: 'web', image: 'nginx', ports }).spec.ports;
+
+  test('protocol, mode and proxy default to tcp, ingress and none', () => {
+    assert.deepEqual(withPorts([{ published: 8080, target: 80 }]), [{ published: 8080, target: 80, protocol: 'tcp', mode: 'ingress', proxy: 'none' }]);
+  });
+
+  test('every mode and proxy is accepted, ports 1 and 65535 too', () => {
+    assert.deepEqual(
+      withPorts([
+        { published: 1, target: 65535, mode: 'host', proxy: 'v1' },
+        { published: 65535, target: 1, protocol: 'tcp', mode: 'ingress', proxy: 'v2' },
+      ]),
+      [
+        { published: 1, target: 65535, protocol: 'tcp', mode: 'host', proxy: 'v1' },
+        { published: 65535, target: 1, protocol: 'tcp', mode: 'ingress', proxy: 'v2' },
+      ],
+    );
+  });
+
+  test('an empty list is accepted (no published ports)', () => {
+    assert.deepEqual(withPorts([]), []);
+  });
+
+  for (const value of [0, 65536, -1, 80.5, '8080', null, true]) {
+    test(`published ${JSON.stringify(value)} is refused naming ports.N.published and the range`, () => {
+      assertInvalid(
+        () => withPorts([{ published: 8080, target: 80 }, { published: value, target: 80 }]),
+        /^ports\.1\.published: must be a whole number from 1 to 65535$/,
+      );
+    });
+  }
+
+  test('a bad target is refused naming ports.N.target', () => {
+    assertInvalid(() => withPorts([{ published: 8080, target: 0 }]), /^ports\.0\.target: must be a whole number from 1 to 65535$/);
+    assertInvalid(() => withPorts([{ published: 8080, target: 'http' }]), /^ports\.0\.target: must be a whole number from 1 to 65535$/);
+  });
+
+  test('a missing published or target port is required by name', () => {
+    assertInvalid(() => withPorts([{ target: 80 }]), /^ports\.0\.published: is required$/);
+    assertInvalid(() => withPorts([{ published: 8080 }]), /^ports\.0\.target: is required$/);
+  });
+
+  test('udp is refused saying it is not supported', () => {
+    assertInvalid(() => withPorts([{ published: 53, target: 53, protocol: 'udp' }]), /^ports\.0\.protocol: /, /"tcp"/, /udp is not supported/);
+  });
+
+  test('an unknown mode or proxy is refused naming the field and what is accepted', () => {
+    assertInvalid(() => withPorts([{ published: 80, target: 80, mode: 'global' }]), /^ports\.0\.mode: must be "ingress" or "host"$/);
+    assertInvalid(() => withPorts([{ published: 80, target: 80, proxy: 'v3' }]), /^ports\.0\.proxy: must be "none", "v1" or "v2"$/);
+    assertInvalid(() => withPorts([{ published: 80, target: 80, proxy: true }]), /^ports\.0\.proxy: /);
+  });
+
+  test('a published port given twice is refused naming the port and both entries', () => {
+    assertInvalid(
+      () => withPorts([{ published: 8080, target: 80 }, { published: 9090, target: 90 }, { published: 8080, target: 81, mode: 'host' }]),
+      /^ports\.2\.published: port 8080 is already published by ports\.0$/,
+    );
+  });
+
+  test('the same target behind two published ports is fine', () => {
+    assert.equal(withPorts([{ published: 8080, target: 80 }, { published: 8081, target: 80 }]).length, 2);
+  });
+
+  test('an unknown field of a port is refused naming the port', () => {
+    assertInvalid(() => withPorts([{ published: 80, target: 80, host_ip: '0.0.0.0' }]), /^unknown field "host_ip" in ports\.0$/);
+  });
+
+  test('ports that are not an array of objects are refused with an example', () => {
+    assertInvalid(() => withPorts('8080:80'), /^ports: must be an array of ports, e.g. /);
+    assertInvalid(() => withPorts({ published: 8080, target: 80 }), /^ports: must be an array/);
+    assertInvalid(() => withPorts([8080]), /^ports\.0: must be an object, e.g. /);
+    assertInvalid(() => withPorts(null), /^ports: /);
+  });
+
+  test('ports may be changed alone by an update, or cleared with []; bad ones are refused as on create', () => {
+    assert.deepEqual(parseServiceChanges({ ports: [{ published: 8080, target: 80, proxy: 'v1' }] }), {
+      ports: [{ published: 8080, target: 80, protocol: 'tcp', mode: 'ingress', proxy: 'v1' }],
+    });
+    assert.deepEqual(parseServiceChanges({ ports: [] }), { ports: [] });
+    assertInvalid(() => parseServiceChanges({ ports: [{ published: 70000, target: 80 }] }), /^ports\.0\.published: must be a whole number from 1 to 65535$/);
+    assertInvalid(() => parseServiceChanges({ ports: [{ published: 1, target: 1 }, { published: 1, target: 2 }] }), /^ports\.1\.published: port 1 is already published/);
+  });
+});
+
 describe('parseServiceChanges', () => {
   test('only the fields given are returned', () => {
     assert.deepEqual(parseServiceChanges({ replicas: 5 }), { replicas: 5 });
@@ -151,7 +238,7 @@ describe('parseServiceChanges', () => {
   });
 
   test('an empty update is refused, saying what may be given', () => {
-    assertInvalid(() => parseServiceChanges({}), /the update/, /at least one of image, replicas, command, env, labels/);
+    assertInvalid(() => parseServiceChanges({}), /the update/, /at least one of image, replicas, command, env, labels, ports$/);
   });
 
   test('the name cannot be changed: it is an unknown field of an update', () => {
