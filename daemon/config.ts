@@ -55,6 +55,21 @@ export interface DaemonConfig {
     /** Move replicas onto nodes that join or come back, a few at a time, without being asked. */
     autoRebalance: boolean;
   };
+  /** The traffic manager: published ports on every node, service names for containers. */
+  traffic: {
+    /** Serve published ports (hold them, install the kernel rules, forward). */
+    enabled: boolean;
+    /** Let the kernel (iptables NAT) carry connections to local replicas; off, every connection takes the Node.js hop. */
+    kernel: boolean;
+    /** How long a replica is out of every node's backend set before its container is stopped, in ms. */
+    deregisterDelayMs: number;
+    /** How long the hop waits for one replica to accept before trying the next, in ms. */
+    connectTimeoutMs: number;
+    /** How often each peer that runs replicas is probed; two misses and it gets no new connections from here, in ms. */
+    peerProbeIntervalMs: number;
+    /** Answer service names (`web`, `web.bicycle`) for containers, on the engine's bridge gateway. */
+    dns: boolean;
+  };
   monitoring: {
     /** How often container CPU and memory are sampled, in ms. */
     statsIntervalMs: number;
@@ -105,6 +120,16 @@ const schema = z
         autoRebalance: z.boolean(),
       })
       .strict(),
+    traffic: z
+      .object({
+        enabled: z.boolean(),
+        kernel: z.boolean(),
+        deregisterDelayMs: z.number().int().min(0).max(600_000),
+        connectTimeoutMs: z.number().int().min(50).max(60_000),
+        peerProbeIntervalMs: z.number().int().min(50).max(60_000),
+        dns: z.boolean(),
+      })
+      .strict(),
     monitoring: z.object({ statsIntervalMs: z.number().int().min(500).max(3_600_000) }).strict(),
   })
   .strict();
@@ -120,6 +145,7 @@ export function defaultConfig(): z.input<typeof schema> {
     role: 'manager',
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
     deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false },
+    traffic: { enabled: true, kernel: true, deregisterDelayMs: 1000, connectTimeoutMs: 1000, peerProbeIntervalMs: 250, dns: true },
     monitoring: { statsIntervalMs: 5000 },
   };
 }

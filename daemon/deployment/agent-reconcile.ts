@@ -9,6 +9,8 @@ export interface ObservedContainer {
   /** Docker's state: created, running, paused, restarting, removing, exited, dead. */
   state: string;
   exitCode: number | null;
+  /** Its address on the engine's default bridge, while it runs; null otherwise. */
+  ip: string | null;
 }
 
 export type AgentAction =

@@ -10,6 +10,16 @@ import { ImagePullError, NameConflictError, type ContainerRuntime, type Containe
 import { Semaphore } from './semaphore';
 import { ReportBatcher } from './report-batcher';
 
+/** What the agent needs of the traffic manager. */
+export interface AgentTraffic {
+  /** Why this node cannot serve the service's published ports (one is taken by another program), or null. */
+  portProblem(service: ServiceRecord): Promise<string | null>;
+  /** The resolver settings for new containers, when this node answers service names. */
+  dnsConfig(): ContainerSpec['dns'];
+  /** How long a replica with published ports is out of every node's backend set before its container is stopped, in ms. */
+  deregisterDelayMs: number;
+}
+
 export interface AgentOptions {
   db: Db;
   runtime: ContainerRuntime;
@@ -18,6 +28,8 @@ export interface AgentOptions {
   log: Logger;
   concurrency: number;
   stopGracePeriodMs: number;
+  /** The traffic manager, when this node serves published ports. */
+  traffic?: AgentTraffic;
   /** Called when an action finished, so the loop makes another pass. */
   wake(): void;
 }
@@ -54,6 +66,7 @@ export class Agent {
     const reports: Command[] = [];
     const services = new Map<string, ServiceRecord>();
     for (const s of listServices(this.o.db)) services.set(s.name, s);
+    const serviceOf = new Map(tasks.map((t) => [t.id, t.serviceName]));
     for (const action of actions) {
       if (action.kind === 'report' && action.state === 'RUNNING' && action.containerId) {
         // An adopted container: its start time comes from the engine.
@@ -62,7 +75,7 @@ export class Agent {
       } else if (action.kind === 'report') {
         reports.push(this.observe(action.taskId, action.state, { containerId: action.containerId, exitCode: action.exitCode, error: action.error }));
       } else {
-        this.runInBackground(action, labels, services);
+        this.runInBackground(action, labels, services, serviceOf);
       }
     }
     if (reports.length > 0) await this.o.propose({ type: 'batch', commands: reports });
@@ -72,21 +85,31 @@ export class Agent {
     return { type: 'task.observe', taskId, state, ...extra, at: Date.now() };
   }
 
-  private runInBackground(action: Exclude<AgentAction, { kind: 'report' }>, labels: Record<string, string>, services: Map<string, ServiceRecord>): void {
+  private runInBackground(
+    action: Exclude<AgentAction, { kind: 'report' }>,
+    labels: Record<string, string>,
+    services: Map<string, ServiceRecord>,
+    serviceOf: Map<string, string>,
+  ): void {
     if (action.kind === 'start') {
       const service = services.get(action.task.serviceName);
       if (!service) return;
       this.background(action.task.id, () => this.start(action.task, action.containerId, service, labels));
     } else {
-      this.background(action.containerId, () => this.remove(action));
+      // A replica with published ports leaves every node's backend set first (the same commit reaches them all);
+      // its container stops only after the deregistration delay, so no new connection meets a stopping replica.
+      const service = action.taskId ? services.get(serviceOf.get(action.taskId) ?? '') : undefined;
+      const delayMs = action.reportState === 'SHUTDOWN' && service && service.ports.length > 0 ? (this.o.traffic?.deregisterDelayMs ?? 0) : 0;
+      this.background(action.containerId, () => this.remove(action), delayMs);
     }
   }
 
-  private background(key: string, work: () => Promise<void>): void {
+  private background(key: string, work: () => Promise<void>, delayMs = 0): void {
     if (this.busy.has(key)) return;
     this.busy.add(key);
-    const done = this.semaphore
-      .run(work)
+    const waited = delayMs > 0 ? new Promise<void>((resolve) => setTimeout(resolve, delayMs)) : Promise.resolve();
+    const done = waited
+      .then(() => this.semaphore.run(work))
       .catch((error: unknown) => {
         this.o.log.warn('agent action failed; will retry', { key, error: errorMessage(error) });
       })
@@ -103,8 +126,14 @@ export class Agent {
     let containerId = existing;
     if (!containerId) {
       if (task.specVersion !== service.specVersion) return; // superseded; the orchestrator replaces it
+      const portProblem = service.ports.length > 0 ? await this.o.traffic?.portProblem(service) : null;
+      if (portProblem) {
+        log.warn('task failed', { error: portProblem });
+        await this.reports.report(this.observe(task.id, 'FAILED', { error: portProblem }));
+        return;
+      }
       try {
-        containerId = await this.o.runtime.create(containerSpec(service, task, labels));
+        containerId = await this.o.runtime.create(containerSpec(service, task, labels, this.o.traffic?.dnsConfig()));
       } catch (error) {
         if (error instanceof NameConflictError) return; // created by an earlier life of this agent: adopted next pass
         const reason = error instanceof ImagePullError ? error.message : `cannot create the container: ${errorMessage(error)}`;
@@ -142,8 +171,9 @@ export class Agent {
 }
 
 /** The container for a task: readable name `service.slot.taskid`, Bicycle's labels over the user's. */
-export function containerSpec(service: ServiceRecord, task: TaskRecord, labels: Record<string, string>): ContainerSpec {
+export function containerSpec(service: ServiceRecord, task: TaskRecord, labels: Record<string, string>, dns?: ContainerSpec['dns']): ContainerSpec {
   return {
+    ...(dns ? { dns } : {}),
     name: `${service.name}.${task.slot}.${task.id}`,
     image: service.image,
     command: service.command,

@@ -7,6 +7,16 @@ export interface ContainerSpec {
   command: string[] | null;
   env: Record<string, string>;
   labels: Record<string, string>;
+  /** The resolver the container asks (this node's, for service names) and the domains it searches; the engine's own when absent. */
+  dns?: { servers: string[]; search: string[] };
+}
+
+/** The engine's default bridge network, where containers get their addresses. */
+export interface BridgeNetwork {
+  /** The bridge's address on this node, the containers' gateway. */
+  gateway: string;
+  /** CIDR, e.g. 172.17.0.0/16. */
+  subnet: string;
 }
 
 export interface RuntimeEvent {
@@ -31,6 +41,8 @@ export interface ContainerRuntime {
   startedAt(containerId: string): Promise<number | null>;
   /** Stops (grace period, then kill) and removes; succeeds if it is already gone. */
   remove(containerId: string, gracePeriodMs: number): Promise<void>;
+  /** The default bridge network's gateway and subnet, or null if the engine has none. */
+  bridge(): Promise<BridgeNetwork | null>;
   /** Calls onEvent for container events with these labels until the returned function is called; onError when the stream breaks. */
   watch(labels: Record<string, string>, onEvent: (event: RuntimeEvent) => void, onError: (error: Error) => void): Promise<() => void>;
 }

@@ -1,7 +1,8 @@
 import type Docker from 'dockerode';
+import { networkInterfaces } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { ObservedContainer } from './agent-reconcile';
-import { ImagePullError, NameConflictError, type ContainerRuntime, type ContainerSpec, type RuntimeEvent } from './container-runtime';
+import { ImagePullError, NameConflictError, type BridgeNetwork, type ContainerRuntime, type ContainerSpec, type RuntimeEvent } from './container-runtime';
 import { LABELS } from '../docker-client';
 import { onJsonLines } from '../json-lines';
 
@@ -34,6 +35,7 @@ export class DockerRuntime implements ContainerRuntime {
       taskId: c.Labels?.[LABELS.task] ?? null,
       state: c.State,
       exitCode: parseExitCode(c.Status),
+      ip: c.State === 'running' ? (c.NetworkSettings?.Networks?.bridge?.IPAddress || null) : null,
     }));
   }
 
@@ -43,7 +45,7 @@ export class DockerRuntime implements ContainerRuntime {
       Image: spec.image,
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       Labels: spec.labels,
-      HostConfig: { Init: this.options.init },
+      HostConfig: { Init: this.options.init, ...(spec.dns ? { Dns: spec.dns.servers, DnsSearch: spec.dns.search } : {}) },
     };
     if (spec.command) options.Cmd = spec.command;
     try {
@@ -107,6 +109,20 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async bridge(): Promise<BridgeNetwork | null> {
+    try {
+      const info = (await this.docker.getNetwork('bridge').inspect()) as { IPAM?: { Config?: Array<{ Gateway?: string; Subnet?: string }> } };
+      const config = info.IPAM?.Config?.find((c) => c.Subnet && !c.Subnet.includes(':'));
+      if (!config) return null;
+      // Older engines leave the default bridge's gateway out: it is this namespace's own address inside the subnet.
+      const gateway = config.Gateway ?? localAddressIn(config.Subnet!);
+      return gateway ? { gateway, subnet: config.Subnet! } : null;
+    } catch (error) {
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+
   async watch(labels: Record<string, string>, onEvent: (event: RuntimeEvent) => void, onError: (error: Error) => void): Promise<() => void> {
     const stream = (await this.docker.getEvents({ filters: { type: ['container'], label: labelFilter(labels) } })) as unknown as Readable;
     // A malformed line is skipped; the periodic resync covers whatever it meant.
@@ -122,6 +138,19 @@ export class DockerRuntime implements ContainerRuntime {
       stream.destroy();
     };
   }
+}
+
+/** An IPv4 address of this network namespace inside `cidr`, if it has one. */
+export function localAddressIn(cidr: string): string | null {
+  const [base, bits] = cidr.split('/') as [string, string];
+  const toNumber = (ip: string) => ip.split('.').reduce((n, octet) => (n << 8) + Number(octet), 0) >>> 0;
+  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family === 'IPv4' && ((toNumber(a.address) & mask) >>> 0) === ((toNumber(base) & mask) >>> 0)) return a.address;
+    }
+  }
+  return null;
 }
 
 /** The exit code in Docker's listing status text, e.g. "Exited (137) 2 seconds ago". */

@@ -9,6 +9,9 @@ import { Agent } from '../deployment/agent';
 import { Manager } from '../deployment/manager';
 import { Loop } from '../deployment/loop';
 import type { Command } from '../../database/commands';
+import { TrafficManager } from '../traffic/traffic-manager';
+import { Iptables, ownerComment } from '../traffic/iptables';
+import { chainPrefix } from '../traffic/rules';
 
 /**
  * The deployment thread: the leader's orchestrator and scheduler (one
@@ -27,6 +30,24 @@ const propose = async (command: Command) => {
 const runtime = new DockerRuntime(connectDocker(config.dockerSocket), { init: config.deployment.init });
 const notes = new ChangeNotes();
 
+const trafficLoop: Loop = new Loop('traffic', () => traffic!.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs, debounceMs: 2 });
+const prefix = chainPrefix(nodeId);
+const traffic = config.traffic.enabled
+  ? new TrafficManager({
+      db,
+      runtime,
+      nodeId,
+      nodeName: config.name,
+      advertise: config.advertise,
+      log: log.child({ loop: 'traffic' }),
+      config: config.traffic,
+      packetRules: config.traffic.kernel ? new Iptables(prefix) : null,
+      owner: ownerComment(process.pid),
+      chainPrefix: prefix,
+      wake: () => trafficLoop.wake(),
+    })
+  : undefined;
+
 const manager = new Manager({ db, nodeId, propose, log, updateParallelism: config.deployment.updateParallelism, autoRebalance: config.deployment.autoRebalance });
 const managerLoop = new Loop('orchestrator', () => manager.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
 const agentLoop: Loop = new Loop('agent', () => agent.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
@@ -38,12 +59,18 @@ const agent: Agent = new Agent({
   log,
   concurrency: config.deployment.concurrency,
   stopGracePeriodMs: config.deployment.stopGracePeriodMs,
+  traffic: traffic && {
+    portProblem: (service) => traffic.portProblem(service),
+    dnsConfig: () => traffic.dnsConfig(),
+    deregisterDelayMs: config.traffic.deregisterDelayMs,
+  },
   wake: () => agentLoop.wake(),
 });
 
 notes.subscribe((note) => {
   if (note.tables.some((t) => t === 'services' || t === 'tasks' || t === 'nodes' || t === 'meta')) managerLoop.wake();
   if (note.tables.some((t) => t === 'tasks' || t === 'services' || t === 'meta')) agentLoop.wake();
+  if (traffic && note.tables.some((t) => t === 'tasks' || t === 'services' || t === 'nodes' || t === 'meta')) trafficLoop.wake();
 });
 
 /** Container events wake the agent at once (a container that dies is replaced in seconds, not at the next resync). */
@@ -61,7 +88,10 @@ async function watchEngine(): Promise<void> {
     unwatch = await runtime.watch(
       labels,
       (event) => {
-        if (['die', 'stop', 'destroy', 'start', 'oom', 'kill'].includes(event.action)) agentLoop.wake();
+        if (['die', 'stop', 'destroy', 'start', 'oom', 'kill'].includes(event.action)) {
+          agentLoop.wake();
+          if (traffic) trafficLoop.wake();
+        }
       },
       (error) => {
         log.warn('engine event stream broke; reconnecting', { error: error.message, retryMs: watchRetryMs });
@@ -90,6 +120,8 @@ runThread({
     await managerLoop.stop();
     await agentLoop.stop();
     await agent.drain();
+    await trafficLoop.stop();
+    await traffic?.stop();
     proposer.close();
     notes.close();
     db.close();
@@ -97,4 +129,5 @@ runThread({
 });
 managerLoop.start();
 agentLoop.start();
+if (traffic) trafficLoop.start();
 void watchEngine();

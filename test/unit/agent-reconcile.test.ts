@@ -11,7 +11,7 @@ function task(id: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
 }
 
 function container(id: string, taskId: string | null, state: string, exitCode: number | null = null): ObservedContainer {
-  return { id, taskId, state, exitCode };
+  return { id, taskId, state, exitCode, ip: null };
 }
 
 function reconcile(tasks: TaskRecord[], containers: ObservedContainer[], busy: string[] = []): AgentAction[] {

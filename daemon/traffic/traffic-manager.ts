@@ -1,0 +1,211 @@
+import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import type { Db } from '../../database/open-database';
+import { getMeta, listNodes, listServices, listTasks, type ServiceRecord } from '../../database/queries';
+import { isServiceDeleting } from '../../database/service-state';
+import type { DaemonConfig } from '../config';
+import { LABELS } from '../docker-client';
+import type { Logger } from '../logger';
+import { errorMessage } from '../logger';
+import type { BridgeNetwork, ContainerRuntime, ContainerSpec } from '../deployment/container-runtime';
+import { DnsServer } from './dns-server';
+import { SERVICE_DOMAIN } from './dns-answer';
+import { Forwarder } from './forwarder';
+import type { PacketRules } from './iptables';
+import { hostOf, planTraffic, type TrafficPlan } from './plan';
+import { PeerWatch, tcpAccepts } from './reachability';
+import { renderRules } from './rules';
+import { plainAddress } from './proxy-protocol';
+
+export interface TrafficManagerOptions {
+  db: Db;
+  runtime: ContainerRuntime;
+  nodeId: string;
+  nodeName: string;
+  /** This node's advertised host:port: its host is the source of the connections it forwards. */
+  advertise: string;
+  log: Logger;
+  config: DaemonConfig['traffic'];
+  /** The kernel's rules for this node; null when the kernel path is off. */
+  packetRules: PacketRules | null;
+  /** The owner comment on this daemon's jumps. */
+  owner: string;
+  /** The chain name prefix of this node. */
+  chainPrefix: string;
+  /** Asks for another pass soon (a probe answered, a peer changed). */
+  wake(): void;
+  now?: () => number;
+}
+
+/** How often the rules are written again even when nothing changed, to repair what something else flushed. */
+const REAPPLY_MS = 10_000;
+/** How long one readiness probe of a local replica may take. */
+const PROBE_TIMEOUT_MS = 500;
+/** Passes come this often while a local replica is still being probed. */
+const PROBE_RETRY_MS = 150;
+
+/**
+ * The traffic manager's shell on every node: each pass reads the rows and
+ * this node's containers, asks planTraffic what the node should serve,
+ * holds those ports (Forwarder), installs the kernel rules for them
+ * (PacketRules, when the rendered set changed or every few seconds),
+ * probes new local replicas until they accept, and watches the peers it
+ * forwards to. It also answers service names for the containers (DnsServer).
+ * Level-triggered, like the agent: a pass converges whatever the note was.
+ */
+export class TrafficManager {
+  private readonly forwarder: Forwarder;
+  private readonly peers: PeerWatch;
+  private readonly dns: DnsServer;
+  private readonly ready = new Set<string>();
+  private readonly probing = new Set<string>();
+  private peerAddresses = new Set<string>();
+  private localAddresses = new Set<string>();
+  private serviceNames = new Set<string>();
+  private bridge: BridgeNetwork | null = null;
+  private dnsProblem: string | null = null;
+  private lastRules = '';
+  private lastAppliedAt = 0;
+  private kernel: boolean;
+  private lastProblems = '';
+  private stopped = false;
+
+  constructor(private readonly o: TrafficManagerOptions) {
+    this.kernel = o.packetRules !== null;
+    const advertised = hostOf(o.advertise);
+    this.forwarder = new Forwarder({
+      log: o.log,
+      nodeName: o.nodeName,
+      connectTimeoutMs: o.config.connectTimeoutMs,
+      localAddress: isIP(advertised) && !/^(0\.0\.0\.0|::|127\.)/.test(advertised) ? advertised : undefined,
+      isPeer: (address) => this.peerAddresses.has(address),
+      isLocalSource: (address) => this.localAddresses.has(address) || address.startsWith('127.'),
+    });
+    this.peers = new PeerWatch({ intervalMs: o.config.peerProbeIntervalMs, failures: 2, onChange: () => o.wake() });
+    this.dns = new DnsServer({ log: o.log, serviceNames: () => this.serviceNames });
+  }
+
+  /** The resolver settings for a new container: this node's resolver when it answers service names. */
+  dnsConfig(): ContainerSpec['dns'] {
+    const address = this.dns.address;
+    return address ? { servers: [address], search: [SERVICE_DOMAIN] } : undefined;
+  }
+
+  /** Why this node cannot serve the service's published ports (one is taken by another program), or null. Holds them if it can. */
+  async portProblem(service: ServiceRecord): Promise<string | null> {
+    for (const port of service.ports) {
+      const problem = await this.forwarder.open(port.published);
+      if (problem) return problem;
+    }
+    return null;
+  }
+
+  async pass(): Promise<number | undefined> {
+    if (this.stopped) return undefined;
+    const cluster = getMeta(this.o.db, 'cluster_id');
+    if (!cluster) return undefined;
+    const now = (this.o.now ?? Date.now)();
+    await this.ensureBridgeAndResolver();
+    const services = listServices(this.o.db);
+    const tasks = listTasks(this.o.db);
+    const nodes = listNodes(this.o.db);
+    const containers = await this.o.runtime.list({ [LABELS.cluster]: cluster, [LABELS.node]: this.o.nodeId });
+    const localContainers = new Map<string, { containerId: string; ip: string }>();
+    for (const c of containers) if (c.taskId && c.state === 'running' && c.ip) localContainers.set(c.taskId, { containerId: c.id, ip: c.ip });
+    const live = new Set([...localContainers.values()].map((c) => c.containerId));
+    for (const key of this.ready) if (!live.has(key.slice(0, key.lastIndexOf(':')))) this.ready.delete(key);
+
+    const plan = planTraffic({
+      selfId: this.o.nodeId,
+      services,
+      tasks,
+      nodes,
+      localContainers,
+      ready: this.ready,
+      unreachable: this.peers.unreachable(),
+    });
+    if (!this.kernel) for (const port of plan.ports) port.kernel = false;
+    this.serviceNames = new Set(services.filter((s) => !isServiceDeleting(s.state) && s.ports.length > 0).map((s) => s.name));
+    this.peerAddresses = new Set(plan.peerAddresses);
+    this.localAddresses = localAddresses();
+    this.peers.watch(plan.watchedPeers);
+
+    const problems = await this.forwarder.hold(plan.ports);
+    this.reportProblems(problems);
+    // A port another program holds gets no rule: the kernel must not take that program's connections.
+    const served: TrafficPlan = { ...plan, ports: plan.ports.filter((p) => !problems.has(p.published)) };
+    await this.applyRules(served, now);
+    this.probe(plan.probes);
+    return plan.probes.length > 0 ? now + PROBE_RETRY_MS : undefined;
+  }
+
+  private async ensureBridgeAndResolver(): Promise<void> {
+    if (!this.bridge) {
+      try {
+        this.bridge = await this.o.runtime.bridge();
+      } catch (error) {
+        this.o.log.debug('cannot read the engine\'s bridge network yet', { error: errorMessage(error) });
+      }
+    }
+    if (this.bridge && this.o.config.dns && !this.dns.address && this.dnsProblem === null) {
+      this.dnsProblem = await this.dns.start(this.bridge.gateway);
+      if (this.dnsProblem) this.o.log.warn('containers will not resolve service names on this node', { reason: this.dnsProblem });
+      else this.o.log.info('answering service names for containers', { address: `${this.bridge.gateway}:53`, domain: SERVICE_DOMAIN });
+    }
+  }
+
+  private reportProblems(problems: Map<number, string>): void {
+    const text = [...problems.values()].join('; ');
+    if (text && text !== this.lastProblems) this.o.log.warn('published ports not served on this node', { reason: text });
+    this.lastProblems = text;
+  }
+
+  private async applyRules(plan: TrafficPlan, now: number): Promise<void> {
+    const rules = this.o.packetRules;
+    if (!rules || !this.kernel) return;
+    const set = renderRules(plan, this.o.chainPrefix, this.o.owner, this.bridge?.subnet ?? null);
+    const text = JSON.stringify(set);
+    if (text === this.lastRules && now - this.lastAppliedAt < REAPPLY_MS) return;
+    try {
+      await rules.apply(set);
+      this.lastRules = text;
+      this.lastAppliedAt = now;
+    } catch (error) {
+      // Without the kernel's rules (no iptables, not root) every connection still arrives at the held ports: the hop carries them all.
+      this.kernel = false;
+      this.o.log.warn('kernel rules unavailable; every published-port connection takes the Node.js hop', { error: errorMessage(error) });
+      this.o.wake();
+    }
+  }
+
+  private probe(probes: TrafficPlan['probes']): void {
+    for (const p of probes) {
+      if (this.probing.has(p.key)) continue;
+      this.probing.add(p.key);
+      void tcpAccepts(p.host, p.port, PROBE_TIMEOUT_MS).then((ok) => {
+        this.probing.delete(p.key);
+        if (ok && !this.stopped) {
+          this.ready.add(p.key);
+          this.o.wake();
+        }
+      });
+    }
+  }
+
+  /** Stops serving: the ports close and this node's rules are removed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.peers.close();
+    this.dns.close();
+    await this.forwarder.close();
+    if (this.o.packetRules) {
+      await this.o.packetRules.remove().catch((error: unknown) => this.o.log.warn('cannot remove the kernel rules', { error: errorMessage(error) }));
+    }
+  }
+}
+
+function localAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(plainAddress(a.address));
+  return out;
+}
