@@ -23,6 +23,20 @@ export interface Task {
   updatedAt: string;
 }
 
+export type PortMode = 'ingress' | 'host';
+export type PortProxy = 'none' | 'v1' | 'v2';
+
+/** A published port as the daemon shows it (every field present) and as `bicycle` sends it. */
+export interface PublishedPort {
+  published: number;
+  target: number;
+  protocol: 'tcp';
+  /** ingress: every node accepts and balances over all replicas; host: only nodes running a replica. */
+  mode: PortMode;
+  /** A PROXY protocol header (v1 text, v2 binary) before each connection's bytes, or none. */
+  proxy: PortProxy;
+}
+
 export interface Service {
   name: string;
   image: string;
@@ -37,6 +51,8 @@ export interface Service {
   command: string[] | null;
   env: Record<string, string>;
   labels: Record<string, string>;
+  /** In order of published port; absent from older daemons (read as none). */
+  ports?: PublishedPort[];
   createdAt: string;
   updatedAt: string;
   tasks: Task[];
@@ -50,6 +66,7 @@ export interface ServiceSpec {
   command?: string[];
   env?: Record<string, string>;
   labels?: Record<string, string>;
+  ports?: PublishedPort[];
 }
 
 /** Body of PATCH /services/:name: only the fields that change. */
@@ -105,6 +122,6 @@ export interface ClusterState {
   };
   nodes: ClusterNode[];
   /** `error`: why the service's latest failed task failed, when the daemon says. */
-  services: (Pick<Service, 'name' | 'image' | 'replicas' | 'running' | 'state'> & { error?: string | null })[];
+  services: (Pick<Service, 'name' | 'image' | 'replicas' | 'running' | 'state' | 'ports'> & { error?: string | null })[];
   containers: StateContainer[];
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { clientFor, waitDeps, withWaitOptions, type WaitOptions } from '../context';
 import { collectKeyValue, parseReplicas } from '../parse';
-import type { ServiceSpec } from '../types';
+import { collectPublish } from '../ports';
+import type { PublishedPort, ServiceSpec } from '../types';
 import { waitForService } from '../wait';
 
 interface AddOptions extends WaitOptions {
@@ -9,6 +10,7 @@ interface AddOptions extends WaitOptions {
   replicas: number;
   env?: Record<string, string>;
   label?: Record<string, string>;
+  publish?: PublishedPort[];
 }
 
 /** Builds the POST /services body from the command line. */
@@ -17,10 +19,11 @@ export function buildServiceSpec(name: string, command: string[], options: AddOp
   if (command.length > 0) spec.command = command;
   if (options.env) spec.env = options.env;
   if (options.label) spec.labels = options.label;
+  if (options.publish) spec.ports = options.publish;
   return spec;
 }
 
-/** `bicycle service add NAME --image IMG [--replicas N] [--env K=V]... [-- CMD ARGS...]` */
+/** `bicycle service add NAME --image IMG [--replicas N] [--env K=V]... [-p PUBLISHED:TARGET]... [-- CMD ARGS...]` */
 export function registerServiceAdd(service: Command): void {
   withWaitOptions(
     service
@@ -31,7 +34,12 @@ export function registerServiceAdd(service: Command): void {
       .requiredOption('--image <image>', 'container image')
       .option('--replicas <n>', 'number of replicas', parseReplicas, 1)
       .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collectKeyValue)
-      .option('--label <KEY=VALUE>', 'service label (repeatable)', collectKeyValue),
+      .option('--label <KEY=VALUE>', 'service label (repeatable)', collectKeyValue)
+      .option(
+        '-p, --publish <spec>',
+        'publish a port (repeatable): PUBLISHED:TARGET[/tcp][,mode=host][,proxy=v1|v2] or published=P,target=T[,mode=...][,proxy=...]',
+        collectPublish,
+      ),
   ).action(async (name: string, command: string[], options: AddOptions, cmd: Command) => {
     const client = clientFor(cmd);
     await client.createService(buildServiceSpec(name, command, options));

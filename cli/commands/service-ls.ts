@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { clientFor, printJson } from '../context';
+import { formatPorts } from '../ports';
 import { formatTable } from '../table';
 import type { Service } from '../types';
 
 export function serviceTable(services: readonly Service[]): string {
   const rows = [...services]
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((s) => [s.name, s.image, `${s.running}/${s.replicas}`, s.state, s.version]);
-  return formatTable(['NAME', 'IMAGE', 'REPLICAS', 'STATE', 'VERSION'], rows);
+    .map((s) => [s.name, s.image, `${s.running}/${s.replicas}`, s.state, s.version, formatPorts(s.ports)]);
+  return formatTable(['NAME', 'IMAGE', 'REPLICAS', 'STATE', 'VERSION', 'PORTS'], rows);
 }
 
 /** `bicycle service ls [--json]` */

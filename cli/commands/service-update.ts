@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { clientFor, waitDeps, withWaitOptions, type WaitOptions } from '../context';
 import { applyChanges, collectKeyValue, collectString, parseReplicas } from '../parse';
-import type { Service, ServicePatch } from '../types';
+import { applyPortChanges, collectPublish, collectPublishRm, samePorts, type PortRef } from '../ports';
+import type { PublishedPort, Service, ServicePatch } from '../types';
 import { newestTaskVersion, type WaitGoal } from '../converge';
 import { waitForService } from '../wait';
 
@@ -13,6 +14,8 @@ interface UpdateOptions extends WaitOptions {
   label?: Record<string, string>;
   labelRm?: string[];
   command?: string[];
+  publishAdd?: PublishedPort[];
+  publishRm?: PortRef[];
 }
 
 function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -21,8 +24,9 @@ function sameMap(a: Record<string, string>, b: Record<string, string>): boolean 
 }
 
 /**
- * The PATCH body for an update: only the fields that change. env and labels
- * are sent whole, computed from the current ones. Empty when nothing changes.
+ * The PATCH body for an update: only the fields that change. env, labels and
+ * ports are sent whole, computed from the current ones. Empty when nothing
+ * changes. Throws when --publish-rm names a port the service does not publish.
  */
 export function buildServicePatch(current: Service, options: UpdateOptions, command: string[]): ServicePatch {
   const patch: ServicePatch = {};
@@ -34,6 +38,10 @@ export function buildServicePatch(current: Service, options: UpdateOptions, comm
   if (!sameMap(labels, current.labels ?? {})) patch.labels = labels;
   const wanted = command.length > 0 ? command : options.command;
   if (wanted && JSON.stringify(wanted) !== JSON.stringify(current.command)) patch.command = wanted;
+  if (options.publishAdd !== undefined || options.publishRm !== undefined) {
+    const ports = applyPortChanges(current.name, current.ports ?? [], options.publishAdd ?? [], options.publishRm ?? []);
+    if (!samePorts(ports, current.ports ?? [])) patch.ports = ports;
+  }
   return patch;
 }
 
@@ -48,11 +56,11 @@ function hasChangeFlags(options: UpdateOptions, command: string[]): boolean {
   return (
     options.image !== undefined || options.replicas !== undefined || options.env !== undefined ||
     options.envRm !== undefined || options.label !== undefined || options.labelRm !== undefined ||
-    options.command !== undefined || command.length > 0
+    options.command !== undefined || options.publishAdd !== undefined || options.publishRm !== undefined || command.length > 0
   );
 }
 
-/** `bicycle service update NAME [--image IMG] [--replicas N] [--env K=V]... [--env-rm K]... [--command ...]` */
+/** `bicycle service update NAME [--image IMG] [--replicas N] [--env K=V]... [--env-rm K]... [--publish-add SPEC]... [--publish-rm PORT]... [--command ...]` */
 export function registerServiceUpdate(service: Command): void {
   withWaitOptions(
     service
@@ -66,10 +74,12 @@ export function registerServiceUpdate(service: Command): void {
       .option('--env-rm <KEY>', 'remove an environment variable (repeatable)', collectString)
       .option('--label <KEY=VALUE>', 'add or change a label (repeatable)', collectKeyValue)
       .option('--label-rm <KEY>', 'remove a label (repeatable)', collectString)
+      .option('--publish-add <spec>', 'publish a port, replacing one with the same published port (repeatable; syntax as service add --publish)', collectPublish)
+      .option('--publish-rm <port>', 'stop publishing a port: PUBLISHED, PUBLISHED:TARGET or published=P (repeatable)', collectPublishRm)
       .option('--command <args...>', 'new command and arguments (use -- CMD ARGS when an argument starts with -)'),
   ).action(async (name: string, command: string[], options: UpdateOptions, cmd: Command) => {
     if (!hasChangeFlags(options, command)) {
-      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm or --command');
+      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm, --publish-add, --publish-rm or --command');
     }
     const client = clientFor(cmd);
     const current = await client.getService(name);

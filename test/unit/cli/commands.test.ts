@@ -8,7 +8,12 @@ import { nodeTable, warningLines } from '../../../cli/commands/node-ls';
 import { joinHint } from '../../../cli/commands/node-join-token';
 import { rebalanceNote } from '../../../cli/commands/node-activate';
 import { stateSummary } from '../../../cli/commands/state';
+import type { PublishedPort } from '../../../cli/types';
 import { service, task } from './fixtures';
+
+const port = (published: number, target: number, more: Partial<PublishedPort> = {}): PublishedPort => ({
+  published, target, protocol: 'tcp', mode: 'ingress', proxy: 'none', ...more,
+});
 
 const waitDefaults = { timeout: 120 };
 
@@ -24,6 +29,12 @@ describe('service add body', () => {
     });
     assert.deepEqual(spec, {
       name: 'web', image: 'img', replicas: 3, command: ['sh', '-c', 'sleep 1'], env: { A: '1' }, labels: { team: 'core' },
+    });
+  });
+  it('carries the published ports as given', () => {
+    const publish = [port(8080, 80), port(8443, 443, { mode: 'host', proxy: 'v2' })];
+    assert.deepEqual(buildServiceSpec('web', [], { image: 'img', replicas: 1, publish, ...waitDefaults }), {
+      name: 'web', image: 'img', replicas: 1, ports: publish,
     });
   });
 });
@@ -48,6 +59,30 @@ describe('service update body', () => {
   it('updates labels like env', () => {
     assert.deepEqual(buildServicePatch(current, { label: { z: '1' }, labelRm: ['x'], ...waitDefaults }, []), { labels: { z: '1' } });
   });
+
+  const published = service({ ports: [port(8080, 80), port(8443, 443, { proxy: 'v2' })] });
+  it('sends ports whole after --publish-rm removals and --publish-add additions', () => {
+    assert.deepEqual(buildServicePatch(published, { publishAdd: [port(9000, 9000, { mode: 'host' })], publishRm: [{ published: 8080 }], ...waitDefaults }, []), {
+      ports: [port(8443, 443, { proxy: 'v2' }), port(9000, 9000, { mode: 'host' })],
+    });
+  });
+  it('--publish-add of a published port replaces it', () => {
+    assert.deepEqual(buildServicePatch(published, { publishAdd: [port(8080, 8081)], ...waitDefaults }, []), {
+      ports: [port(8080, 8081), port(8443, 443, { proxy: 'v2' })],
+    });
+  });
+  it('removing every port sends an empty list', () => {
+    assert.deepEqual(buildServicePatch(published, { publishRm: [{ published: 8080 }, { published: 8443, target: 443 }], ...waitDefaults }, []), { ports: [] });
+  });
+  it('adding a port exactly as it is sends nothing', () => {
+    assert.deepEqual(buildServicePatch(published, { publishAdd: [port(8080, 80)], ...waitDefaults }, []), {});
+  });
+  it('a service without ports (or from a daemon that does not show them) gets its first', () => {
+    assert.deepEqual(buildServicePatch(service(), { publishAdd: [port(80, 80)], ...waitDefaults }, []), { ports: [port(80, 80)] });
+  });
+  it('--publish-rm of a port not published is an error naming it, and no patch is made', () => {
+    assert.throws(() => buildServicePatch(published, { publishRm: [{ published: 9999 }], ...waitDefaults }, []), /--publish-rm 9999: web does not publish port 9999/);
+  });
 });
 
 describe('update rollout goal', () => {
@@ -59,6 +94,9 @@ describe('update rollout goal', () => {
   it('wants nothing newer for a replica change alone', () => {
     assert.deepEqual(rolloutGoal(current, { replicas: 5 }), {});
   });
+  it('wants nothing newer for a port change: no new containers are made', () => {
+    assert.deepEqual(rolloutGoal(current, { ports: [port(80, 80)] }), {});
+  });
 });
 
 describe('truncate', () => {
@@ -69,16 +107,18 @@ describe('truncate', () => {
 });
 
 describe('tables', () => {
-  it('lists services as running/desired, sorted by name', () => {
+  it('lists services as running/desired, sorted by name, with their published ports', () => {
     const text = serviceTable([
-      service({ name: 'web', replicas: 5, running: 3, state: 'DEPLOYING', version: 2 }),
+      service({ name: 'web', replicas: 5, running: 3, state: 'DEPLOYING', version: 2, ports: [port(8443, 443, { mode: 'host' }), port(8080, 80)] }),
       service({ name: 'api', image: 'api:1' }),
+      service({ name: 'db', image: 'db:1', ports: [] }),
     ]);
     assert.equal(
       text,
-      'NAME   IMAGE                  REPLICAS   STATE       VERSION\n' +
+      'NAME   IMAGE                  REPLICAS   STATE       VERSION   PORTS\n' +
         'api    api:1                  1/1        RUNNING     1\n' +
-        'web    bicycle/busybox:test   3/5        DEPLOYING   2\n',
+        'db     db:1                   1/1        RUNNING     1\n' +
+        'web    bicycle/busybox:test   3/5        DEPLOYING   2         *:8080->80/tcp, 8443->443/tcp (host)\n',
     );
   });
 

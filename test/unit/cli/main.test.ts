@@ -32,6 +32,10 @@ describe('exit codes', () => {
     assert.equal(await exitCodeOf('node', 'demote'), 2);
     assert.equal(await exitCodeOf('node', 'join-token', 'extra'), 2);
     assert.equal(await exitCodeOf('service', 'rebalance'), 2);
+    assert.equal(await exitCodeOf('service', 'add', 'web', '--image', 'x', '--publish', '8080:'), 2);
+    assert.equal(await exitCodeOf('service', 'add', 'web', '--image', 'x', '-p', '8080:80', '-p', '8080:81'), 2);
+    assert.equal(await exitCodeOf('service', 'update', 'web', '--publish-add', 'published=x'), 2);
+    assert.equal(await exitCodeOf('service', 'update', 'web', '--publish-rm', 'http'), 2);
   });
   it('is 1 when the daemon cannot be reached', async () => {
     assert.equal(await exitCodeOf('service', 'ls'), 1);
