@@ -9,13 +9,13 @@
 #   bench/swarm-cluster.sh engine N  starts engine N again on its old data (it rejoins the swarm as itself)
 #   bench/swarm-cluster.sh stop      everything removed: engines, containers, mounts, namespaces, bridge, files
 #
-# Network: namespace $NS-br holds the bridge (so the machine's own namespace
-# is not touched); namespace $NS-N holds engine N with eth0 = 10.77.0.N/24,
-# a veth whose other end is on the bridge. The addresses exist only inside
-# these namespaces. Each engine has its own docker0 and iptables there,
-# configured like the main engine (defaults). Engines are entered with
-# nsenter (`ip netns exec` remounts /sys and hides the cgroup mounts dockerd
-# needs).
+# Network: the lab's (scripts/lab-net.sh, as for a Bicycle lab, on 10.77.0
+# so that both can run at once): namespace $NS-sw holds the bridge;
+# namespace $NS-N holds engine N with eth0 = 10.77.0.N/24, a veth whose other
+# end is on the bridge; this machine's leg on the bridge is 10.77.0.254. Each
+# engine has its own docker0 and iptables there, configured like the main
+# engine (defaults). Engines are entered with nsenter (`ip netns exec`
+# remounts /sys and hides the cgroup mounts dockerd needs).
 set -euo pipefail
 dir=${SWARM3_DIR:-/tmp/bicycle-swarm3}
 ns=${SWARM3_NETNS:-bicycle-sw3}
@@ -47,19 +47,8 @@ start() {
   command -v dockerd >/dev/null || die "dockerd not found (apt-get install docker.io)"
   [ "$(id -u)" = 0 ] || die "must run as root (it makes network namespaces and starts dockerd in them)"
   [ -e "$dir" ] && die "$dir exists; run '$0 stop' first"
+  "$root/scripts/lab-net.sh" up "$ns" "$subnet" 3 || die "could not make the network (see above)"
   mkdir -p "$dir"
-  ip netns add "$ns-br" || die "could not make the network namespace $ns-br (needs CAP_SYS_ADMIN)"
-  ip -n "$ns-br" link add br0 type bridge
-  ip -n "$ns-br" link set br0 up
-  ip -n "$ns-br" link set lo up
-  for n in 1 2 3; do
-    ip netns add "$ns-$n"
-    ip -n "$ns-$n" link set lo up
-    ip -n "$ns-br" link add "v$n" type veth peer name eth0 netns "$ns-$n"
-    ip -n "$ns-br" link set "v$n" master br0 up
-    ip -n "$ns-$n" addr add "$subnet.$n/24" dev eth0
-    ip -n "$ns-$n" link set eth0 up
-  done
   for n in 1 2 3; do engine "$n" & done
   wait
   for n in 1 2 3; do "$root/scripts/build-test-images.sh" "$(sock "$n")" >&2 & done
@@ -107,7 +96,7 @@ stop() {
   done
   { grep -o " $dir/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
-  for n in 1 2 3 br; do ip netns del "$ns-$n" 2>/dev/null || true; done
+  "$root/scripts/lab-net.sh" down "$ns"
 }
 
 case "${1:-}" in
