@@ -137,7 +137,7 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
   it('service ls shows running/desired, --json the raw list', T, async () => {
     const table = await bicycle('service', 'ls');
     expectOk(table, 'service ls');
-    assert.match(table.stdout, /^NAME +IMAGE +REPLICAS +STATE +VERSION\n/);
+    assert.match(table.stdout, /^NAME +IMAGE +REPLICAS +STATE +VERSION +PORTS\n/);
     assert.match(table.stdout, new RegExp(`^${web} +${IMAGE.replace(/[/.]/g, '\\$&')} +2/2 +[A-Z]+ +\\d+$`, 'm'));
     const json = await bicycle('service', 'ls', '--json');
     expectOk(json, 'service ls --json');
