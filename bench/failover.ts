@@ -1,6 +1,6 @@
 /**
  * Failover on 3 hosts: a host is lost (its bicycled, its containers and its
- * engine killed at once, as test/helpers/lab.ts does) while a service of 6
+ * engine killed at once, as scripts/lab/lab.ts does) while a service of 6
  * replicas runs 2 on each host.
  *   leader killed    kill → (a) a survivor's GET /healthz names another
  *                    leader (polled every 20 ms), (b) the first POST
@@ -32,8 +32,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { Lab } from '../test/helpers/lab';
-import { waitFor } from '../test/helpers/wait';
+import { freeSubnet, Lab } from '../scripts/lab/lab';
+import { waitFor } from '../scripts/lab/wait-for';
 import { fixed, median, onCleanup, requireEngine, ROOT, runBenchmark, sleep, table, TEST_IMAGE, writeResults } from './common';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -214,8 +214,7 @@ async function bicycleRun(lab: Lab, kind: Kind, run: number, followerTurn: numbe
 }
 
 async function bicycle(samples: Sample[]): Promise<void> {
-  const portBase = 20_000 + Math.floor(Math.random() * 20_000);
-  const lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-failover-')), 3, portBase);
+  const lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-failover-')), 3, { subnet: freeSubnet() });
   let down: Promise<void> | undefined;
   const tearDown = () => (down ??= lab.down());
   const forget = onCleanup(tearDown);

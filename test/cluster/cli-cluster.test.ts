@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab } from '../helpers/lab';
+import { freeSubnet, Lab } from '../../scripts/lab/lab';
 import { runCli, type CliResult } from '../helpers/cli';
 import { TEST_IMAGE } from '../helpers/docker';
 import { waitFor } from '../helpers/wait';
@@ -34,7 +34,7 @@ const perHost = () => Promise.all([1, 2, 3].map((i) => runningOn(i, 'web')));
 
 describe('bicycle against a cluster of three hosts', { timeout: 120_000 }, () => {
   before(async () => {
-    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-cli-lab-')), 3, 20_000 + Math.floor(Math.random() * 20_000));
+    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-cli-lab-')), 3, { subnet: freeSubnet() });
     await lab.up();
   });
   after(async () => {

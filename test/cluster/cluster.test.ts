@@ -1,10 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab } from '../helpers/lab';
+import { freeSubnet, Lab } from '../../scripts/lab/lab';
 import { daemonPath } from '../helpers/daemon';
 import { requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api, call } from '../helpers/api';
@@ -33,7 +32,7 @@ describe('a cluster of three hosts, each with its own engine', () => {
 
   before(async () => {
     await requireDocker();
-    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-lab-')), 3, 20_000 + Math.floor(Math.random() * 20_000));
+    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-lab-')), 3, { subnet: freeSubnet() });
     await lab.up();
   });
   after(async () => {
@@ -58,13 +57,14 @@ describe('a cluster of three hosts, each with its own engine', () => {
   });
 
   test('a host with the wrong token cannot join, and a peer request without the cluster secret is refused', async () => {
+    // The intruder runs on host-1's machine (its namespace), beside host-1's bicycled, on another port.
     const dataDir = mkdtempSync(join(tmpdir(), 'bicycle-intruder-'));
-    const intruder = spawnSync(
-      process.execPath,
-      [daemonPath(), '--name', 'intruder', '--listen', '127.0.0.19:7070', '--data-dir', dataDir, '--docker-socket', lab.host(1).socket, '--join', lab.host(1).address, '--token', 'BCT1-00-not-the-token'],
-      { encoding: 'utf8', timeout: 30_000 },
+    const one = lab.host(1);
+    const intruder = await one.exec(
+      [process.execPath, daemonPath(), '--name', 'intruder', '--listen', `${one.ip}:${one.port + 1}`, '--data-dir', dataDir, '--docker-socket', one.socket, '--join', one.address, '--token', 'BCT1-00-not-the-token'],
+      30_000,
     );
-    assert.equal(intruder.status, 1);
+    assert.equal(intruder.code, 1, intruder.stderr);
     assert.match(intruder.stderr, /join token is not valid for this cluster/);
     const nodes = (await api(lab.host(1).url).get('/nodes')).body.nodes;
     assert.ok(!nodes.some((n: any) => n.name === 'intruder'));

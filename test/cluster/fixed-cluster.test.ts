@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab } from '../helpers/lab';
+import { freeSubnet, Lab } from '../../scripts/lab/lab';
 import { requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api, call } from '../helpers/api';
 import { waitFor } from '../helpers/wait';
@@ -12,7 +12,7 @@ let lab: Lab;
 
 before(async () => {
   await requireDocker();
-  lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-fixed-')), 3, 20_000 + Math.floor(Math.random() * 20_000));
+  lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-fixed-')), 3, { subnet: freeSubnet() });
   await lab.upFixed('a-shared-secret-for-the-fixed-lab', [3]);
 });
 after(async () => {
