@@ -20,7 +20,7 @@
 # of the raw table, jumped from PREROUTING: "A's packets to B are dropped" is
 # `-s SUBNET.A -j DROP` in B's namespace. Dropping on arrival, before
 # conntrack and NAT, loses every packet from A the way a cut link would (A
-# sees timeouts, not errors), whether it is for B itself or NATed on to one of
+# sees timeouts), whether it is for B itself or NATed on to one of
 # B's containers, and whether it left A from A's own processes or from A's
 # containers (masqueraded to SUBNET.A). The leg is never partitioned. The
 # engines in the hosts' namespaces manage the nat and filter tables; none
