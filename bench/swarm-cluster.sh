@@ -66,9 +66,8 @@ kill_engine() {
   local n=$1 e="$dir/e$1"
   # As the lab does for a Bicycle host: its containers, then the engine and what it started.
   d "$n" ps -q 2>/dev/null | xargs -r docker -H "$(sock "$n")" kill >/dev/null 2>&1 || true
-  [ -f "$e/dockerd.pid" ] && kill -KILL "$(cat "$e/dockerd.pid")" 2>/dev/null || true
-  for p in $(pgrep -f -- "$e/exec" || true); do kill -KILL "$p" 2>/dev/null || true; done
-  for _ in $(seq 1 50); do d "$n" version >/dev/null 2>&1 || break; sleep 0.1; done
+  # The engine, its containerd and shims at once; returns once they are reaped.
+  "$root/scripts/lab-net.sh" kill "$ns" "$n"
   rm -f "$e/dockerd.pid"
 }
 
@@ -92,11 +91,11 @@ stop() {
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
       kill -KILL "$pid" 2>/dev/null || true
     fi
-    for p in $(pgrep -f -- "$e/exec" || true); do kill -KILL "$p" 2>/dev/null || true; done
   done
+  # What outlived its engine (containerd, shims) dies with the namespaces.
+  "$root/scripts/lab-net.sh" down "$ns"
   { grep -o " $dir/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
-  "$root/scripts/lab-net.sh" down "$ns"
 }
 
 case "${1:-}" in

@@ -7,6 +7,8 @@
 #   scripts/lab-net.sh partition PREFIX A B [--one-way]
 #                                                  drop A's packets to B and, unless --one-way, B's to A
 #   scripts/lab-net.sh heal PREFIX                 remove every partition rule
+#   scripts/lab-net.sh kill PREFIX I               SIGKILL every process in host I's namespace (a lost machine's
+#                                                  engine, containerd, shims...; containers have namespaces of their own)
 #
 # What `up` makes:
 #   PREFIX-sw   a "switch" namespace holding the bridge br0; on it one veth
@@ -90,11 +92,28 @@ up() {
   trap - ERR
 }
 
+# Kills every process of namespace ns at once (whatever runs there was started by the lab or its user) and
+# waits until they are reaped: a dead containerd not yet reaped still has its pid, and an engine started
+# again on the same exec root would take it for a live one and wait on its socket.
+kill_all() {
+  local pids pid
+  pids=$(ip netns pids "$1" 2>/dev/null || true)
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    for pid in $pids; do [ -e "/proc/$pid" ] && break; pid=; done
+    [ -z "$pid" ] && return 0
+    sleep 0.1
+  done
+  echo "lab-net: processes of $1 still not reaped after 10 s:" $pids >&2
+}
+
 down() {
-  local prefix=${1:?PREFIX} ns pid
+  local prefix=${1:?PREFIX} ns
   for ns in $(namespaces "$prefix"); do
-    # Whatever still runs in the namespace was started there by the lab or its user; it would keep the namespace alive.
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    # A process left in the namespace would keep it alive.
+    kill_all "$ns"
     # Deleting the leg's switch end deletes its end in this namespace too.
     [ "$ns" = "$prefix-sw" ] && ip -n "$ns" link del leg 2>/dev/null || true
     ip netns del "$ns"
@@ -125,9 +144,10 @@ heal() {
 }
 
 case "${1:-}" in
+  kill) exists "${2:?PREFIX}-${3:?I}" || die "no host $3: namespace $2-$3 does not exist"; kill_all "$2-$3" ;;
   up) shift; up "$@" ;;
   down) shift; down "$@" ;;
   partition) shift; partition "$@" ;;
   heal) shift; heal "$@" ;;
-  *) echo "usage: $0 up PREFIX SUBNET N | down PREFIX | partition PREFIX A B [--one-way] | heal PREFIX" >&2; exit 2 ;;
+  *) echo "usage: $0 up PREFIX SUBNET N | down PREFIX | partition PREFIX A B [--one-way] | heal PREFIX | kill PREFIX I" >&2; exit 2 ;;
 esac

@@ -35,12 +35,12 @@ async function main(): Promise<void> {
     case 'partition': {
       const [a, b, option] = args;
       if (!a || !b || (option !== undefined && option !== '--one-way')) usage();
-      lab.partition(Number(a), Number(b), { oneWay: option === '--one-way' });
+      await lab.partition(Number(a), Number(b), { oneWay: option === '--one-way' });
       console.log(option ? `host-${a}'s packets to host-${b} are dropped (host-${b}'s still reach host-${a})` : `host-${a} and host-${b} are cut off from each other`);
       break;
     }
     case 'heal':
-      lab.heal();
+      await lab.heal();
       console.log('every partition removed');
       break;
     case 'exec': {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -9,13 +9,18 @@ export const DEFAULT_SUBNET = '10.78.0';
 
 /**
  * Runs scripts/lab-net.sh, the one implementation of the lab's network
- * (namespaces, bridge, leg, partition rules); throws with what it printed
- * when it fails.
+ * (namespaces, bridge, leg, partition rules, killing what runs in a host);
+ * rejects with what it printed when it fails. Never blocks the event loop:
+ * a kill waits for the host's processes to be reaped while the caller's
+ * timers run.
  */
-export function labNet(...args: string[]): void {
-  const run = spawnSync(SCRIPT, args, { encoding: 'utf8' });
-  if (run.error) throw new Error(`cannot run ${SCRIPT}: ${run.error.message}`);
-  if (run.status !== 0) throw new Error(`lab-net.sh ${args.join(' ')} failed: ${(run.stderr || run.stdout).trim()}`);
+export function labNet(...args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(SCRIPT, args, (error, stdout, stderr) => {
+      if (error) reject(new Error(`lab-net.sh ${args.join(' ')} failed: ${(stderr || stdout || error.message).trim()}`));
+      else resolve();
+    });
+  });
 }
 
 /**

@@ -97,7 +97,7 @@ export class Lab {
 
   private async upEngines(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    labNet('up', this.netnsPrefix, this.subnet, String(this.hosts.length));
+    await labNet('up', this.netnsPrefix, this.subnet, String(this.hosts.length));
     const saved: LabFile = { hosts: this.hosts.length, port: this.port, subnet: this.subnet };
     writeFileSync(join(this.dir, 'lab.json'), JSON.stringify(saved));
     await Promise.all(this.hosts.map((h) => this.startEngine(h)));
@@ -184,19 +184,10 @@ export class Lab {
     killPidFile(join(host.dir, 'bicycled.pid'));
     const running = await host.docker.listContainers().catch(() => []);
     await Promise.all(running.map((c) => host.docker.getContainer(c.Id).kill().catch(() => undefined)));
-    killPidFile(join(host.dir, 'docker.pid'));
-    // The engine's containerd and shims, and anything a test started there (containers have namespaces of their own).
-    for (const pid of namespacePids(host.netns)) killPid(pid, 'SIGKILL');
-    // A machine's run directory does not outlive it; a killed engine not yet reaped would make the next one refuse to start.
+    // The engine, its containerd and shims, and anything a test started there, at once; returns once they are reaped.
+    await labNet('kill', this.netnsPrefix, String(i));
+    // A machine's run directory does not outlive it (and the engine's old pid may be another process's by the restart).
     rmSync(join(host.dir, 'docker.pid'), { force: true });
-    await waitFor(`${host.name}'s engine to be gone`, async () => {
-      try {
-        await host.docker.ping();
-        return false;
-      } catch {
-        return true;
-      }
-    }, 10_000, 100);
   }
 
   /** Stops a host's bicycled gracefully (SIGTERM) and waits for it to exit; the engine and containers stay. */
@@ -232,15 +223,15 @@ export class Lab {
    * arrival, in both directions, or with oneWay only a's packets to b (b's
    * still reach a). The machine's leg is never cut. Rules add up until heal().
    */
-  partition(a: number, b: number, options: { oneWay?: boolean } = {}): void {
+  async partition(a: number, b: number, options: { oneWay?: boolean } = {}): Promise<void> {
     this.host(a);
     this.host(b);
-    labNet('partition', this.netnsPrefix, String(a), String(b), ...(options.oneWay ? ['--one-way'] : []));
+    await labNet('partition', this.netnsPrefix, String(a), String(b), ...(options.oneWay ? ['--one-way'] : []));
   }
 
   /** Removes every partition rule of the lab. */
-  heal(): void {
-    labNet('heal', this.netnsPrefix);
+  async heal(): Promise<void> {
+    await labNet('heal', this.netnsPrefix);
   }
 
   /** Stops every bicycled (SIGTERM), removes every container, stops every engine, removes the network and the lab's files. */
@@ -256,23 +247,15 @@ export class Lab {
     await new Promise((r) => setTimeout(r, 1000));
     // Kills what still runs in the namespaces (containerd, shims, a slow engine) before deleting them; only
     // a network this lab made (its lab.json says so): a lab whose up() failed on a subnet in use must not remove another's.
-    if (existsSync(join(this.dir, 'lab.json'))) labNet('down', this.netnsPrefix);
+    if (existsSync(join(this.dir, 'lab.json'))) await labNet('down', this.netnsPrefix);
     spawnSync('sh', ['-c', `grep ' ${this.dir}/' /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l`]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** The processes whose network namespace is `netns`. */
-function namespacePids(netns: string): number[] {
-  const listed = spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' });
-  return listed.status === 0 ? listed.stdout.split('\n').filter(Boolean).map(Number) : [];
-}
-
 function killPidFile(file: string, signal: NodeJS.Signals = 'SIGKILL'): void {
-  if (existsSync(file)) killPid(Number(readFileSync(file, 'utf8').trim()), signal);
-}
-
-function killPid(pid: number, signal: NodeJS.Signals): void {
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, 'utf8').trim());
   try {
     if (pid > 0) process.kill(pid, signal);
   } catch {

@@ -109,7 +109,7 @@ describe('the lab as a network of three hosts', () => {
 
   test('a one-way partition drops host-1\'s packets to host-2 and lets host-2\'s reach host-1; heal restores both', async () => {
     assert.equal(await delivers(lab.host(1), lab.host(2)), true, 'before: host-1 → host-2');
-    lab.partition(1, 2, { oneWay: true });
+    await lab.partition(1, 2, { oneWay: true });
     try {
       assert.equal(await delivers(lab.host(1), lab.host(2)), false, 'host-1 → host-2 is dropped');
       assert.equal(await delivers(lab.host(2), lab.host(1)), true, 'host-2 → host-1 still arrives');
@@ -122,7 +122,7 @@ describe('the lab as a network of three hosts', () => {
         assert.equal(await localAddressTo(lab.host(i).ip, lab.port), lab.clientAddress, `this machine → host-${i}`);
       }
     } finally {
-      lab.heal();
+      await lab.heal();
     }
     assert.equal(await delivers(lab.host(1), lab.host(2)), true, 'healed: host-1 → host-2');
     assert.equal(await lab.host(1).reaches(lab.host(2).address), true);
@@ -137,7 +137,7 @@ describe('the lab as a network of three hosts', () => {
     const others = [1, 2, 3].filter((i) => i !== oldLeader);
     assert.equal(await runningOn(lab, oldLeader, 'web'), 1);
 
-    for (const i of others) lab.partition(oldLeader, i);
+    for (const i of others) await lab.partition(oldLeader, i);
     try {
       const newLeader = await waitFor('a new leader among the others', async () => {
         const seen = await Promise.all(others.map((i) => leaderSeenBy(lab, i)));
@@ -153,7 +153,7 @@ describe('the lab as a network of three hosts', () => {
         return counts[0]! + counts[1]! === 3;
       }, 20_000, 200);
     } finally {
-      lab.heal();
+      await lab.heal();
     }
 
     const leaderNow = await waitFor(`host-${oldLeader} to follow a leader among the others`, async () => {
