@@ -18,14 +18,18 @@ export type RunCommand = (command: string, args: string[], input?: string) => Pr
 /** Runs a command, feeding `input` on stdin; resolves with stdout, rejects with stderr on a non-zero exit. */
 export const runCommand: RunCommand = (command, args, input) =>
   new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${command} exited with ${code}: ${stderr.trim().split('\n').slice(0, 3).join('; ')}`))));
-    child.stdin.end(input ?? '');
+    if (child.stdin) {
+      // A command that exits before reading all of its input closes the pipe: its exit code says what happened.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(input);
+    }
   });
 
 /** The owner comment on this daemon's jumps: `bicycle pid=<pid>`, so a later daemon can tell a dead one's leftovers. */
