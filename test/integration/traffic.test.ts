@@ -107,6 +107,9 @@ describe('published ports on one node (the traffic manager on the real engine)',
     assert.equal(gone.status, 200);
     await assert.rejects(get(`http://127.0.0.1:${next}/`, 1000));
     assert.doesNotMatch(natRules(), new RegExp(`--dport ${next} `));
+    const removedAt = Date.now();
+    await waitFor('the removed service\'s name to stop resolving', async () => /NXDOMAIN|can't find/i.test(await execIn(docker, 'client', ['nslookup', 'web.bicycle'])), 2000, 100);
+    assert.ok(Date.now() - removedAt < 2000);
   });
 
   test('a port another program holds fails that node\'s replicas with the reason, and they start once it is free', async () => {
