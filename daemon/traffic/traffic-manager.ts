@@ -43,6 +43,8 @@ const REAPPLY_MS = 10_000;
 const PROBE_TIMEOUT_MS = 500;
 /** Passes come this often while a local replica is still being probed. */
 const PROBE_RETRY_MS = 150;
+/** After the kernel's rules could not be written, the hop carries everything for this long before the next try. */
+const KERNEL_RETRY_MS = 30_000;
 
 /**
  * The traffic manager's shell on every node: each pass reads the rows and
@@ -67,6 +69,8 @@ export class TrafficManager {
   private lastRules = '';
   private lastAppliedAt = 0;
   private kernel: boolean;
+  private kernelRetryAt = 0;
+  private kernelWarned = false;
   private lastProblems = '';
   private stopped = false;
 
@@ -124,6 +128,7 @@ export class TrafficManager {
       ready: this.ready,
       unreachable: this.peers.unreachable(),
     });
+    if (!this.kernel && this.o.packetRules && now >= this.kernelRetryAt) this.kernel = true;
     if (!this.kernel) for (const port of plan.ports) port.kernel = false;
     this.serviceNames = new Set(services.filter((s) => !isServiceDeleting(s.state) && s.ports.length > 0).map((s) => s.name));
     this.peerAddresses = new Set(plan.peerAddresses);
@@ -171,9 +176,14 @@ export class TrafficManager {
       this.lastRules = text;
       this.lastAppliedAt = now;
     } catch (error) {
-      // Without the kernel's rules (no iptables, not root) every connection still arrives at the held ports: the hop carries them all.
+      // Without the kernel's rules (no iptables, not root) every connection still arrives at the held ports: the hop carries
+      // them all. Rules written before are removed (they may name replicas that are gone), and the kernel is tried again later.
       this.kernel = false;
-      this.o.log.warn('kernel rules unavailable; every published-port connection takes the Node.js hop', { error: errorMessage(error) });
+      this.kernelRetryAt = now + KERNEL_RETRY_MS;
+      this.lastRules = '';
+      await rules.remove().catch(() => undefined);
+      this.o.log.log(this.kernelWarned ? 'debug' : 'warn', 'kernel rules unavailable; every published-port connection takes the Node.js hop', { error: errorMessage(error), retryInMs: KERNEL_RETRY_MS });
+      this.kernelWarned = true;
       this.o.wake();
     }
   }
