@@ -12,6 +12,8 @@ export const ERROR_CATALOGUE = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },
+  METHOD_NOT_ALLOWED: { status: 405, retryable: false },
+  NOT_IMPLEMENTED: { status: 501, retryable: false },
   SERVICE_NOT_FOUND: { status: 404, retryable: false },
   NODE_NOT_FOUND: { status: 404, retryable: false },
   SERVICE_EXISTS: { status: 409, retryable: false },

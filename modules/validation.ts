@@ -22,7 +22,7 @@ const replicas = z
   .max(MAX_REPLICAS, `must be a whole number from 0 to ${MAX_REPLICAS}`);
 
 const command = z
-  .array(z.string({ error: 'must be a string' }).max(65_536), { error: 'must be an array of strings, e.g. ["sleep", "3600"]' })
+  .array(z.string({ error: 'must be a string' }).max(65_536, 'each argument must be at most 65536 characters'), { error: 'must be an array of strings, e.g. ["sleep", "3600"]' })
   .min(1, 'must not be empty (leave it out to use the image\'s command)')
   .max(1000, 'must have at most 1000 arguments')
   .nullable();
@@ -125,10 +125,23 @@ function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
+/** The path of the first own `__proto__` key in parsed JSON: such a key would be dropped, not stored, so it is refused. */
+function protoKeyPath(value: unknown, path: string[] = []): string[] | null {
+  if (typeof value !== 'object' || value === null) return null;
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') return [...path, key];
+    const found = protoKeyPath((value as Record<string, unknown>)[key], [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new BicycleError('INVALID_ARGUMENT', `${what} must be a JSON object`);
   }
+  const proto = protoKeyPath(body);
+  if (proto) throw new BicycleError('INVALID_ARGUMENT', `${proto.join('.')}: "__proto__" is not accepted as a key`);
   const result = schema.safeParse(body);
   if (!result.success) refuse(result.error, what, body);
   return result.data;
@@ -174,8 +187,9 @@ export function parseFlag(value: unknown, field: string, fallback: boolean): boo
 /** A whole-number query parameter within [min, max], or the default. */
 export function parseInteger(value: unknown, field: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (typeof value !== 'string' || value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+  // Decimal digits only: Number() would also take 0x10, 1e3 or " 12 ".
+  const n = typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
     throw new BicycleError('INVALID_ARGUMENT', `${field}: must be a whole number from ${min} to ${max}`);
   }
   return n;

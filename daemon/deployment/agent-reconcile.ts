@@ -11,6 +11,13 @@ export interface ObservedContainer {
   exitCode: number | null;
   /** Its address on the engine's default bridge, while it runs; null otherwise. */
   ip: string | null;
+  /** Its name (without Docker's leading slash). */
+  name: string;
+}
+
+/** The name the agent gives a task's container: readable, and unique per task, so a restarted agent adopts rather than duplicates. */
+export function containerName(task: Pick<TaskRecord, 'serviceName' | 'slot' | 'id'>): string {
+  return `${task.serviceName}.${task.slot}.${task.id}`;
 }
 
 export type AgentAction =
@@ -47,7 +54,13 @@ export function reconcileAgent(tasks: readonly TaskRecord[], containers: readonl
   for (const task of tasks) {
     known.add(task.id);
     if (busy.has(task.id) || busyTasks.has(task.id)) continue;
-    const found = byTask.get(task.id) ?? [];
+    // A container is the task's only if it is the one the task recorded or bears the name the agent gave it:
+    // labels alone can be copied by anyone with access to the engine, and such a container is not adopted.
+    const found: ObservedContainer[] = [];
+    for (const c of byTask.get(task.id) ?? []) {
+      if (c.id === task.containerId || c.name === containerName(task)) found.push(c);
+      else actions.push({ kind: 'remove', containerId: c.id, taskId: null, reportState: null, reason: `it carries task ${task.id}'s labels but is not its container` });
+    }
     // Two containers for one task cannot be told apart by their labels: keep the running one.
     const sorted = [...found].sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'));
     for (const extra of sorted.slice(1)) {

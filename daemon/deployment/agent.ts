@@ -5,7 +5,7 @@ import type { TaskState } from '../../database/task-state';
 import { LABELS } from '../docker-client';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
-import { reconcileAgent, type AgentAction } from './agent-reconcile';
+import { containerName, reconcileAgent, type AgentAction } from './agent-reconcile';
 import { ImagePullError, NameConflictError, type ContainerRuntime, type ContainerSpec } from './container-runtime';
 import { Semaphore } from './semaphore';
 import { ReportBatcher } from './report-batcher';
@@ -174,7 +174,7 @@ export class Agent {
 export function containerSpec(service: ServiceRecord, task: TaskRecord, labels: Record<string, string>, dns?: ContainerSpec['dns']): ContainerSpec {
   return {
     ...(dns ? { dns } : {}),
-    name: `${service.name}.${task.slot}.${task.id}`,
+    name: containerName(task),
     image: service.image,
     command: service.command,
     env: service.env,

@@ -36,6 +36,7 @@ export class DockerRuntime implements ContainerRuntime {
       state: c.State,
       exitCode: parseExitCode(c.Status),
       ip: c.State === 'running' ? (c.NetworkSettings?.Networks?.bridge?.IPAddress || null) : null,
+      name: (c.Names?.[0] ?? '').replace(/^\//, ''),
     }));
   }
 

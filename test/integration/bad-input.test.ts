@@ -32,6 +32,8 @@ describe('bad input is refused with a message naming the problem, and nothing st
     ['a reserved label', { name: 'a', image: TEST_IMAGE, labels: { 'io.bicycle.task': 'x' } }, 400, /reserved/],
     ['a JSON array', [1, 2], 400, /JSON object/],
     ['a duplicate name', { name: 'keep', image: TEST_IMAGE }, 409, /already exists/],
+    ['an env key __proto__', JSON.parse('{"name":"a","image":"bicycle/busybox:test","env":{"__proto__":"x"}}'), 400, /env\.__proto__: "__proto__" is not accepted/],
+    ['a 65,537-character argument', { name: 'a', image: TEST_IMAGE, command: ['echo', 'x'.repeat(65_537)] }, 400, /command\.1: each argument must be at most 65536 characters/],
   ];
   for (const [what, body, status, message] of cases) {
     test(`POST /services with ${what} → ${status}`, async () => {
@@ -80,5 +82,20 @@ describe('bad input is refused with a message naming the problem, and nothing st
     const query = await api(daemon.url).post('/services?wait=maybe', { name: 'q', image: TEST_IMAGE });
     assert.equal(query.status, 400);
     assert.match(query.body.error.message, /wait/);
+    for (const tail of ['0x10', '1e3', ' 12']) {
+      const res = await api(daemon.url).get(`/services/keep/logs?tail=${encodeURIComponent(tail)}`);
+      assert.equal(res.status, 400, `tail=${tail}`);
+      assert.match(res.body.error.message, /tail: must be a whole number/);
+    }
+  });
+
+  test('a method a route does not take → 405 with Allow, an unknown method → 501, both the JSON error', async () => {
+    const put = await call(daemon.url, 'PUT', '/services/keep', { replicas: 2 });
+    assert.equal(put.status, 405, JSON.stringify(put.body));
+    assert.equal(put.body.error.code, 'METHOD_NOT_ALLOWED');
+    assert.match(put.body.error.message, /\/services\/keep does not take PUT; it takes .*PATCH/);
+    const res = await fetch(`${daemon.url}/services`, { method: 'PROPFIND' });
+    assert.equal(res.status, 501);
+    assert.equal(((await res.json()) as any).error.code, 'NOT_IMPLEMENTED');
   });
 });

@@ -10,8 +10,9 @@ function task(id: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
   return taskRecord('web', 1, { id, nodeId: 'n1', state: 'ASSIGNED', ...overrides });
 }
 
-function container(id: string, taskId: string | null, state: string, exitCode: number | null = null): ObservedContainer {
-  return { id, taskId, state, exitCode, ip: null };
+/** A container as the agent names them (web.1.<task>), unless `name` says otherwise. */
+function container(id: string, taskId: string | null, state: string, exitCode: number | null = null, name = `web.1.${taskId ?? 'none'}`): ObservedContainer {
+  return { id, taskId, state, exitCode, ip: null, name };
 }
 
 function reconcile(tasks: TaskRecord[], containers: ObservedContainer[], busy: string[] = []): AgentAction[] {
@@ -192,5 +193,14 @@ describe('agent reconcile: busy work is left alone', () => {
   test('other tasks are reconciled as usual while one is busy', () => {
     const actions = reconcile([task('t1'), task('t2')], [], ['t1']);
     assert.deepEqual(summary(actions), [{ kind: 'start', taskId: 't2', containerId: null }]);
+  });
+
+  test('a container that only copies a task\'s labels is not adopted: it is removed and the task\'s own container kept', () => {
+    const own = container('c1', 't1', 'running');
+    const impostor = container('c9', 't1', 'running', null, 'someone-else');
+    const actions = reconcile([task('t1', { state: 'RUNNING', containerId: 'c1' })], [impostor, own]);
+    assert.deepEqual(actions, [{ kind: 'remove', containerId: 'c9', taskId: null, reportState: null, reason: "it carries task t1's labels but is not its container" }]);
+    const unrecorded = reconcile([task('t1')], [impostor]);
+    assert.deepEqual(unrecorded.map((a) => a.kind).sort(), ['remove', 'start']);
   });
 });

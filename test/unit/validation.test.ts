@@ -281,6 +281,15 @@ describe('other request values', () => {
     for (const v of ['yes', 'TRUE', '2', ['true', 'false']]) assertInvalid(() => parseFlag(v, 'follow', false), /^follow: must be true or false$/);
   });
 
+  test('parseInteger: only decimal digits (not 0x10, 1e3, " 12")', () => {
+    for (const text of ['0x10', '1e3', ' 12', '12 ', '+5', '']) assertInvalid(() => parseInteger(text, 'tail', 100, 0, 1000), /tail: must be a whole number/);
+  });
+
+  test('a __proto__ key anywhere in a body is refused, naming where', () => {
+    assertInvalid(() => parseNewService(JSON.parse('{"name":"a","image":"i","env":{"__proto__":"x"}}')), /^env\.__proto__: "__proto__" is not accepted as a key$/);
+    assertInvalid(() => parseServiceChanges(JSON.parse('{"labels":{"__proto__":"x"}}')), /labels\.__proto__/);
+  });
+
   test('parseInteger: absent gives the default; a whole number in range is returned as a number', () => {
     assert.equal(parseInteger(undefined, 'tail', 100, 0, 1000), 100);
     assert.equal(parseInteger('0', 'tail', 100, 0, 1000), 0);
