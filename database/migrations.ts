@@ -98,11 +98,12 @@ export function migrate(db: Database.Database, target: number = SCHEMA_VERSION):
     throw new Error(`database schema version ${current} is newer than this bicycled understands (${SCHEMA_VERSION})`);
   }
   for (let version = current; version < Math.min(target, SCHEMA_VERSION); version++) {
+    // IMMEDIATE: a migration reads the schema before it writes (docs/database.md).
     db.transaction(() => {
       const migration = MIGRATIONS[version]!;
       if (typeof migration === 'string') db.exec(migration);
       else migration(db);
       db.pragma(`user_version = ${version + 1}`);
-    })();
+    }).immediate();
   }
 }

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { Db } from '../../database/open-database';
+import { writeTransaction, type Db } from '../../database/open-database';
 import { LABELS } from '../docker-client';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
@@ -53,7 +53,7 @@ export class StatsSampler {
         this.log.debug('no stats for container', { container: info.Id.slice(0, 12), error: errorMessage(error) });
       }
     }
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       for (const [id, task, cpu, memory] of samples) this.upsert.run(id, task, cpu, memory, now);
       this.prune.run(now - 60_000);
     })();

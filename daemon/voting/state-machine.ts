@@ -1,4 +1,4 @@
-import type { Db } from '../../database/open-database';
+import { writeTransaction, type Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
 import { applyCommand, type ApplyResult, type Table } from '../../database/apply-command';
 import { getLocal, setLocal } from '../../database/queries';
@@ -25,7 +25,7 @@ export class SqliteStateMachine {
   private readonly restoreTx: (snapshot: Snapshot) => void;
 
   constructor(private readonly db: Db) {
-    this.applyTx = db.transaction((entries: readonly Entry[]) => {
+    this.applyTx = writeTransaction(db, (entries: readonly Entry[]) => {
       const touched = new Set<Table>();
       const results = new Map<number, ApplyResult>();
       let appliedIndex = this.appliedIndex();
@@ -37,7 +37,7 @@ export class SqliteStateMachine {
       setLocal(db, 'applied_index', String(appliedIndex));
       return { results, touched, appliedIndex };
     });
-    this.restoreTx = db.transaction((snapshot: Snapshot) => {
+    this.restoreTx = writeTransaction(db, (snapshot: Snapshot) => {
       const data = JSON.parse(snapshot.data) as Record<string, Record<string, unknown>[]>;
       // Children first on delete, parents first on insert (tasks reference services).
       for (const table of [...REPLICATED_TABLES].reverse()) db.prepare(`DELETE FROM ${table}`).run();

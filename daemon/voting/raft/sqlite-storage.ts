@@ -102,7 +102,8 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
       deleteUpTo: db.prepare('DELETE FROM raft_entries WHERE log_index <= ?'),
       insertEntry: db.prepare('INSERT INTO raft_entries (log_index, term, type, data) VALUES (?, ?, ?, ?)'),
     };
-    this.saveTx = db.transaction((hs: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null) => {
+    // IMMEDIATE: take the write lock at BEGIN, so the busy timeout applies (docs/database.md).
+    this.saveTx = immediate(db, (hs: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null) => {
       if (snapshot !== null) {
         this.putSnapshot(snapshot);
         this.stmt.deleteFrom.run(0);
@@ -113,7 +114,7 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
       }
       if (hs !== null) this.stmt.putHardState.run(hs.term, hs.vote, hs.commit);
     });
-    this.compactTx = db.transaction((snapshot: Snapshot) => {
+    this.compactTx = immediate(db, (snapshot: Snapshot) => {
       this.putSnapshot(snapshot);
       this.stmt.deleteUpTo.run(snapshot.meta.index);
     });
@@ -135,4 +136,9 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
   private putSnapshot(s: Snapshot): void {
     this.stmt.putSnapshot.run(s.meta.index, s.meta.term, JSON.stringify(s.meta.conf), s.data);
   }
+}
+
+/** `fn` as a transaction begun IMMEDIATE (the storage takes a bare better-sqlite3 handle, so it does not import the daemon's helper). */
+function immediate<A extends unknown[]>(db: Database, fn: (...args: A) => void): (...args: A) => void {
+  return db.transaction(fn).immediate as (...args: A) => void;
 }
