@@ -101,6 +101,9 @@ const updateNode = z.strictObject({
   availability: z.enum(['active', 'drain', 'pause'], { error: 'must be one of active, drain, pause' }),
 });
 
+/** The request bodies' schemas, as the routes validate them (the fuzz test generates requests from them). */
+export const REQUEST_SCHEMAS = { createService, updateService, updateNode } as const;
+
 /** Turns a zod failure into INVALID_ARGUMENT naming the field: `replicas: must be a whole number …`. */
 function refuse(error: z.ZodError, what: string, body: unknown): never {
   const issue = error.issues[0]!;
