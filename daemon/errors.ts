@@ -2,7 +2,7 @@
  * The one error catalogue. Every error Bicycle answers with has a stable code
  * and an HTTP status here; handlers throw BicycleError and one koa middleware
  * turns it into `{ error: { code, message } }`. Errors cross thread boundaries
- * as plain `{ code, message }` (see toErrorData / fromErrorData).
+ * as plain `{ code, message, name?, stack? }` (see toErrorData / fromErrorData).
  */
 export const ERROR_CATALOGUE = {
   INVALID_ARGUMENT: { status: 400, retryable: false },
@@ -34,6 +34,15 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 export interface ErrorData {
   code: ErrorCode;
   message: string;
+  /**
+   * What the error was before it became data (SqliteError, TypeError, …):
+   * set for an unexpected error, or a BicycleError with such a cause. A
+   * BicycleError of its own (NO_LEADER, SERVICE_EXISTS) carries only code and
+   * message: it is an answer, not a fault.
+   */
+  name?: string;
+  /** Where that error was thrown, in the thread that threw it (for the log; never sent to a client). */
+  stack?: string;
 }
 
 export class BicycleError extends Error {
@@ -52,12 +61,60 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, code);
 }
 
-/** Plain data for postMessage; an unknown error becomes INTERNAL with its message. */
+/**
+ * Plain data for postMessage (structured clone keeps a plain object's fields,
+ * but an error that is not a native Error, such as better-sqlite3's
+ * SqliteError, arrives as `{ code }` alone). An unknown error becomes
+ * INTERNAL with its name, message and stack.
+ */
 export function toErrorData(error: unknown): ErrorData {
-  if (error instanceof BicycleError) return { code: error.code, message: error.message };
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+  if (error instanceof BicycleError) {
+    const data: ErrorData = { code: error.code, message: error.message };
+    const cause = error.cause;
+    if (cause instanceof Error) {
+      data.name = cause.name;
+      if (cause.stack) data.stack = cause.stack;
+    }
+    return data;
+  }
+  if (error instanceof Error) {
+    const data: ErrorData = { code: 'INTERNAL', message: error.message, name: error.name };
+    if (error.stack) data.stack = error.stack;
+    return data;
+  }
+  if (typeof error === 'object' && error !== null) {
+    const o = error as { name?: unknown; message?: unknown; stack?: unknown };
+    const data: ErrorData = { code: 'INTERNAL', message: typeof o.message === 'string' ? o.message : safeJson(error) };
+    if (typeof o.name === 'string') data.name = o.name;
+    if (typeof o.stack === 'string') data.stack = o.stack;
+    return data;
+  }
+  return { code: 'INTERNAL', message: String(error) };
 }
 
+/**
+ * The error again, on the receiving side: a BicycleError with the code and
+ * message; an original name and stack come back as its `cause`, so logging
+ * it (or passing it on with toErrorData) keeps them.
+ */
 export function fromErrorData(data: ErrorData): BicycleError {
-  return new BicycleError(isErrorCode(data.code) ? data.code : 'INTERNAL', data.message);
+  const code = isErrorCode(data.code) ? data.code : 'INTERNAL';
+  if (data.name === undefined && data.stack === undefined) return new BicycleError(code, data.message);
+  const cause = new Error(data.message);
+  cause.name = data.name ?? 'Error';
+  cause.stack = data.stack ?? `${cause.name}: ${data.message}`;
+  return new BicycleError(code, data.message, { cause });
+}
+
+/** One line for a log: `SqliteError: database is locked`, or `NO_LEADER: no leader is elected yet`. */
+export function describeError(data: ErrorData): string {
+  return `${data.name ?? data.code}: ${data.message}`;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }

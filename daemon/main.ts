@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command as CliCommand } from 'commander';
 import { loadConfig, type DaemonConfig, type Overrides } from './config';
-import { BicycleError } from './errors';
+import { BicycleError, describeError } from './errors';
 import { openDatabase } from '../database/open-database';
 import { getLocal, setLocal } from '../database/queries';
 import { createThreadLogger } from './logger';
@@ -100,7 +100,8 @@ async function main(): Promise<void> {
     base: { config, databaseFile, nodeId },
     log,
     onFatal(thread, error) {
-      log.error('fatal error; shutting down', { thread, error: error.message });
+      log.error('fatal error; shutting down', { thread, error: describeError(error) });
+      if (error.stack) log.debug('fatal error stack', { thread, stack: error.stack });
       process.stderr.write(`bicycled: ${error.message}\n`);
       void shutdown(1);
     },

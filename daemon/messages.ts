@@ -66,6 +66,8 @@ export type WorkerToMain =
   | { kind: 'ready' }
   | { kind: 'stopped' }
   | { kind: 'fatal'; error: ErrorData }
+  /** An uncaught exception or unhandled rejection: the thread exits (code 1) right after. */
+  | { kind: 'crashed'; error: ErrorData }
   | { kind: 'send'; to: ThreadName; body: ThreadMessage };
 
 /** From the main thread to a worker. */

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { Logger } from './logger';
 import type { MainToWorker, ThreadName, WorkerData, WorkerToMain } from './messages';
-import type { ErrorData } from './errors';
+import { describeError, toErrorData, type ErrorData } from './errors';
 
 export interface SupervisorOptions {
   base: Omit<WorkerData, 'thread'>;
@@ -11,6 +11,8 @@ export interface SupervisorOptions {
   onFatal(thread: ThreadName, error: ErrorData): void;
   /** Back-off before restarting a crashed thread: initial and cap, in ms. */
   restartDelayMs?: { initial: number; max: number };
+  /** The file a thread runs (default: `threads/<name>.js` beside this module); tests give their own. */
+  threadFile?(thread: ThreadName): string;
 }
 
 interface Slot {
@@ -19,6 +21,8 @@ interface Slot {
   restarts: number;
   startedAt: number;
   stopped?: () => void;
+  /** Set once this run's crash is logged, so the 'error' event does not log it again. */
+  crashLogged?: boolean;
 }
 
 /**
@@ -29,6 +33,7 @@ interface Slot {
 export class Supervisor {
   private readonly slots = new Map<ThreadName, Slot>();
   private stopping = false;
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -38,10 +43,12 @@ export class Supervisor {
     this.slots.set(thread, slot);
     return new Promise((resolve, reject) => {
       const data: WorkerData = { ...this.options.base, thread };
-      const worker = new Worker(join(__dirname, 'threads', `${thread}.js`), { workerData: data });
+      const file = this.options.threadFile?.(thread) ?? join(__dirname, 'threads', `${thread}.js`);
+      const worker = new Worker(file, { workerData: data });
       slot.worker = worker;
       slot.ready = false;
       slot.startedAt = Date.now();
+      slot.crashLogged = false;
       worker.on('message', (message: WorkerToMain) => {
         if (message.kind === 'ready') {
           slot.ready = true;
@@ -50,13 +57,14 @@ export class Supervisor {
           slot.stopped?.();
         } else if (message.kind === 'fatal') {
           this.options.onFatal(thread, message.error);
+        } else if (message.kind === 'crashed') {
+          this.logCrash(thread, slot, message.error);
         } else if (message.kind === 'send') {
           this.route(thread, message.to, message.body);
         }
       });
-      worker.on('error', (error) => {
-        this.options.log.error('thread crashed', { crashed: thread, error: error.message });
-      });
+      // Only when the thread's own crash report did not come first (it fails before the runtime is loaded).
+      worker.on('error', (error: unknown) => this.logCrash(thread, slot, toErrorData(error)));
       worker.on('exit', (code) => {
         const wasReady = slot.ready;
         slot.ready = false;
@@ -68,16 +76,26 @@ export class Supervisor {
     });
   }
 
+  /** `thread crashed crashed=voting error="SqliteError: database is locked"`, and the stack at debug. */
+  private logCrash(thread: ThreadName, slot: Slot, error: ErrorData): void {
+    if (slot.crashLogged) return;
+    slot.crashLogged = true;
+    this.options.log.error('thread crashed', { crashed: thread, error: describeError(error) });
+    if (error.stack) this.options.log.debug('crashed thread stack', { crashed: thread, stack: error.stack });
+  }
+
   private restartLater(thread: ThreadName, slot: Slot, code: number): void {
     const { initial, max } = this.options.restartDelayMs ?? { initial: 500, max: 30_000 };
     if (Date.now() - slot.startedAt > 60_000) slot.restarts = 0;
     const delayMs = Math.min(max, initial * 2 ** slot.restarts);
     slot.restarts++;
     this.options.log.warn('restarting thread', { restarting: thread, exitCode: code, delayMs, restarts: slot.restarts });
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
       if (this.stopping) return;
       this.start(thread).catch((error: Error) => this.options.log.error('thread restart failed', { thread, error: error.message }));
     }, delayMs);
+    this.restartTimers.add(timer);
   }
 
   private route(from: ThreadName, to: ThreadName, body: import('./messages').ThreadMessage): void {
@@ -94,6 +112,8 @@ export class Supervisor {
   /** Stops the threads one by one in the given order, each within `timeoutMs`. */
   async stop(order: readonly ThreadName[], timeoutMs = 10_000): Promise<void> {
     this.stopping = true;
+    for (const timer of this.restartTimers) clearTimeout(timer);
+    this.restartTimers.clear();
     for (const thread of order) {
       const slot = this.slots.get(thread);
       const worker = slot?.worker;

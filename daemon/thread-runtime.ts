@@ -1,4 +1,4 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { MainToWorker, ThreadMessage, ThreadName, WorkerData, WorkerToMain } from './messages';
 import { toErrorData } from './errors';
 
@@ -50,3 +50,24 @@ export function runThread(handlers: ThreadHandlers): void {
 export function reportFatal(error: unknown): void {
   post({ kind: 'fatal', error: toErrorData(error) });
 }
+
+/**
+ * An uncaught exception or unhandled rejection ends the thread (main restarts
+ * it), but first main hears why: name, message and stack, as data. Left to
+ * Node, the worker's 'error' event carries a structured clone of what was
+ * thrown, and an error that is not a native Error (better-sqlite3's
+ * SqliteError) arrives as `{ code }` alone, without its message.
+ */
+function reportCrashes(): void {
+  let crashed = false;
+  const crash = (error: unknown) => {
+    if (crashed) return;
+    crashed = true;
+    post({ kind: 'crashed', error: toErrorData(error) });
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+}
+
+if (!isMainThread && parentPort) reportCrashes();

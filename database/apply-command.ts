@@ -4,7 +4,7 @@ import type { Command, ServiceChanges } from './commands';
 import { IllegalTransitionError, transitionTask, type TaskState } from './task-state';
 import { isServiceDeleting, transitionService, type ServiceState } from './service-state';
 import { transitionNodeStatus, type NodeStatus } from './node-state';
-import { BicycleError, toErrorData, type ErrorData } from '../daemon/errors';
+import { BicycleError, type ErrorData } from '../daemon/errors';
 import { portsJson, requirePortsFree } from './ports';
 
 export type ApplyResult = { ok: true; changed: boolean } | { ok: false; error: ErrorData };
@@ -41,7 +41,8 @@ export function applyCommand(db: Db, command: Command, touched: Set<Table> = new
     if (error instanceof IllegalTransitionError) {
       return { ok: false, error: { code: 'ILLEGAL_TRANSITION', message: error.message } };
     }
-    if (error instanceof BicycleError) return { ok: false, error: toErrorData(error) };
+    // Code and message only: a refusal is an answer every node gives alike, not a fault with a stack.
+    if (error instanceof BicycleError) return { ok: false, error: { code: error.code, message: error.message } };
     throw error;
   }
 }

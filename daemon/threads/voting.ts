@@ -4,7 +4,7 @@ import { setLocal } from '../../database/queries';
 import { ChangeNotes } from '../changes';
 import { createThreadLogger, errorMessage } from '../logger';
 import { reportFatal, runThread, sendTo, workerContext } from '../thread-runtime';
-import { BicycleError, toErrorData } from '../errors';
+import { toErrorData } from '../errors';
 import { ClusterNode } from '../voting/cluster-node';
 import { requestJoin } from '../voting/join-client';
 import type { Message } from '../voting/raft/index';
@@ -100,6 +100,6 @@ bootstrap()
   )
   .catch((error: unknown) => {
     log.error('cannot start the voting thread', { error: errorMessage(error) });
-    reportFatal(error instanceof BicycleError ? error : new BicycleError('INTERNAL', errorMessage(error)));
+    reportFatal(error);
     setTimeout(() => process.exit(1), 100);
   });
