@@ -33,6 +33,7 @@ import { sameHardState, sameSoftState } from './raft-state';
 export class Raft extends Replication {
   private prevSoftState: SoftState;
   private awaitingAdvance = false;
+  private ignoredFromNonVoters = 0;
 
   /** @throws Error naming the bad option if the config cannot work, or if `applied` lies outside the log */
   constructor(config: RaftConfig) {
@@ -53,10 +54,16 @@ export class Raft extends Replication {
    * Take one message from a peer. Messages of other terms are handled here
    * once (Raft §5.1: a higher term makes this node a follower; a lower term is
    * stale); vote requests are answered here; the rest goes to the role's step
-   * function. Messages addressed to another node are ignored.
+   * function. Messages addressed to another node are ignored, and so are a
+   * non-voter's attempts to raise the term, ask for a vote or lead (see
+   * isPowerGrabByNonVoter).
    */
   step(m: Message): void {
     if (m.to !== this.id) return;
+    if (this.isPowerGrabByNonVoter(m)) {
+      this.ignoredFromNonVoters += 1;
+      return;
+    }
     if (m.term > this.term) {
       const isVote = m.type === 'vote' || m.type === 'preVote';
       if (isVote && !m.transfer && this.inLease()) return; // thesis §4.2.3: a live leader is not disrupted
@@ -243,6 +250,11 @@ export class Raft extends Replication {
     if (applied !== undefined) this.log.appliedTo(applied.index);
   }
 
+  /** How many messages the non-voter rule ignored so far (see step). */
+  ignoredMessages(): number {
+    return this.ignoredFromNonVoters;
+  }
+
   /** The cheap part of status(): term, role, leader and log positions. */
   basicStatus(): { term: number; role: Role; leader: NodeId | null; commit: number; applied: number; lastIndex: number; lastTerm: number } {
     return {
@@ -357,6 +369,38 @@ export class Raft extends Replication {
     const q = quorumOf(this.voters.size);
     if (yes >= q) return 'won';
     return no > this.voters.size - q ? 'lost' : 'pending';
+  }
+
+  /**
+   * The non-voter rule (thesis §4.2.3 on removed servers, and the learner
+   * rule): only a voter of this node's configuration may raise its term, ask
+   * for its vote, tell it to campaign, or lead it while it has a live leader.
+   * A learner, a removed server or a stranger doing so is ignored. Two
+   * exceptions keep a lagging node live: a node that knows no configuration
+   * yet (a joiner before its first append) ignores nothing, and a node with
+   * no live leader takes a leader's message from a stranger, who may be a
+   * voter added by entries it has not received yet.
+   */
+  private isPowerGrabByNonVoter(m: Message): boolean {
+    if (this.voters.size === 0 || this.voters.has(m.from)) return false;
+    switch (m.type) {
+      case 'vote':
+      case 'preVote':
+      case 'timeoutNow':
+        return true;
+      case 'append':
+      case 'heartbeat':
+      case 'snapshot':
+        return m.term >= this.term && m.from !== this.leader && this.hasLiveLeader();
+      default:
+        return m.term > this.term;
+    }
+  }
+
+  /** This node leads, or heard from its leader within the (minimum) election timeout. */
+  private hasLiveLeader(): boolean {
+    if (this.role === 'leader') return true;
+    return this.leader !== null && this.electionElapsed < this.cfg.electionTicks;
   }
 
   /** Raft §5.2 and §5.4.1: grant a vote at most once per term, and only to an up-to-date log. */

@@ -62,7 +62,7 @@ describe('Raft §5.2 leader election', () => {
     const b = c.raft('b');
     const last = b.status();
     b.step({ type: 'vote', from: 'c', to: 'b', term: 9, lastIndex: last.lastIndex - 1, lastTerm: last.lastTerm, transfer: false });
-    b.step({ type: 'vote', from: 'd', to: 'b', term: 9, lastIndex: last.lastIndex + 5, lastTerm: last.lastTerm - 1, transfer: false });
+    b.step({ type: 'vote', from: 'c', to: 'b', term: 9, lastIndex: last.lastIndex + 5, lastTerm: last.lastTerm - 1, transfer: false });
     const answers = b.ready().messages.filter((m) => m.type === 'voteResp');
     assert.ok(answers.length === 2 && answers.every((m) => m.type === 'voteResp' && m.reject));
   });
