@@ -10,7 +10,7 @@ import { portsJson, requirePortsFree } from './ports';
 export type ApplyResult = { ok: true; changed: boolean } | { ok: false; error: ErrorData };
 
 /** The tables a command touched, for the "changed: <table>" notes. */
-export type Table = 'nodes' | 'services' | 'tasks' | 'meta';
+export type Table = 'nodes' | 'services' | 'tasks' | 'meta' | 'applied_requests';
 
 /**
  * Applies one committed command to the replicated tables. Deterministic: the

@@ -35,7 +35,25 @@ export interface PortSpec {
 /** `ports`, when given, replaces the whole list. */
 export type ServiceChanges = Partial<ServiceSpec> & { replicas?: number };
 
-export type Command =
+/**
+ * Names the request that proposed a command, so that a retry of it is
+ * applied once (docs/voting.md, "Exactly once"). Made by whoever first
+ * proposes the command (the REST thread per HTTP request, the deployment
+ * thread per batch) and kept on every retry and forward; the state machine
+ * remembers the ids of recent commands with their results.
+ */
+export interface RequestTag {
+  /** Unique per request: `key:<Idempotency-Key>` for a client's key, else random. */
+  id: string;
+  /** What was asked (`POST /services sha256:…`); the same id with another fingerprint is refused. */
+  fingerprint?: string;
+  /** The client's Idempotency-Key, when it gave one (for messages). */
+  key?: string;
+}
+
+export type Command = CommandBody & { request?: RequestTag };
+
+type CommandBody =
   /** A new cluster's id, the secret that authenticates node-to-node requests, and the token that admits new nodes. */
   | { type: 'cluster.init'; clusterId: string; secret: string; joinToken: string; at: number }
   | {

@@ -84,6 +84,16 @@ const MIGRATIONS: readonly Migration[] = [
   createRaftTables,
   // 3: published ports, a JSON array of normalised ports (database/ports.ts) in order of published port.
   `ALTER TABLE services ADD COLUMN ports TEXT NOT NULL DEFAULT '[]'`,
+  // 4: the ids of recently applied requests with their results, so a retried request applies once (database/applied-requests.ts).
+  `
+  CREATE TABLE applied_requests (
+    request_id  TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    log_index   INTEGER NOT NULL,
+    result      TEXT NOT NULL
+  );
+  CREATE INDEX applied_requests_by_index ON applied_requests(log_index);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,11 +1,16 @@
 import { writeTransaction, type Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
-import { applyCommand, type ApplyResult, type Table } from '../../database/apply-command';
+import type { ApplyResult, Table } from '../../database/apply-command';
+import { applyOnce, forgetOldRequests } from '../../database/applied-requests';
 import { getLocal, setLocal } from '../../database/queries';
 import type { Entry, Snapshot } from './raft/index';
 
-/** The replicated tables: what a snapshot holds and what every manager agrees on. */
-export const REPLICATED_TABLES: readonly Table[] = ['meta', 'nodes', 'services', 'tasks'];
+/**
+ * The replicated tables: what a snapshot holds and what every manager agrees
+ * on. `applied_requests` (recent request ids and their results) travels in
+ * snapshots too, so a node restored from one still applies a retry once.
+ */
+export const REPLICATED_TABLES: readonly Table[] = ['meta', 'nodes', 'services', 'tasks', 'applied_requests'];
 
 export interface AppliedBatch {
   /** Apply results of the normal entries, by log index. */
@@ -18,7 +23,9 @@ export interface AppliedBatch {
  * The cluster's replicated state machine: the entity tables of this node's
  * SQLite. Committed entries are applied in one transaction that also records
  * the applied index, so after a crash a node resumes exactly after the last
- * entry it applied, never applying one twice.
+ * entry it applied, never applying one twice. A command proposed twice (a
+ * retried request: two entries with one request id) takes effect once
+ * (applyOnce).
  */
 export class SqliteStateMachine {
   private readonly applyTx: (entries: readonly Entry[]) => AppliedBatch;
@@ -31,9 +38,10 @@ export class SqliteStateMachine {
       let appliedIndex = this.appliedIndex();
       for (const entry of entries) {
         if (entry.index <= appliedIndex) continue;
-        if (entry.type === 'normal') results.set(entry.index, applyCommand(db, JSON.parse(entry.data) as Command, touched));
+        if (entry.type === 'normal') results.set(entry.index, applyOnce(db, JSON.parse(entry.data) as Command, entry.index, touched));
         appliedIndex = entry.index;
       }
+      forgetOldRequests(db, appliedIndex);
       setLocal(db, 'applied_index', String(appliedIndex));
       return { results, touched, appliedIndex };
     });
