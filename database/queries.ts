@@ -5,6 +5,7 @@ import type { DesiredTaskState, TaskState } from './task-state';
 import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
 import type { PortSpec } from './commands';
 import { normalisePorts } from './ports';
+import { effectiveOnDisconnect, type OnDisconnect } from './on-disconnect';
 
 /** Read models: rows of the replicated tables as plain objects (times in ms since the epoch). */
 export interface ServiceRecord {
@@ -16,6 +17,10 @@ export interface ServiceRecord {
   labels: Record<string, string>;
   /** Published ports, every field present, in order of published port; [] when none. */
   ports: PortSpec[];
+  /** What a node cut off from the leader does with this service's replicas: the setting in effect. */
+  onDisconnect: OnDisconnect;
+  /** The setting as given; null when the default rule decides (database/on-disconnect.ts). */
+  onDisconnectSetting: OnDisconnect | null;
   replicas: number;
   state: ServiceState;
   version: number;
@@ -63,6 +68,9 @@ export interface ContainerStatsRecord {
 }
 
 function toService(row: any): ServiceRecord {
+  const ports = normalisePorts(JSON.parse(row.ports));
+  // Absent before migration 5, NULL when not set: the default rule decides.
+  const setting: OnDisconnect | null = row.on_disconnect === 'stop' || row.on_disconnect === 'keep' ? row.on_disconnect : null;
   return {
     name: row.name,
     id: row.id,
@@ -70,7 +78,9 @@ function toService(row: any): ServiceRecord {
     command: row.command ? JSON.parse(row.command) : null,
     env: JSON.parse(row.env),
     labels: JSON.parse(row.labels),
-    ports: normalisePorts(JSON.parse(row.ports)),
+    ports,
+    onDisconnect: effectiveOnDisconnect(setting, ports),
+    onDisconnectSetting: setting,
     replicas: row.replicas,
     state: row.state,
     version: row.version,
@@ -81,7 +91,7 @@ function toService(row: any): ServiceRecord {
   };
 }
 
-function toTask(row: any): TaskRecord {
+export function toTask(row: any): TaskRecord {
   return {
     id: row.id,
     serviceName: row.service_name,

@@ -1,6 +1,6 @@
 import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
-import { getMeta, listServices, listTasks, type ServiceRecord, type TaskRecord } from '../../database/queries';
+import { getLocal, getMeta, listServices, listTasks, type ServiceRecord, type TaskRecord } from '../../database/queries';
 import type { TaskState } from '../../database/task-state';
 import { LABELS } from '../docker-client';
 import type { Logger } from '../logger';
@@ -9,6 +9,7 @@ import { containerName, reconcileAgent, type AgentAction } from './agent-reconci
 import { ImagePullError, NameConflictError, type ContainerRuntime, type ContainerSpec } from './container-runtime';
 import { Semaphore } from './semaphore';
 import { ReportBatcher } from './report-batcher';
+import { decideCutOff, splitCutOff, type CutOffDecision } from './cut-off';
 
 /** What the agent needs of the traffic manager. */
 export interface AgentTraffic {
@@ -32,6 +33,10 @@ export interface AgentOptions {
   traffic?: AgentTraffic;
   /** Called when an action finished, so the loop makes another pass. */
   wake(): void;
+  /** The host-loss grace (`voting.hostGraceMs`): after this long without a leader, replicas of `stop` services stop here (cut-off.ts). */
+  hostGraceMs: number;
+  /** The clock (ms since the epoch); Date.now by default. */
+  now?: () => number;
 }
 
 /**
@@ -45,10 +50,35 @@ export class Agent {
   private readonly semaphore: Semaphore;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly reports: ReportBatcher;
+  private readonly now: () => number;
+  /** This agent's start: the cut-off rule gives the node the whole grace from then. */
+  private readonly since: number;
+  /** Whether the last pass found this node cut off from every leader. */
+  private cutOff = false;
 
   constructor(private readonly o: AgentOptions) {
     this.semaphore = new Semaphore(o.concurrency);
     this.reports = new ReportBatcher(o.propose);
+    this.now = o.now ?? Date.now;
+    this.since = this.now();
+  }
+
+  /** The cut-off decision for these tasks, now (cut-off.ts). */
+  private decideCutOff(tasks: readonly TaskRecord[], services: ReadonlyMap<string, ServiceRecord>): CutOffDecision {
+    const recorded = Number(getLocal(this.o.db, 'leader_contact_at'));
+    return decideCutOff({
+      leaderContactAt: Number.isFinite(recorded) && recorded > 0 ? recorded : null,
+      since: this.since,
+      now: this.now(),
+      graceMs: this.o.hostGraceMs,
+      tasks,
+      onDisconnect: (name) => services.get(name)?.onDisconnect,
+    });
+  }
+
+  /** True when this node became cut off from every leader, or stopped being so, since the last pass: a pass is due. */
+  cutOffChanged(): boolean {
+    return this.decideCutOff([], new Map()).cutOff !== this.cutOff;
   }
 
   /** The labels that mark a container as this cluster's and this node's. */
@@ -60,12 +90,22 @@ export class Agent {
   async pass(): Promise<void> {
     const labels = this.labels();
     if (!labels) return;
-    const tasks = listTasks(this.o.db, { nodeId: this.o.nodeId });
-    const containers = await this.o.runtime.list(labels);
-    const actions = reconcileAgent(tasks, containers, this.busy);
-    const reports: Command[] = [];
+    const assigned = listTasks(this.o.db, { nodeId: this.o.nodeId });
+    const listed = await this.o.runtime.list(labels);
     const services = new Map<string, ServiceRecord>();
     for (const s of listServices(this.o.db)) services.set(s.name, s);
+    // Cut off from every leader for longer than the grace: the replicas of `stop` services stop here and none start;
+    // their tasks are left out of the reconcile, and nothing is reported of them (no leader would hear it).
+    const cutOff = this.decideCutOff(assigned, services);
+    this.noteCutOff(cutOff);
+    const { remove: held, rest: containers } = splitCutOff(listed, cutOff.stop, this.busy);
+    const tasks = cutOff.stop.size > 0 ? assigned.filter((t) => !cutOff.stop.has(t.id)) : assigned;
+    const actions: AgentAction[] = held.map((c) => ({
+      kind: 'remove', containerId: c.id, taskId: null, reportState: null,
+      reason: `no leader heard from for ${Math.round(cutOff.silentMs / 100) / 10} s (onDisconnect: stop)`,
+    }));
+    actions.push(...reconcileAgent(tasks, containers, this.busy));
+    const reports: Command[] = [];
     const serviceOf = new Map(tasks.map((t) => [t.id, t.serviceName]));
     for (const action of actions) {
       if (action.kind === 'report' && action.state === 'RUNNING' && action.containerId) {
@@ -79,6 +119,18 @@ export class Agent {
       }
     }
     if (reports.length > 0) await this.o.propose({ type: 'batch', commands: reports });
+  }
+
+  private noteCutOff(decision: CutOffDecision): void {
+    if (decision.cutOff === this.cutOff) return;
+    this.cutOff = decision.cutOff;
+    if (decision.cutOff) {
+      this.o.log.warn('no leader heard from for longer than the host-loss grace: stopping this node\'s replicas of onDisconnect: stop services', {
+        silentMs: decision.silentMs, graceMs: this.o.hostGraceMs, tasks: decision.stop.size,
+      });
+    } else {
+      this.o.log.info('a leader is heard from again: this node converges to its assigned tasks');
+    }
   }
 
   private observe(taskId: string, state: TaskState, extra: { containerId?: string | null; exitCode?: number | null; error?: string | null; startedAt?: number | null }): Command {

@@ -65,7 +65,13 @@ const agent: Agent = new Agent({
     deregisterDelayMs: config.traffic.deregisterDelayMs,
   },
   wake: () => agentLoop.wake(),
+  hostGraceMs: config.voting.hostGraceMs,
 });
+
+/** The cut-off rule acts within a quarter second of the grace running out (or of a leader being heard again), not at the next resync. */
+const cutOffWatch = setInterval(() => {
+  if (agent.cutOffChanged()) agentLoop.wake();
+}, 250);
 
 notes.subscribe((note) => {
   if (note.tables.some((t) => t === 'services' || t === 'tasks' || t === 'nodes' || t === 'meta')) managerLoop.wake();
@@ -116,6 +122,7 @@ runThread({
   },
   async stop() {
     stopping = true;
+    clearInterval(cutOffWatch);
     unwatch?.();
     await managerLoop.stop();
     await agentLoop.stop();

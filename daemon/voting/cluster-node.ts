@@ -56,6 +56,9 @@ export class ClusterNode {
   private leaderSince = 0;
   private lastHousekeeping = 0;
   private lastSeenRecorded = 0;
+  /** When this node last heard from the leader it follows (or led), and the value last written to local_state. */
+  private leaderContactAt = 0;
+  private leaderContactRecorded = 0;
   private appliedSinceSnapshot = 0;
   private registered = false;
   private timer: NodeJS.Timeout | undefined;
@@ -112,6 +115,8 @@ export class ClusterNode {
     if (!this.raft) return;
     this.raft.tick();
     const now = Date.now();
+    if (this.isLeader()) this.leaderContactAt = now;
+    this.recordLeaderContact(now);
     if (this.isLeader() && now - this.lastHousekeeping >= 250) {
       this.lastHousekeeping = now;
       this.leaderHousekeeping(now);
@@ -128,6 +133,8 @@ export class ClusterNode {
       if (fromAddress) this.learnedAddresses.set(m.from, fromAddress);
       try {
         this.raft.step(m);
+        // A leader's message the core accepted: the node it now follows is the sender, at the sender's term.
+        if ((m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') && this.raft.basicStatus().leader === m.from) this.leaderContactAt = now;
       } catch (error) {
         this.o.log.warn('dropped a peer message', { peer: m.from, type: m.type, error: errorMessage(error) });
       }
@@ -364,6 +371,17 @@ export class ClusterNode {
         break;
       }
     }
+  }
+
+  /**
+   * Writes `leader_contact_at` to local_state for the agent's cut-off rule
+   * (daemon/deployment/cut-off.ts), at most every 250 ms: the value lags the
+   * last contact by no more than that plus one tick, far below the grace.
+   */
+  private recordLeaderContact(now: number): void {
+    if (this.leaderContactAt <= this.leaderContactRecorded || now - this.leaderContactRecorded < 250) return;
+    setLocal(this.o.db, 'leader_contact_at', String(this.leaderContactAt));
+    this.leaderContactRecorded = this.leaderContactAt;
   }
 
   private maybeSnapshot(): void {

@@ -17,6 +17,8 @@ function service(overrides: Partial<ServiceRecord> = {}): ServiceRecord {
     env: {},
     labels: {},
     ports: [],
+    onDisconnect: 'keep',
+    onDisconnectSetting: null,
     replicas: 3,
     state: 'RUNNING',
     version: 4,
