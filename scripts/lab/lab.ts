@@ -206,6 +206,15 @@ export class Lab {
     }, 20_000, 50);
   }
 
+  /**
+   * Sends a signal to a host's bicycled only (its engine and containers are
+   * untouched): SIGKILL for a crash (start it again with startDaemon),
+   * SIGSTOP and SIGCONT for a pause.
+   */
+  signalDaemon(i: number, signal: NodeJS.Signals): void {
+    killPidFile(join(this.host(i).dir, 'bicycled.pid'), signal);
+  }
+
   /** What a host's bicycled printed. */
   output(i: number): string {
     return readFileSync(join(this.host(i).dir, 'bicycled.out'), 'utf8');
