@@ -10,6 +10,7 @@ import { SqliteStateMachine, REPLICATED_TABLES } from './state-machine';
 import { HttpTransport } from './http-transport';
 import { detectHostChanges } from './host-monitor';
 import { askPeer } from './peer-client';
+import { findJoinClash, isFromStranger } from './admission';
 import { managerWarnings } from '../../database/node-state';
 import { toErrorData } from '../errors';
 import type { ChangeNotes } from '../changes';
@@ -128,11 +129,19 @@ export class ClusterNode {
   receive(messages: Message[], fromAddress: string | null): void {
     if (!this.raft) return;
     const now = Date.now();
+    const conf = this.raft.status().conf;
     for (const m of messages) {
+      if (isFromStranger(m.type, m.from, conf, (id) => getNode(this.o.db, id) !== undefined)) {
+        this.o.log.debug('dropped a message from a node that is not a member', { peer: m.from, type: m.type, term: m.term });
+        continue;
+      }
       this.lastContact.set(m.from, now);
-      if (fromAddress) this.learnedAddresses.set(m.from, fromAddress);
+      // A member's address is the one its row records; only a node not registered yet is reached at the address it gives.
+      if (fromAddress && !getNode(this.o.db, m.from)) this.learnedAddresses.set(m.from, fromAddress);
+      const ignored = this.raft.ignoredMessages();
       try {
         this.raft.step(m);
+        if (this.raft.ignoredMessages() > ignored) this.o.log.debug('ignored a non-voter\'s message that would raise the term, ask for a vote or lead', { peer: m.from, type: m.type, term: m.term });
         // A leader's message the core accepted: the node it now follows is the sender, at the sender's term.
         if ((m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') && this.raft.basicStatus().leader === m.from) this.leaderContactAt = now;
       } catch (error) {
@@ -187,10 +196,8 @@ export class ClusterNode {
       return failure('PERMISSION_DENIED', 'the join token is not valid for this cluster (get one with `bicycle node join-token` on a member)');
     }
     const { node } = request;
-    const clash = getNode(this.o.db, node.name);
-    if (clash && clash.id !== node.id) {
-      return failure('NODE_EXISTS', `a node named ${node.name} is already a member (id ${clash.id}); remove it first with \`bicycle node rm ${node.name}\``);
-    }
+    const clash = findJoinClash(listNodes(this.o.db), this.raft!.status().conf, node);
+    if (clash) return failure(clash.code, clash.message);
     this.learnedAddresses.set(node.id, node.address);
     const now = Date.now();
     const registered = await this.propose({ type: 'node.register', node: { ...node, startedAt: now }, at: now }, false);

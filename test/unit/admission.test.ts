@@ -1,0 +1,65 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { findJoinClash, isFromStranger } from '../../daemon/voting/admission';
+
+const members = [
+  { id: 'a1', name: 'host-1', address: '10.78.0.1:7070' },
+  { id: 'b2', name: 'host-2', address: '10.78.0.2:7070' },
+];
+const conf = { voters: ['a1', 'b2'], learners: ['w9'] };
+
+describe('admission: a join never takes a member\'s identity', () => {
+  test('a new id, name and address is admitted', () => {
+    assert.equal(findJoinClash(members, conf, { id: 'c3', name: 'host-3', address: '10.78.0.3:7070' }), null);
+  });
+
+  test('a join that claims a member\'s id is refused NODE_EXISTS, naming the id and its owner, even with the same name and address', () => {
+    for (const node of [members[1]!, { id: 'b2', name: 'made-up', address: '10.78.0.9:7070' }]) {
+      const clash = findJoinClash(members, conf, node);
+      assert.equal(clash?.code, 'NODE_EXISTS');
+      assert.match(clash!.message, /node id b2 is already member host-2 \(10\.78\.0\.2:7070\)'s/);
+      assert.match(clash!.message, /does not join again/);
+    }
+  });
+
+  test('an id the Raft configuration holds without a node row is refused too', () => {
+    const clash = findJoinClash(members, conf, { id: 'w9', name: 'w', address: '10.78.0.9:7070' });
+    assert.match(clash!.message, /node id w9 is already a member of the Raft configuration/);
+  });
+
+  test('a join that claims a member\'s name is refused NODE_EXISTS, naming the name and the member', () => {
+    const clash = findJoinClash(members, conf, { id: 'c3', name: 'host-1', address: '10.78.0.3:7070' });
+    assert.equal(clash?.code, 'NODE_EXISTS');
+    assert.match(clash!.message, /a node named host-1 is already a member \(id a1, 10\.78\.0\.1:7070\)/);
+  });
+
+  test('a join that claims a member\'s address is refused NODE_EXISTS, naming the address and the member', () => {
+    const clash = findJoinClash(members, conf, { id: 'c3', name: 'host-3', address: '10.78.0.2:7070' });
+    assert.equal(clash?.code, 'NODE_EXISTS');
+    assert.match(clash!.message, /the address 10\.78\.0\.2:7070 is already member host-2's \(id b2\)/);
+  });
+});
+
+describe('admission: messages from strangers are dropped where they enter', () => {
+  const registered = (id: string) => members.some((m) => m.id === id);
+
+  test('a removed or never-joined node\'s vote requests and answers are dropped', () => {
+    for (const type of ['vote', 'preVote', 'voteResp', 'appendResp', 'heartbeatResp', 'timeoutNow']) {
+      assert.equal(isFromStranger(type, 'x', conf, registered), true, type);
+    }
+  });
+
+  test('members of the configuration and registered nodes are no strangers', () => {
+    assert.equal(isFromStranger('vote', 'a1', conf, registered), false);
+    assert.equal(isFromStranger('appendResp', 'w9', conf, registered), false, 'a learner of the configuration');
+    assert.equal(isFromStranger('appendResp', 'b2', { voters: ['a1'], learners: [] }, registered), false, 'registered, not yet in the configuration');
+  });
+
+  test('a stranger\'s leader messages go on to the core (it may be a voter this node has not learned of yet)', () => {
+    for (const type of ['append', 'heartbeat', 'snapshot']) assert.equal(isFromStranger(type, 'x', conf, registered), false, type);
+  });
+
+  test('a node that knows no configuration yet (a joiner) has no strangers', () => {
+    assert.equal(isFromStranger('vote', 'x', { voters: [], learners: [] }, () => false), false);
+  });
+});
