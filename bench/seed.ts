@@ -14,6 +14,8 @@ export interface SeedOptions {
   tasksPerService: number;
   /** Simulated worker nodes that hold the tasks (never this daemon's node, so its agent starts no container). */
   simulatedNodes: number;
+  /** Dead tasks per slot besides the running one (FAILED an hour ago, desired SHUTDOWN): a crash loop's history. Default 0. */
+  deadPerSlot?: number;
 }
 
 export interface Seeded {
@@ -78,6 +80,14 @@ export function seedDatabase(dataDir: string, o: SeedOptions): Seeded {
         });
         apply({ type: 'service.set-state', name, state: 'DEPLOYING', version: 1, at });
         for (let slot = 1; slot <= o.tasksPerService; slot++) {
+          for (let d = 0; d < (o.deadPerSlot ?? 0); d++) {
+            const deadId = randomBytes(12).toString('hex');
+            const then = at - 3_600_000 + d;
+            apply({ type: 'task.create', id: deadId, serviceName: name, slot, specVersion: 1, at: then });
+            apply({ type: 'task.assign', taskId: deadId, nodeId: nodes[placed % nodes.length]!.id, at: then });
+            apply({ type: 'task.observe', taskId: deadId, state: 'FAILED', error: 'cannot create the container: no such image: seed/missing:latest', at: then });
+            apply({ type: 'task.set-desired', taskId: deadId, desiredState: 'SHUTDOWN', at: then });
+          }
           const taskId = randomBytes(12).toString('hex');
           apply({ type: 'task.create', id: taskId, serviceName: name, slot, specVersion: 1, at });
           apply({ type: 'task.assign', taskId, nodeId: nodes[placed++ % nodes.length]!.id, at });
@@ -90,5 +100,5 @@ export function seedDatabase(dataDir: string, o: SeedOptions): Seeded {
   } finally {
     db.close();
   }
-  return { nodeId, clusterId, tasks: o.services * o.tasksPerService, commands };
+  return { nodeId, clusterId, tasks: o.services * o.tasksPerService * (1 + (o.deadPerSlot ?? 0)), commands };
 }
