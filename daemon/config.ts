@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { BicycleError } from './errors';
+import { DEFAULT_MAX_REPLICAS } from '../database/replica-limit';
 
 /** The daemon's configuration, as every thread receives it (plain data). */
 export interface DaemonConfig {
@@ -54,6 +55,8 @@ export interface DaemonConfig {
     init: boolean;
     /** Move replicas onto nodes that join or come back, a few at a time, without being asked. */
     autoRebalance: boolean;
+    /** Replicas in the whole cluster (every service not being deleted), at most. */
+    maxReplicas: number;
   };
   /** The traffic manager: published ports on every node, service names for containers. */
   traffic: {
@@ -118,6 +121,7 @@ const schema = z
         stopGracePeriodMs: z.number().int().min(0).max(3_600_000),
         init: z.boolean(),
         autoRebalance: z.boolean(),
+        maxReplicas: z.number().int().min(1).max(10_000_000),
       })
       .strict(),
     traffic: z
@@ -144,7 +148,7 @@ export function defaultConfig(): z.input<typeof schema> {
     logLevel: 'info',
     role: 'manager',
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
-    deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false },
+    deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS },
     traffic: { enabled: true, kernel: true, deregisterDelayMs: 1000, connectTimeoutMs: 1000, peerProbeIntervalMs: 250, dns: true },
     monitoring: { statsIntervalMs: 5000 },
   };

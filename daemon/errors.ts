@@ -22,6 +22,8 @@ export const ERROR_CATALOGUE = {
   /** A published port another service already publishes. */
   PORT_IN_USE: { status: 409, retryable: false },
   ILLEGAL_TRANSITION: { status: 409, retryable: false },
+  /** More replicas than deployment.maxReplicas in the whole cluster. */
+  REPLICA_LIMIT: { status: 409, retryable: false },
   /** An Idempotency-Key (or request id) already used for a different request. */
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },
   NO_LEADER: { status: 503, retryable: true },

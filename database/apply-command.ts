@@ -6,6 +6,7 @@ import { isServiceDeleting, transitionService, type ServiceState } from './servi
 import { transitionNodeStatus, type NodeStatus } from './node-state';
 import { BicycleError, type ErrorData } from '../daemon/errors';
 import { portsJson, requirePortsFree } from './ports';
+import { requireReplicasWithinLimit } from './replica-limit';
 
 export type ApplyResult = { ok: true; changed: boolean } | { ok: false; error: ErrorData };
 
@@ -114,6 +115,7 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       // Commands committed before ports existed carry none.
       const ports = c.spec.ports ?? [];
       requirePortsFree(db, c.name, ports);
+      if (c.maxReplicas !== undefined) requireReplicasWithinLimit(db, c.name, c.replicas, c.maxReplicas);
       prepared(db, 
         `INSERT INTO services (name, id, image, command, env, labels, ports, replicas, state, version, spec_version, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
@@ -126,6 +128,9 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const service = requireService(db, c.name);
       if (isServiceDeleting(service.state)) {
         throw new BicycleError('SERVICE_DELETING', `service ${c.name} is being deleted and can no longer be updated`);
+      }
+      if (c.maxReplicas !== undefined && c.changes.replicas !== undefined) {
+        requireReplicasWithinLimit(db, c.name, c.changes.replicas, c.maxReplicas, service.replicas);
       }
       return updateService(db, service, c.changes, c.at);
     }

@@ -68,8 +68,9 @@ type CommandBody =
   | { type: 'node.seen'; seen: Record<string, number>; at: number }
   /** The node leaves the cluster: its row goes, its tasks are replaced elsewhere. */
   | { type: 'node.remove'; nodeId: string; at: number }
-  | { type: 'service.create'; id: string; name: string; spec: ServiceSpec; replicas: number; at: number }
-  | { type: 'service.update'; name: string; changes: ServiceChanges; at: number }
+  /** `maxReplicas`: the cluster-wide limit the proposer enforced, checked again on apply (absent in commands from before the limit). */
+  | { type: 'service.create'; id: string; name: string; spec: ServiceSpec; replicas: number; maxReplicas?: number; at: number }
+  | { type: 'service.update'; name: string; changes: ServiceChanges; maxReplicas?: number; at: number }
   | { type: 'service.delete'; name: string; at: number }
   /** Decided from the service at `version`; ignored if the service has changed since (a stale decision). */
   | { type: 'service.set-state'; name: string; state: ServiceState; version: number; at: number }

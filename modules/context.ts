@@ -24,6 +24,8 @@ export interface RestContext {
   /** This node's advertised address (where others reach it). */
   advertise: string;
   now(): number;
+  /** deployment.maxReplicas: replicas in the whole cluster, at most (DEFAULT_MAX_REPLICAS when absent). */
+  maxReplicas?: number;
   /** Streams the logs of these containers (through the monitoring thread) as text lines. */
   containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable;
   /** Calls `listener` with every daemon log record from now on; returns the unsubscribe function. */

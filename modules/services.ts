@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import { BicycleError } from '../daemon/errors';
 import { requirePortsFree } from '../database/ports';
+import { DEFAULT_MAX_REPLICAS, requireReplicasWithinLimit } from '../database/replica-limit';
 import { getService, listServices, listTasks } from '../database/queries';
 import { isTerminalTaskState } from '../database/task-state';
 import { proposeOrThrow, readBarrier, waitUntil, type RestContext } from './context';
@@ -17,6 +18,7 @@ const MAX_WAIT_SECONDS = 3600;
  */
 export function servicesRouter(ctx: RestContext): Router {
   const router = new Router();
+  const maxReplicas = ctx.maxReplicas ?? DEFAULT_MAX_REPLICAS;
 
   const requireService = (name: string) => {
     const service = getService(ctx.db, parseServiceName(name));
@@ -43,12 +45,14 @@ export function servicesRouter(ctx: RestContext): Router {
     if (getService(ctx.db, input.name)) throw new BicycleError('SERVICE_EXISTS', `a service named ${input.name} already exists`);
     // The common case answers at once; applying the command checks again, and that check decides.
     requirePortsFree(ctx.db, input.name, input.spec.ports);
+    requireReplicasWithinLimit(ctx.db, input.name, input.replicas, maxReplicas);
     await proposeOrThrow(ctx, {
       type: 'service.create',
       id: randomBytes(12).toString('hex'),
       name: input.name,
       spec: input.spec,
       replicas: input.replicas,
+      maxReplicas,
       at: ctx.now(),
     });
     ctx.log.info('service created', { service: input.name, image: input.spec.image, replicas: input.replicas });
@@ -69,7 +73,8 @@ export function servicesRouter(ctx: RestContext): Router {
     parseFlag(k.query.wait, 'wait', false);
     parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS);
     if (changes.ports) requirePortsFree(ctx.db, service.name, changes.ports);
-    await proposeOrThrow(ctx, { type: 'service.update', name: service.name, changes, at: ctx.now() });
+    if (changes.replicas !== undefined) requireReplicasWithinLimit(ctx.db, service.name, changes.replicas, maxReplicas, service.replicas);
+    await proposeOrThrow(ctx, { type: 'service.update', name: service.name, changes, maxReplicas, at: ctx.now() });
     ctx.log.info('service updated', { service: service.name, changes: Object.keys(changes).join(',') });
     await waitForConverged(service.name, k.query);
     k.body = readService(ctx.db, requireService(service.name));

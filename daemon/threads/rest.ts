@@ -89,6 +89,7 @@ const app = createApp({
   log,
   dataDir: config.dataDir,
   advertise: config.advertise,
+  maxReplicas: config.deployment.maxReplicas,
   now: () => Date.now(),
   containerLogs,
   followDaemonLog,
