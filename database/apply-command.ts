@@ -117,10 +117,10 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       requirePortsFree(db, c.name, ports);
       if (c.maxReplicas !== undefined) requireReplicasWithinLimit(db, c.name, c.replicas, c.maxReplicas);
       prepared(db, 
-        `INSERT INTO services (name, id, image, command, env, labels, ports, replicas, state, version, spec_version, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
+        `INSERT INTO services (name, id, image, command, env, labels, ports, on_disconnect, replicas, state, version, spec_version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
       ).run(c.name, c.id, c.spec.image, c.spec.command ? JSON.stringify(c.spec.command) : null,
-        canonicalJson(c.spec.env), canonicalJson(c.spec.labels), portsJson(ports), c.replicas, c.at, c.at);
+        canonicalJson(c.spec.env), canonicalJson(c.spec.labels), portsJson(ports), c.spec.onDisconnect ?? null, c.replicas, c.at, c.at);
       return true;
     }
     case 'service.update': {
@@ -224,6 +224,8 @@ interface ServiceRow {
   labels: string;
   /** JSON, normalised (database/ports.ts). */
   ports: string;
+  /** 'stop' | 'keep', or null for the default rule (database/on-disconnect.ts). */
+  on_disconnect: string | null;
   replicas: number;
   state: ServiceState;
 }
@@ -269,15 +271,18 @@ function updateService(db: Db, service: ServiceRow, changes: ServiceChanges, at:
     labels: changes.labels !== undefined ? canonicalJson(changes.labels) : service.labels,
     ports: changes.ports !== undefined ? portsJson(changes.ports) : service.ports,
     replicas: changes.replicas ?? service.replicas,
+    // null: back to the default rule.
+    onDisconnect: changes.onDisconnect !== undefined ? changes.onDisconnect : service.on_disconnect,
   };
   const specChanged =
     next.image !== service.image || next.command !== service.command || next.env !== service.env || next.labels !== service.labels;
   const portsChanged = next.ports !== service.ports;
-  if (!specChanged && !portsChanged && next.replicas === service.replicas) return false;
+  const onDisconnectChanged = next.onDisconnect !== service.on_disconnect;
+  if (!specChanged && !portsChanged && !onDisconnectChanged && next.replicas === service.replicas) return false;
   if (portsChanged) requirePortsFree(db, service.name, changes.ports!);
   const state = service.state === 'NEW' ? 'NEW' : transitionService(service.state, 'DEPLOYING');
   prepared(db, 
-    `UPDATE services SET image = @image, command = @command, env = @env, labels = @labels, ports = @ports, replicas = @replicas,
+    `UPDATE services SET image = @image, command = @command, env = @env, labels = @labels, ports = @ports, on_disconnect = @onDisconnect, replicas = @replicas,
        state = @state, version = version + 1, spec_version = spec_version + @bump, updated_at = @at
      WHERE name = @name`,
   ).run({ ...next, state, bump: specChanged ? 1 : 0, at, name: service.name });

@@ -1,6 +1,7 @@
 import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
 import type { ServiceState } from './service-state';
 import type { DesiredTaskState, TaskState } from './task-state';
+import type { OnDisconnect } from './on-disconnect';
 
 /**
  * The replicated commands: the only way the replicated tables (nodes,
@@ -15,6 +16,11 @@ export interface ServiceSpec {
   labels: Record<string, string>;
   /** Published ports (the traffic manager); changing them needs no new containers. */
   ports: PortSpec[];
+  /**
+   * What a node cut off from the leader does with the replicas (database/on-disconnect.ts);
+   * null or absent: the default rule. Like ports, changing it needs no new containers.
+   */
+  onDisconnect?: OnDisconnect | null;
 }
 
 /**

@@ -94,6 +94,8 @@ const MIGRATIONS: readonly Migration[] = [
   );
   CREATE INDEX applied_requests_by_index ON applied_requests(log_index);
   `,
+  // 5: what a node cut off from the leader does with the service's replicas ('stop' | 'keep'); NULL: the default rule (database/on-disconnect.ts).
+  `ALTER TABLE services ADD COLUMN on_disconnect TEXT`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
