@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Availability, ClusterNode, ClusterState, JoinToken, Service, ServicePatch, ServiceSpec } from './types';
 
 /** An error answered by the daemon, or a failure to reach it. */
@@ -22,6 +23,8 @@ export interface ClientOptions {
   /** Per-request timeout, not applied to streams. */
   requestTimeoutMs?: number;
 }
+
+const WRITE_METHODS = new Set(['POST', 'PATCH', 'DELETE']);
 
 const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -128,11 +131,17 @@ export class ApiClient {
     }
   }
 
+  /**
+   * Sends, retrying a 503. A write carries one Idempotency-Key for all its
+   * attempts, so a retry of a write the daemon did commit (its answer lost)
+   * answers the first result instead of applying it again.
+   */
   private async request(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    const key = WRITE_METHODS.has(method) ? randomUUID() : undefined;
     let waitedMs = 0;
     let backoffMs = 100;
     for (;;) {
-      const res = await this.send(method, path, body, signal);
+      const res = await this.send(method, path, body, signal, key);
       if (res.ok) return res;
       const error = await readError(res);
       if (res.status !== 503 || waitedMs >= this.retryUnavailableMs) throw error;
@@ -143,8 +152,10 @@ export class ApiClient {
     }
   }
 
-  private async send(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
-    const init: RequestInit = { method, headers: { accept: 'application/json' } };
+  private async send(method: string, path: string, body: unknown, signal?: AbortSignal, idempotencyKey?: string): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
+    const init: RequestInit = { method, headers };
     if (signal) init.signal = signal;
     if (body !== undefined) {
       init.body = JSON.stringify(body);

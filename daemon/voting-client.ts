@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Command } from '../database/commands';
 import type { ApplyResult } from '../database/apply-command';
 import { BicycleError, fromErrorData, toErrorData } from './errors';
@@ -24,8 +25,15 @@ export class VotingClient {
     return (await this.proposeWithIndex(command, options)).result;
   }
 
+  /**
+   * A command without a request id gets one here (this call is its first
+   * proposer: the deployment thread's batches), so a forward the leader
+   * receives twice still applies once. A caller that retries tags the
+   * command itself, once, before its first attempt (the REST thread).
+   */
   async proposeWithIndex(command: Command, options: { forwarded?: boolean } = {}): Promise<{ result: ApplyResult; index: number }> {
-    const reply = await this.ask({ kind: 'propose', command, forwarded: options.forwarded ?? false }, command.type);
+    const tagged: Command = command.request ? command : { ...command, request: { id: `p:${randomBytes(12).toString('hex')}` } };
+    const reply = await this.ask({ kind: 'propose', command: tagged, forwarded: options.forwarded ?? false }, command.type);
     return { result: reply.result!, index: reply.index ?? 0 };
   }
 

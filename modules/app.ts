@@ -2,6 +2,7 @@ import Koa from 'koa';
 import type { RestContext } from './context';
 import { errorMiddleware } from './error-middleware';
 import { jsonBody } from './json-body';
+import { idempotency } from './idempotency';
 import { servicesRouter } from './services';
 import { nodesRouter } from './nodes';
 import { stateRouter } from './state';
@@ -15,6 +16,7 @@ export function createApp(ctx: RestContext): Koa {
   const app = new Koa();
   app.use(errorMiddleware(ctx.log));
   app.use(jsonBody(BODY_LIMIT_BYTES));
+  app.use(idempotency(ctx.db));
   for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), clusterRouter(ctx)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

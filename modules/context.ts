@@ -9,6 +9,7 @@ import type { LogSource } from '../daemon/messages';
 import type { VotingClient } from '../daemon/voting-client';
 import { BicycleError } from '../daemon/errors';
 import { parseFlag } from './validation';
+import { tagWithRequest } from './idempotency';
 
 /** What the REST modules need from their thread: reads, propose, change notes and log streams. Never Docker. */
 export interface RestContext {
@@ -37,9 +38,12 @@ export async function readBarrier(ctx: RestContext, query: Record<string, unknow
   if (parseFlag(query.consistent, 'consistent', false)) await ctx.voting.readBarrier();
 }
 
-/** Proposes and turns a refused command into its error. */
+/**
+ * Proposes, tagged with the HTTP request's id (so that however often it is
+ * retried it applies once), and turns a refused command into its error.
+ */
 export async function proposeOrThrow(ctx: RestContext, command: Command): Promise<void> {
-  const result = await ctx.propose(command);
+  const result = await ctx.propose(tagWithRequest(command));
   if (!result.ok) throw new BicycleError(result.error.code, result.error.message);
 }
 

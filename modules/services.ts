@@ -6,6 +6,7 @@ import { DEFAULT_MAX_REPLICAS, requireReplicasWithinLimit } from '../database/re
 import { getService, listServices, listTasks } from '../database/queries';
 import { isTerminalTaskState } from '../database/task-state';
 import { proposeOrThrow, readBarrier, waitUntil, type RestContext } from './context';
+import { isReplay } from './idempotency';
 import { readService, readServices } from './present';
 import { parseFlag, parseInteger, parseNewService, parseServiceChanges, parseServiceName } from './validation';
 
@@ -42,7 +43,8 @@ export function servicesRouter(ctx: RestContext): Router {
     const input = parseNewService(k.request.body);
     parseFlag(k.query.wait, 'wait', false);
     parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS);
-    if (getService(ctx.db, input.name)) throw new BicycleError('SERVICE_EXISTS', `a service named ${input.name} already exists`);
+    // A retry of a create this node already applied (same Idempotency-Key) goes on: proposing it again answers the first result.
+    if (getService(ctx.db, input.name) && !isReplay(ctx.db)) throw new BicycleError('SERVICE_EXISTS', `a service named ${input.name} already exists`);
     // The common case answers at once; applying the command checks again, and that check decides.
     requirePortsFree(ctx.db, input.name, input.spec.ports);
     requireReplicasWithinLimit(ctx.db, input.name, input.replicas, maxReplicas);
@@ -81,7 +83,14 @@ export function servicesRouter(ctx: RestContext): Router {
   });
 
   router.delete('/services/:name', async (k) => {
-    const service = requireService(k.params.name!);
+    const name = parseServiceName(k.params.name!);
+    // A retried delete (same Idempotency-Key) of a service already gone: the deletion it asked for is done.
+    if (!getService(ctx.db, name) && isReplay(ctx.db)) {
+      k.status = 202;
+      k.body = { name, state: 'DELETED', running: 0, tasks: [] };
+      return;
+    }
+    const service = requireService(name);
     const wait = parseFlag(k.query.wait, 'wait', false);
     const timeoutMs = parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS) * 1000;
     const view = readService(ctx.db, service);

@@ -76,6 +76,9 @@ const ports = z
     });
   });
 
+/** What a node cut off from the leader does with the replicas (docs/voting.md); null on an update returns to the default rule. */
+const onDisconnect = z.enum(['stop', 'keep'], { error: 'must be "stop" or "keep"' });
+
 const createService = z.strictObject({
   name,
   image,
@@ -84,6 +87,7 @@ const createService = z.strictObject({
   env: env.optional(),
   labels: labels.optional(),
   ports: ports.optional(),
+  onDisconnect: onDisconnect.optional(),
 });
 
 const updateService = z
@@ -94,8 +98,9 @@ const updateService = z
     env: env.optional(),
     labels: labels.optional(),
     ports: ports.optional(),
+    onDisconnect: onDisconnect.nullable().optional(),
   })
-  .refine((v) => Object.keys(v).length > 0, 'give at least one of image, replicas, command, env, labels, ports');
+  .refine((v) => Object.keys(v).length > 0, 'give at least one of image, replicas, command, env, labels, ports, onDisconnect');
 
 const updateNode = z.strictObject({
   availability: z.enum(['active', 'drain', 'pause'], { error: 'must be one of active, drain, pause' }),
@@ -161,7 +166,7 @@ export function parseNewService(body: unknown): NewService {
   return {
     name: v.name,
     replicas: v.replicas ?? 1,
-    spec: { image: v.image, command: v.command ?? null, env: v.env ?? {}, labels: v.labels ?? {}, ports: v.ports ?? [] },
+    spec: { image: v.image, command: v.command ?? null, env: v.env ?? {}, labels: v.labels ?? {}, ports: v.ports ?? [], ...(v.onDisconnect ? { onDisconnect: v.onDisconnect } : {}) },
   };
 }
 

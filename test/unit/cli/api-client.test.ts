@@ -116,6 +116,21 @@ describe('ApiClient', () => {
     assert.deepEqual(pauses, [100, 200]);
   });
 
+  it('sends a write with one Idempotency-Key for all its attempts, a read with none', async () => {
+    const noLeader = () => jsonResponse(503, { error: { code: 'NO_LEADER', message: 'no leader yet' } });
+    const fake = fakeFetch([noLeader(), noLeader(), jsonResponse(201, { name: 'web' }), jsonResponse(201, { name: 'api' }), jsonResponse(200, {})]);
+    const client = new ApiClient('http://h:1', { fetch: fake.fetch, ...noSleep });
+    await client.createService({ name: 'web', image: 'img', replicas: 1 });
+    await client.createService({ name: 'api', image: 'img', replicas: 1 });
+    await client.getService('web');
+    const keys = fake.calls.map((c) => (c.init.headers as Record<string, string>)['idempotency-key']);
+    assert.ok(keys[0], 'a write carries a key');
+    assert.equal(keys[1], keys[0], 'a retry carries the same key');
+    assert.equal(keys[2], keys[0]);
+    assert.notEqual(keys[3], keys[0], 'another write, another key');
+    assert.equal(keys[4], undefined, 'a read carries none');
+  });
+
   it('gives up on 503 after about 5 seconds', async () => {
     const responses = Array.from({ length: 50 }, () => jsonResponse(503, { error: { code: 'NO_LEADER', message: 'no leader yet' } }));
     const fake = fakeFetch(responses);
