@@ -5,6 +5,7 @@ import type { PortSpec, ServiceSpec } from '../../database/commands';
 import { openDatabase, type Db } from '../../database/open-database';
 import { getService } from '../../database/queries';
 import { migrate } from '../../database/migrations';
+import { parseNewService, parseServiceChanges } from '../../modules/validation';
 
 const AT = 1_700_000_000_000;
 const PORT: PortSpec = { published: 8080, target: 80, protocol: 'tcp', mode: 'ingress', proxy: 'none' };
@@ -64,5 +65,20 @@ describe('onDisconnect, stored (migration 5)', () => {
     ).run(JSON.stringify([PORT]), AT, AT);
     migrate(db);
     assert.deepEqual([getService(db, 'web')!.onDisconnect, getService(db, 'web')!.onDisconnectSetting], ['stop', null]);
+  });
+});
+
+describe('onDisconnect in the REST API\'s validation', () => {
+  test('create takes stop or keep; left out, the spec carries none (the default rule decides)', () => {
+    assert.equal(parseNewService({ name: 'web', image: 'nginx', onDisconnect: 'keep' }).spec.onDisconnect, 'keep');
+    assert.equal(parseNewService({ name: 'web', image: 'nginx' }).spec.onDisconnect, undefined);
+  });
+  test('anything else is refused naming the field and the accepted values', () => {
+    assert.throws(() => parseNewService({ name: 'web', image: 'nginx', onDisconnect: 'pause' }), /onDisconnect: must be "stop" or "keep"/);
+    assert.throws(() => parseServiceChanges({ onDisconnect: 1 }), /onDisconnect: must be "stop" or "keep"/);
+  });
+  test('an update takes stop, keep, or null (back to the default rule)', () => {
+    assert.deepEqual(parseServiceChanges({ onDisconnect: 'stop' }), { onDisconnect: 'stop' });
+    assert.deepEqual(parseServiceChanges({ onDisconnect: null }), { onDisconnect: null });
   });
 });
