@@ -10,6 +10,7 @@ import { RAFT_PATH } from '../daemon/voting/http-transport';
 import { VOTING_PATH } from '../daemon/voting/peer-client';
 import { JOIN_PATH } from '../daemon/voting/join-client';
 import type { RestContext } from './context';
+import { isLoopbackAddress } from './local-admin';
 
 const joinSchema = z.strictObject({
   token: z.string().min(1),
@@ -24,7 +25,8 @@ const joinSchema = z.strictObject({
 /**
  * Node-to-node endpoints. Raft messages and forwarded requests must carry the
  * cluster secret (`Authorization: Bearer …`); a join carries the join token
- * instead, checked by the leader.
+ * instead, checked by the leader. The join token itself is answered only to
+ * a loopback client (local administration, modules/local-admin.ts).
  */
 export function clusterRouter(ctx: RestContext): Router {
   const router = new Router();
@@ -63,7 +65,14 @@ export function clusterRouter(ctx: RestContext): Router {
     k.body = { grant: await ctx.voting.join(parsed.data) };
   });
 
+  // Until API tokens exist, whoever reaches a member's loopback administers the cluster; nobody else gets the token.
   router.get('/cluster/join-token', (k) => {
+    if (!isLoopbackAddress(k.req.socket.remoteAddress)) {
+      throw new BicycleError(
+        'PERMISSION_DENIED',
+        `the join token is handed out only to a client on this node's own host: run \`bicycle --host 127.0.0.1:${k.req.socket.localPort} node join-token\` on a member host, against its loopback`,
+      );
+    }
     const token = getMeta(ctx.db, 'join_token');
     if (!token) throw new BicycleError('UNAVAILABLE', 'the cluster is not initialised yet; retry shortly');
     k.body = { token, join: `--join ${ctx.advertise} --token ${token}` };

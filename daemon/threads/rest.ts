@@ -13,6 +13,7 @@ import { BicycleError } from '../errors';
 import type { Command } from '../../database/commands';
 import type { ApplyResult } from '../../database/apply-command';
 import { createApp } from '../../modules/app';
+import { localAdminListen } from '../../modules/local-admin';
 
 /**
  * The REST thread: the koa API. It reads from SQLite and records intents
@@ -98,6 +99,13 @@ const app = createApp({
 const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
 const server: Server = app.listen(port, host);
 server.keepAliveTimeout = 65_000;
+// Local administration (docs/rest.md): on a specific non-loopback address, the API also answers on 127.0.0.1 at the same port.
+const admin = localAdminListen(config.listen);
+const adminServer: Server | undefined = admin ? app.listen(admin.port, admin.host) : undefined;
+adminServer?.on('listening', () => log.info('local administration listening', { listen: `${admin!.host}:${admin!.port}` }));
+adminServer?.on('error', (error: Error) => {
+  log.warn('cannot listen for local administration: the join token cannot be read on this host', { listen: `${admin!.host}:${admin!.port}`, error: error.message });
+});
 server.on('listening', () => {
   log.info('REST API listening', { listen: config.listen });
   runThread({
@@ -109,6 +117,8 @@ server.on('listening', () => {
         // Streams (logs -f) and waits would hold the close forever: end them.
         setTimeout(() => server.closeAllConnections(), 1000).unref();
       });
+      adminServer?.close();
+      adminServer?.closeAllConnections();
       for (const out of logStreams.values()) out.end();
       proposer.close();
       changes.close();

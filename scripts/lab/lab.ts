@@ -7,6 +7,7 @@ import { waitFor } from './wait-for';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const DAEMON = join(ROOT, 'dist', 'daemon', 'main.js');
+const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 
 /** Daemon tuning for the lab: quick container stops. Host-loss grace and Raft timing are the defaults. */
 const LAB_CONFIG = {
@@ -116,9 +117,16 @@ export class Lab {
     }, timeoutMs, 100);
   }
 
+  /**
+   * The join token, read as an administrator does: `bicycle node join-token`
+   * run on host-1 (in its namespace) against its loopback, the only place a
+   * member hands it out (a client from the machine's leg is refused).
+   */
   async joinToken(): Promise<string> {
-    const res = await fetch(`${this.host(1).url}/cluster/join-token`);
-    return ((await res.json()) as { token: string }).token;
+    const host = this.host(1);
+    const result = await host.exec([process.execPath, CLI, '--host', `127.0.0.1:${host.port}`, 'node', 'join-token', '--json']);
+    if (result.code !== 0) throw new Error(`cannot read the join token on ${host.name}: ${result.stderr.trim()}`);
+    return (JSON.parse(result.stdout) as { token: string }).token;
   }
 
   /**

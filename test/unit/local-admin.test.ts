@@ -1,0 +1,80 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { PassThrough } from 'node:stream';
+import winston from 'winston';
+import { createApp } from '../../modules/app';
+import type { RestContext } from '../../modules/context';
+import { isLoopbackAddress, localAdminListen } from '../../modules/local-admin';
+import { openDatabase } from '../../database/open-database';
+import { SqliteStateMachine } from '../../daemon/voting/state-machine';
+
+describe('local administration: which clients and listeners are the loopback', () => {
+  test('loopback client addresses: 127.0.0.0/8, ::1 and 127.x mapped into IPv6', () => {
+    for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopbackAddress(a), true, a);
+    for (const a of ['10.78.0.254', '::ffff:10.78.0.1', 'fd00::2', '0.0.0.0', '', undefined]) assert.equal(isLoopbackAddress(a), false, String(a));
+  });
+
+  test('a daemon on a specific non-loopback address also listens on 127.0.0.1 at the same port; on loopback, a wildcard or a name it does not', () => {
+    assert.deepEqual(localAdminListen('10.78.0.1:7070'), { host: '127.0.0.1', port: 7070 });
+    assert.deepEqual(localAdminListen('[fd00::2]:7071'), { host: '127.0.0.1', port: 7071 });
+    for (const listen of ['127.0.0.1:7070', '0.0.0.0:7070', '[::]:7070', '[::1]:7070', 'localhost:7070']) assert.equal(localAdminListen(listen), null, listen);
+  });
+});
+
+/** This machine's first non-loopback IPv4 address: a client from it is not on the loopback. */
+function otherAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return undefined;
+}
+
+describe('GET /cluster/join-token is answered only to a loopback client', () => {
+  const db = openDatabase(':memory:', { migrate: true });
+  new SqliteStateMachine(db).apply([{ index: 1, term: 1, type: 'normal', data: JSON.stringify({ type: 'cluster.init', clusterId: 'c1', secret: 's', joinToken: 'BCT1-c1-secret', at: 1 }) }]);
+  const ctx = {
+    db,
+    propose: async () => ({ ok: true }),
+    voting: { readBarrier: async () => 1, join: async () => undefined, changeMembership: async () => undefined, raw: async () => ({ ok: true }) },
+    deliverRaft: () => undefined,
+    changes: { subscribe: () => () => undefined, publish: () => undefined, close: () => undefined },
+    log: winston.createLogger({ silent: true }),
+    dataDir: '/nonexistent',
+    advertise: '10.78.0.1:7070',
+    now: () => 1_700_000_000_000,
+    containerLogs: () => new PassThrough(),
+    followDaemonLog: () => () => undefined,
+  } as unknown as RestContext;
+  let server: Server;
+  let port: number;
+  before(async () => {
+    server = createApp(ctx).listen(0, '0.0.0.0');
+    await new Promise((r) => server.once('listening', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+    db.close();
+  });
+
+  test('from 127.0.0.1: the token and the flags a new node needs', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/cluster/join-token`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { token: 'BCT1-c1-secret', join: '--join 10.78.0.1:7070 --token BCT1-c1-secret' });
+  });
+
+  const other = otherAddress();
+  test('from a non-loopback address: 403 PERMISSION_DENIED, saying how to get it, and no token', { skip: other === undefined ? 'this machine has no non-loopback IPv4 address to come from' : false }, async () => {
+    const res = await fetch(`http://${other}:${port}/cluster/join-token`);
+    assert.equal(res.status, 403);
+    const text = await res.text();
+    assert.ok(!text.includes('BCT1-c1-secret'), text);
+    const body = JSON.parse(text);
+    assert.equal(body.error.code, 'PERMISSION_DENIED');
+    assert.match(body.error.message, new RegExp(`run \`bicycle --host 127\\.0\\.0\\.1:${port} node join-token\` on a member host, against its loopback`));
+  });
+});
