@@ -32,6 +32,14 @@ export function parseReplicas(text: string): number {
   return n;
 }
 
+/** `--on-disconnect`: stop or keep; `default` (sent as null) returns to the default rule. */
+export function parseOnDisconnect(text: string): 'stop' | 'keep' | null {
+  const value = text.trim();
+  if (value === 'stop' || value === 'keep') return value;
+  if (value === 'default') return null;
+  throw new InvalidArgumentError(`must be stop, keep or default, got "${text}"`);
+}
+
 /** A positive number of seconds (fractions allowed). */
 export function parseSeconds(text: string): number {
   const n = Number(text);

@@ -53,6 +53,8 @@ export interface Service {
   labels: Record<string, string>;
   /** In order of published port; absent from older daemons (read as none). */
   ports?: PublishedPort[];
+  /** What a node cut off from the leader does with the replicas; absent from older daemons. */
+  onDisconnect?: 'stop' | 'keep';
   createdAt: string;
   updatedAt: string;
   tasks: Task[];
@@ -67,10 +69,11 @@ export interface ServiceSpec {
   env?: Record<string, string>;
   labels?: Record<string, string>;
   ports?: PublishedPort[];
+  onDisconnect?: 'stop' | 'keep';
 }
 
-/** Body of PATCH /services/:name: only the fields that change. */
-export type ServicePatch = Partial<Omit<ServiceSpec, 'name'>>;
+/** Body of PATCH /services/:name: only the fields that change; onDisconnect null returns to the default rule. */
+export type ServicePatch = Partial<Omit<ServiceSpec, 'name' | 'onDisconnect'>> & { onDisconnect?: 'stop' | 'keep' | null };
 
 export type Availability = 'active' | 'drain' | 'pause';
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { clientFor, waitDeps, withWaitOptions, type WaitOptions } from '../context';
-import { collectKeyValue, parseReplicas } from '../parse';
+import { collectKeyValue, parseOnDisconnect, parseReplicas } from '../parse';
 import { collectPublish } from '../ports';
 import type { PublishedPort, ServiceSpec } from '../types';
 import { waitForService } from '../wait';
@@ -11,6 +11,7 @@ interface AddOptions extends WaitOptions {
   env?: Record<string, string>;
   label?: Record<string, string>;
   publish?: PublishedPort[];
+  onDisconnect?: 'stop' | 'keep' | null;
 }
 
 /** Builds the POST /services body from the command line. */
@@ -20,10 +21,11 @@ export function buildServiceSpec(name: string, command: string[], options: AddOp
   if (options.env) spec.env = options.env;
   if (options.label) spec.labels = options.label;
   if (options.publish) spec.ports = options.publish;
+  if (options.onDisconnect) spec.onDisconnect = options.onDisconnect;
   return spec;
 }
 
-/** `bicycle service add NAME --image IMG [--replicas N] [--env K=V]... [-p PUBLISHED:TARGET]... [-- CMD ARGS...]` */
+/** `bicycle service add NAME --image IMG [--replicas N] [--env K=V]... [-p PUBLISHED:TARGET]... [--on-disconnect stop|keep] [-- CMD ARGS...]` */
 export function registerServiceAdd(service: Command): void {
   withWaitOptions(
     service
@@ -39,6 +41,11 @@ export function registerServiceAdd(service: Command): void {
         '-p, --publish <spec>',
         'publish a port (repeatable): PUBLISHED:TARGET[/tcp][,mode=host][,proxy=v1|v2] or published=P,target=T[,mode=...][,proxy=...]',
         collectPublish,
+      )
+      .option(
+        '--on-disconnect <stop|keep>',
+        'when a host is cut off from the leader for longer than the host-loss grace: stop its replicas there, or keep them running (default: stop with published ports, keep without)',
+        parseOnDisconnect,
       ),
   ).action(async (name: string, command: string[], options: AddOptions, cmd: Command) => {
     const client = clientFor(cmd);

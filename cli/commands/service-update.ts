@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { clientFor, waitDeps, withWaitOptions, type WaitOptions } from '../context';
-import { applyChanges, collectKeyValue, collectString, parseReplicas } from '../parse';
+import { applyChanges, collectKeyValue, collectString, parseOnDisconnect, parseReplicas } from '../parse';
 import { applyPortChanges, collectPublish, collectPublishRm, samePorts, type PortRef } from '../ports';
 import type { PublishedPort, Service, ServicePatch } from '../types';
 import { newestTaskVersion, type WaitGoal } from '../converge';
@@ -16,6 +16,7 @@ interface UpdateOptions extends WaitOptions {
   command?: string[];
   publishAdd?: PublishedPort[];
   publishRm?: PortRef[];
+  onDisconnect?: 'stop' | 'keep' | null;
 }
 
 function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -42,6 +43,8 @@ export function buildServicePatch(current: Service, options: UpdateOptions, comm
     const ports = applyPortChanges(current.name, current.ports ?? [], options.publishAdd ?? [], options.publishRm ?? []);
     if (!samePorts(ports, current.ports ?? [])) patch.ports = ports;
   }
+  // Always sent when given: the service shows the setting in effect, not whether it was set or defaulted.
+  if (options.onDisconnect !== undefined) patch.onDisconnect = options.onDisconnect;
   return patch;
 }
 
@@ -56,11 +59,12 @@ function hasChangeFlags(options: UpdateOptions, command: string[]): boolean {
   return (
     options.image !== undefined || options.replicas !== undefined || options.env !== undefined ||
     options.envRm !== undefined || options.label !== undefined || options.labelRm !== undefined ||
-    options.command !== undefined || options.publishAdd !== undefined || options.publishRm !== undefined || command.length > 0
+    options.command !== undefined || options.publishAdd !== undefined || options.publishRm !== undefined ||
+    options.onDisconnect !== undefined || command.length > 0
   );
 }
 
-/** `bicycle service update NAME [--image IMG] [--replicas N] [--env K=V]... [--env-rm K]... [--publish-add SPEC]... [--publish-rm PORT]... [--command ...]` */
+/** `bicycle service update NAME [--image IMG] [--replicas N] [--env K=V]... [--env-rm K]... [--publish-add SPEC]... [--publish-rm PORT]... [--on-disconnect stop|keep|default] [--command ...]` */
 export function registerServiceUpdate(service: Command): void {
   withWaitOptions(
     service
@@ -76,10 +80,11 @@ export function registerServiceUpdate(service: Command): void {
       .option('--label-rm <KEY>', 'remove a label (repeatable)', collectString)
       .option('--publish-add <spec>', 'publish a port, replacing one with the same published port (repeatable; syntax as service add --publish)', collectPublish)
       .option('--publish-rm <port>', 'stop publishing a port: PUBLISHED, PUBLISHED:TARGET or published=P (repeatable)', collectPublishRm)
-      .option('--command <args...>', 'new command and arguments (use -- CMD ARGS when an argument starts with -)'),
+      .option('--command <args...>', 'new command and arguments (use -- CMD ARGS when an argument starts with -)')
+      .option('--on-disconnect <stop|keep|default>', 'what a host cut off from the leader does with its replicas: stop, keep, or default (stop with published ports, keep without)', parseOnDisconnect),
   ).action(async (name: string, command: string[], options: UpdateOptions, cmd: Command) => {
     if (!hasChangeFlags(options, command)) {
-      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm, --publish-add, --publish-rm or --command');
+      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm, --publish-add, --publish-rm, --on-disconnect or --command');
     }
     const client = clientFor(cmd);
     const current = await client.getService(name);
