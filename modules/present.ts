@@ -44,6 +44,8 @@ export function presentService(service: ServiceRecord, tasks: readonly TaskRecor
     labels: service.labels,
     /** Every field present (protocol, mode, proxy defaulted), in order of published port. */
     ports: service.ports,
+    /** What a node cut off from the leader does with its replicas: the setting, or the default rule's answer (stop with published ports, keep without). */
+    onDisconnect: service.onDisconnect,
     replicas: service.replicas,
     running: tasks.filter(isRunning).length,
     state: service.state,
