@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Availability, ClusterNode, ClusterState, JoinToken, Service, ServicePatch, ServiceSpec } from './types';
+import type { Availability, ClusterNode, ClusterState, JoinToken, Service, ServicePatch, ServiceSpec, ServiceSummary, Task } from './types';
 
 /** An error answered by the daemon, or a failure to reach it. */
 export class ApiError extends Error {
@@ -46,8 +46,27 @@ export class ApiClient {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   }
 
-  async listServices(): Promise<Service[]> {
-    return (await this.json<{ services: Service[] }>('GET', '/services')).services;
+  /** GET /services: every service summarised (task counts, no tasks). */
+  async listServices(): Promise<ServiceSummary[]> {
+    return (await this.json<{ services: ServiceSummary[] }>('GET', '/services')).services;
+  }
+
+  /** GET /services?tasks=true: every service with its current tasks (and a bounded history). */
+  async listServicesWithTasks(): Promise<Service[]> {
+    return (await this.json<{ services: Service[] }>('GET', '/services?tasks=true')).services;
+  }
+
+  /** Every task of the service, history included: GET /services/:name/tasks, page after page. */
+  async listTasks(name: string, pageSize = 1000): Promise<Task[]> {
+    const tasks: Task[] = [];
+    let after: string | null = null;
+    do {
+      const query: string = after ? `?limit=${pageSize}&after=${encodeURIComponent(after)}` : `?limit=${pageSize}`;
+      const page: { tasks: Task[]; next: string | null } = await this.json('GET', `/services/${enc(name)}/tasks${query}`);
+      tasks.push(...page.tasks);
+      after = page.next;
+    } while (after);
+    return tasks;
   }
 
   getService(name: string): Promise<Service> {

@@ -57,8 +57,18 @@ export interface Service {
   onDisconnect?: 'stop' | 'keep';
   createdAt: string;
   updatedAt: string;
+  /** Its current tasks and a bounded history, newest first; every task is on GET /services/:name/tasks. */
   tasks: Task[];
+  /** Older dead tasks left out of `tasks`; absent from older daemons. */
+  tasksOmitted?: number;
 }
+
+/** A service as GET /services lists it: its tasks counted, not listed. */
+export type ServiceSummary = Omit<Service, 'tasks' | 'tasksOmitted'> & {
+  /** Absent from older daemons, which listed every task instead. */
+  taskCounts?: { total: number; byState: Partial<Record<string, number>> };
+  error?: string | null;
+};
 
 /** Body of POST /services. */
 export interface ServiceSpec {

@@ -106,7 +106,7 @@ export async function waitForRemoval(client: ApiClient, name: string, timeoutSec
 export async function waitForDrain(client: ApiClient, node: NodeRef, timeoutSeconds: number, deps: WaitDeps): Promise<void> {
   const { done, last } = await pollUntil<DrainPicture>(
     {
-      poll: async () => drainPicture(await client.listServices(), node),
+      poll: async () => drainPicture(await client.listServicesWithTasks(), node),
       done: isDrained,
       describe: (picture) => drainText(node, picture),
       timeoutMs: timeoutSeconds * 1000,

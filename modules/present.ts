@@ -1,9 +1,12 @@
 import type { Db } from '../database/open-database';
 import {
-  getLocal, getMeta, listContainerStats, listNodes, listServices, listTasks,
+  getLocal, getMeta, listContainerStats, listNodes, listServices,
   type NodeRecord, type ServiceRecord, type TaskRecord,
 } from '../database/queries';
-import { isTerminalTaskState } from '../database/task-state';
+import {
+  emptyCounts, encodeCursor, lastErrorByService, listCurrentTasks, listLiveContainerTasks, listTaskPage, liveContainerCounts,
+  liveTaskCountsByNode, taskCountsByService, type TaskCounts, type TaskCursor,
+} from '../database/task-summary';
 import { managerWarnings } from '../database/node-state';
 
 /** The API's shapes: rows turned into what clients see (ISO times, node names, counts). */
@@ -33,8 +36,8 @@ export function presentTask(task: TaskRecord, nodeNames: ReadonlyMap<string, str
   };
 }
 
-export function presentService(service: ServiceRecord, tasks: readonly TaskRecord[], nodeNames: ReadonlyMap<string, string>) {
-  const ordered = [...tasks].sort((a, b) => a.slot - b.slot || b.createdAt - a.createdAt);
+/** A service's own fields, without its tasks: what every shape of it shares. */
+function serviceFields(service: ServiceRecord) {
   return {
     name: service.name,
     id: service.id,
@@ -47,7 +50,11 @@ export function presentService(service: ServiceRecord, tasks: readonly TaskRecor
     /** What a node cut off from the leader does with its replicas: the setting, or the default rule's answer (stop with published ports, keep without). */
     onDisconnect: service.onDisconnect,
     replicas: service.replicas,
-    running: tasks.filter(isRunning).length,
+  };
+}
+
+function serviceStatus(service: ServiceRecord) {
+  return {
     state: service.state,
     version: service.version,
     /** Bumped only by changes that need new containers (image, command, env, labels; not replicas or ports); each task's `version` is the one it runs. */
@@ -55,41 +62,83 @@ export function presentService(service: ServiceRecord, tasks: readonly TaskRecor
     rebalancing: service.rebalance,
     createdAt: iso(service.createdAt),
     updatedAt: iso(service.updatedAt),
+  };
+}
+
+/**
+ * A service with its tasks: `tasks` are those given (current ones and a
+ * bounded history, see readService), slot order, newest first;
+ * `tasksOmitted` counts the older dead tasks left out (all of them are on
+ * GET /services/:name/tasks).
+ */
+export function presentService(service: ServiceRecord, tasks: readonly TaskRecord[], nodeNames: ReadonlyMap<string, string>, tasksOmitted = 0) {
+  const ordered = [...tasks].sort((a, b) => a.slot - b.slot || b.createdAt - a.createdAt);
+  return {
+    ...serviceFields(service),
+    running: tasks.filter(isRunning).length,
+    ...serviceStatus(service),
     tasks: ordered.map((t) => presentTask(t, nodeNames)),
+    tasksOmitted,
   };
 }
 
 export type ServiceView = ReturnType<typeof presentService>;
 
+/** A service in GET /services: its tasks counted, not listed; `error` is why its latest failed task failed. */
+export function presentServiceSummary(service: ServiceRecord, counts: TaskCounts, error: string | null) {
+  return {
+    ...serviceFields(service),
+    running: counts.running,
+    ...serviceStatus(service),
+    taskCounts: { total: counts.total, byState: counts.byState },
+    error,
+  };
+}
+
+export type ServiceSummary = ReturnType<typeof presentServiceSummary>;
+
 export function nodeNameMap(db: Db): Map<string, string> {
   return new Map(listNodes(db).map((n) => [n.id, n.name]));
 }
 
+/** Dead tasks shown with a service (its newest); a few per slot for a small service, as docker service ps shows. */
+export const SERVICE_HISTORY_LIMIT = 100;
+
+/** A service with its current tasks and its newest SERVICE_HISTORY_LIMIT dead ones: bounded by its replicas, not its history. */
 export function readService(db: Db, service: ServiceRecord): ServiceView {
-  return presentService(service, listTasks(db, { serviceName: service.name }), nodeNameMap(db));
+  const { tasks, omitted } = db.transaction(() => listCurrentTasks(db, service.name, SERVICE_HISTORY_LIMIT))();
+  return presentService(service, tasks, nodeNameMap(db), omitted);
 }
 
+/** GET /services: every service summarised (counts, no task rows), read in one transaction. */
+export function readServiceSummaries(db: Db): ServiceSummary[] {
+  return db.transaction(() => {
+    const counts = taskCountsByService(db);
+    const errors = lastErrorByService(db);
+    return listServices(db).map((s) => presentServiceSummary(s, counts.get(s.name) ?? emptyCounts(), errors.get(s.name) ?? null));
+  })();
+}
+
+/** GET /services?tasks=true: every service with its tasks, each bounded as in readService. */
 export function readServices(db: Db): ServiceView[] {
-  const byService = groupTasks(listTasks(db));
+  return db.transaction(() => {
+    const names = nodeNameMap(db);
+    return listServices(db).map((s) => {
+      const { tasks, omitted } = listCurrentTasks(db, s.name, SERVICE_HISTORY_LIMIT);
+      return presentService(s, tasks, names, omitted);
+    });
+  })();
+}
+
+/** A page of GET /services/:name/tasks: at most `limit` tasks after the cursor, and the cursor of the next page (null at the end). */
+export function readTaskPage(db: Db, serviceName: string, after: TaskCursor | null, limit: number) {
+  const rows = listTaskPage(db, serviceName, after, limit + 1);
+  const page = rows.slice(0, limit);
   const names = nodeNameMap(db);
-  return listServices(db).map((s) => presentService(s, byService.get(s.name) ?? [], names));
-}
-
-/** Why the service's latest failed task failed, if it did: what State shows for a DEGRADED service. */
-function lastError(tasks: readonly TaskRecord[]): string | null {
-  let latest: TaskRecord | undefined;
-  for (const t of tasks) if (t.error && (!latest || t.updatedAt > latest.updatedAt)) latest = t;
-  return latest?.error ?? null;
-}
-
-function groupTasks(tasks: TaskRecord[]): Map<string, TaskRecord[]> {
-  const map = new Map<string, TaskRecord[]>();
-  for (const t of tasks) {
-    const list = map.get(t.serviceName);
-    if (list) list.push(t);
-    else map.set(t.serviceName, [t]);
-  }
-  return map;
+  return {
+    tasks: page.map((t) => presentTask(t, names)),
+    next: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null,
+  };
 }
 
 export function presentNode(node: NodeRecord, leaderId: string | undefined, taskCount: number, now: number) {
@@ -108,25 +157,24 @@ export function presentNode(node: NodeRecord, leaderId: string | undefined, task
 }
 
 export function readNodes(db: Db, now: number) {
-  const { nodes, tasks, leaderId } = stateRows(db);
-  const counts = liveTasksPerNode(tasks);
-  return nodes.map((n) => presentNode(n, leaderId, counts.get(n.id) ?? 0, now));
+  const { nodes, liveByNode, leaderId } = stateRows(db);
+  return nodes.map((n) => presentNode(n, leaderId, liveByNode.get(n.id) ?? 0, now));
 }
 
-/** Tasks each node runs or is about to run (wanted RUNNING, not ended): the node's load as users see it. */
-function liveTasksPerNode(tasks: readonly TaskRecord[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const t of tasks) {
-    if (t.nodeId && t.desiredState === 'RUNNING' && !isTerminalTaskState(t.state)) counts.set(t.nodeId, (counts.get(t.nodeId) ?? 0) + 1);
-  }
-  return counts;
-}
+/** Containers GET /state lists by default; past it, `containerCounts` still counts them all. */
+export const STATE_CONTAINERS_LIMIT = 1000;
 
 interface StateRows {
   version: number;
   nodes: NodeRecord[];
-  tasks: TaskRecord[];
   services: ServiceRecord[];
+  counts: Map<string, TaskCounts>;
+  errors: Map<string, string>;
+  liveByNode: Map<string, number>;
+  containerCounts: ReturnType<typeof liveContainerCounts>;
+  /** The first containers in service, slot order, as many as the largest limit asked for since the last change. */
+  containers: TaskRecord[];
+  containersLimit: number;
   stats: ReturnType<typeof listContainerStats>;
   leaderId: string | undefined;
   term: number;
@@ -137,11 +185,12 @@ const stateCache = new WeakMap<Db, { dataVersion: () => number; rows?: StateRows
 
 /**
  * The rows behind GET /state, read in one transaction and kept until another
- * connection commits (SQLite's data_version changes): reading 1,000 task rows
- * costs milliseconds, and a busy cluster is read far more often than written.
- * Uptimes are computed per request from the cached start times.
+ * connection commits (SQLite's data_version changes): a busy cluster is read
+ * far more often than written. What is kept is bounded: counts computed by
+ * SQLite and at most `containersLimit` task rows, never the whole task
+ * table. Uptimes are computed per request from the cached start times.
  */
-function stateRows(db: Db): StateRows {
+function stateRows(db: Db, containersLimit = 0): StateRows {
   let entry = stateCache.get(db);
   if (!entry) {
     const statement = db.prepare('PRAGMA data_version').pluck();
@@ -149,12 +198,17 @@ function stateRows(db: Db): StateRows {
     stateCache.set(db, entry);
   }
   const version = entry.dataVersion();
-  if (entry.rows?.version === version) return entry.rows;
+  if (entry.rows?.version === version && entry.rows.containersLimit >= containersLimit) return entry.rows;
   entry.rows = db.transaction(() => ({
     version,
     nodes: listNodes(db),
-    tasks: listTasks(db),
     services: listServices(db),
+    counts: taskCountsByService(db),
+    errors: lastErrorByService(db),
+    liveByNode: liveTaskCountsByNode(db),
+    containerCounts: liveContainerCounts(db),
+    containers: containersLimit > 0 ? listLiveContainerTasks(db, containersLimit) : [],
+    containersLimit,
     stats: listContainerStats(db),
     leaderId: getLocal(db, 'leader_id'),
     term: Number(getLocal(db, 'term') ?? 0),
@@ -163,47 +217,58 @@ function stateRows(db: Db): StateRows {
   return entry.rows;
 }
 
-/** GET /state: the whole cluster as this node knows it, from rows read in one transaction so it is consistent. */
-export function readState(db: Db, now: number) {
-  const { nodes, tasks, stats, services, leaderId, term, clusterId } = stateRows(db);
+/**
+ * GET /state: the whole cluster as this node knows it, from rows read in one
+ * transaction so it is consistent. `containers` lists the first
+ * `containersLimit` containers (service, slot order); `containerCounts`
+ * counts them all, by service and by node, and `containersTruncated` says
+ * whether some were left out.
+ */
+export function readState(db: Db, now: number, containersLimit = STATE_CONTAINERS_LIMIT) {
+  const rows = stateRows(db, containersLimit);
+  const { nodes, stats, services, leaderId, term, clusterId } = rows;
   const names = new Map(nodes.map((n) => [n.id, n.name]));
-  const byService = groupTasks(tasks);
-  const counts = liveTasksPerNode(tasks);
+  const nodeName = (id: string | null) => (id ? (names.get(id) ?? id) : null);
+  const containers = rows.containers.slice(0, containersLimit);
   return {
     cluster: {
       id: clusterId ?? null,
-      leader: leaderId ? (names.get(leaderId) ?? leaderId) : null,
+      leader: nodeName(leaderId ?? null),
       leaderId: leaderId ?? null,
       term,
       warnings: managerWarnings(nodes),
     },
-    nodes: nodes.map((n) => presentNode(n, leaderId, counts.get(n.id) ?? 0, now)),
+    nodes: nodes.map((n) => presentNode(n, leaderId, rows.liveByNode.get(n.id) ?? 0, now)),
     services: services.map((s) => ({
       name: s.name,
       image: s.image,
       ports: s.ports,
       replicas: s.replicas,
-      running: (byService.get(s.name) ?? []).filter(isRunning).length,
+      running: rows.counts.get(s.name)?.running ?? 0,
       state: s.state,
       version: s.version,
-      error: lastError(byService.get(s.name) ?? []),
+      error: rows.errors.get(s.name) ?? null,
     })),
-    containers: tasks
-      .filter((t) => t.containerId !== null && !isTerminalTaskState(t.state))
-      .map((t) => {
-        const sample = stats.get(t.containerId!);
-        return {
-          id: t.containerId,
-          task: t.id,
-          service: t.serviceName,
-          slot: t.slot,
-          node: t.nodeId ? (names.get(t.nodeId) ?? t.nodeId) : null,
-          state: t.state,
-          desiredState: t.desiredState,
-          uptimeSeconds: t.state === 'RUNNING' ? seconds(now, t.startedAt) : null,
-          cpuPercent: sample?.cpuPercent ?? null,
-          memoryBytes: sample?.memoryBytes ?? null,
-        };
-      }),
+    containers: containers.map((t) => {
+      const sample = stats.get(t.containerId!);
+      return {
+        id: t.containerId,
+        task: t.id,
+        service: t.serviceName,
+        slot: t.slot,
+        node: nodeName(t.nodeId),
+        state: t.state,
+        desiredState: t.desiredState,
+        uptimeSeconds: t.state === 'RUNNING' ? seconds(now, t.startedAt) : null,
+        cpuPercent: sample?.cpuPercent ?? null,
+        memoryBytes: sample?.memoryBytes ?? null,
+      };
+    }),
+    containersTruncated: rows.containerCounts.total > containers.length,
+    containerCounts: {
+      total: rows.containerCounts.total,
+      byService: Object.fromEntries(rows.containerCounts.byService),
+      byNode: Object.fromEntries([...rows.containerCounts.byNode].map(([id, n]) => [nodeName(id)!, n])),
+    },
   };
 }

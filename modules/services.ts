@@ -3,14 +3,25 @@ import Router from '@koa/router';
 import { BicycleError } from '../daemon/errors';
 import { requirePortsFree } from '../database/ports';
 import { DEFAULT_MAX_REPLICAS, requireReplicasWithinLimit } from '../database/replica-limit';
+import { decodeCursor, type TaskCursor } from '../database/task-summary';
 import { getService, listServices, listTasks } from '../database/queries';
 import { isTerminalTaskState } from '../database/task-state';
 import { proposeOrThrow, readBarrier, waitUntil, type RestContext } from './context';
 import { isReplay } from './idempotency';
-import { readService, readServices } from './present';
+import { readService, readServiceSummaries, readServices, readTaskPage } from './present';
 import { parseFlag, parseInteger, parseNewService, parseServiceChanges, parseServiceName } from './validation';
 
 const MAX_WAIT_SECONDS = 3600;
+const DEFAULT_TASK_PAGE = 500;
+const MAX_TASK_PAGE = 5000;
+
+/** `?after=`: a cursor an earlier page gave, or absent for the first page. */
+function parseCursor(value: unknown): TaskCursor | null {
+  if (value === undefined) return null;
+  const cursor = typeof value === 'string' ? decodeCursor(value) : null;
+  if (!cursor) throw new BicycleError('INVALID_ARGUMENT', 'after: must be the "next" cursor of an earlier page of this endpoint');
+  return cursor;
+}
 
 /**
  * The Service endpoint. Writes only record intents (create, update, delete)
@@ -35,8 +46,9 @@ export function servicesRouter(ctx: RestContext): Router {
   };
 
   router.get('/services', async (k) => {
+    const withTasks = parseFlag(k.query.tasks, 'tasks', false);
     await readBarrier(ctx, k.query);
-    k.body = { services: readServices(ctx.db) };
+    k.body = { services: withTasks ? readServices(ctx.db) : readServiceSummaries(ctx.db) };
   });
 
   router.post('/services', async (k) => {
@@ -69,6 +81,15 @@ export function servicesRouter(ctx: RestContext): Router {
     k.body = readService(ctx.db, requireService(k.params.name!));
   });
 
+  /** Every task of the service, history included, a page at a time: follow `next` until it is null. */
+  router.get('/services/:name/tasks', async (k) => {
+    const limit = parseInteger(k.query.limit, 'limit', DEFAULT_TASK_PAGE, 1, MAX_TASK_PAGE);
+    const after = parseCursor(k.query.after);
+    await readBarrier(ctx, k.query);
+    const service = requireService(k.params.name!);
+    k.body = ctx.db.transaction(() => readTaskPage(ctx.db, service.name, after, limit))();
+  });
+
   router.patch('/services/:name', async (k) => {
     const service = requireService(k.params.name!);
     const changes = parseServiceChanges(k.request.body);
@@ -98,13 +119,13 @@ export function servicesRouter(ctx: RestContext): Router {
     ctx.log.info('service deletion requested', { service: service.name });
     if (wait && (await waitUntil(ctx, () => !getService(ctx.db, service.name), timeoutMs))) {
       k.status = 200;
-      k.body = { ...view, state: 'DELETED', running: 0, tasks: [] };
+      k.body = { ...view, state: 'DELETED', running: 0, tasks: [], tasksOmitted: 0 };
       return;
     }
     k.status = 202;
     // A service with no placed task may be gone already: that is a finished deletion, not a 404.
     const now = getService(ctx.db, service.name);
-    k.body = now ? readService(ctx.db, now) : { ...view, state: 'DELETED', running: 0, tasks: [] };
+    k.body = now ? readService(ctx.db, now) : { ...view, state: 'DELETED', running: 0, tasks: [], tasksOmitted: 0 };
   });
 
   /** Opt-in rebalance: even out the replicas over the nodes, a few at a time. */

@@ -1,14 +1,17 @@
 import Router from '@koa/router';
 import { getLocal, getNode } from '../database/queries';
 import { readBarrier, type RestContext } from './context';
-import { readState } from './present';
+import { readState, STATE_CONTAINERS_LIMIT } from './present';
+import { parseInteger } from './validation';
 
 /** The State endpoint, and the health check. */
 export function stateRouter(ctx: RestContext): Router {
   const router = new Router();
   router.get('/state', async (k) => {
+    // How many containers to list; containerCounts counts them all.
+    const limit = parseInteger(k.query.limit, 'limit', STATE_CONTAINERS_LIMIT, 0, 100_000);
     await readBarrier(ctx, k.query);
-    k.body = readState(ctx.db, ctx.now());
+    k.body = readState(ctx.db, ctx.now(), limit);
   });
   router.get('/healthz', (k) => {
     const leaderId = getLocal(ctx.db, 'leader_id') || null;

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { clientFor, printJson } from '../context';
 import { formatPorts } from '../ports';
 import { formatTable } from '../table';
-import type { Service } from '../types';
+import type { ServiceSummary } from '../types';
 
-export function serviceTable(services: readonly Service[]): string {
+export function serviceTable(services: readonly ServiceSummary[]): string {
   const rows = [...services]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((s) => [s.name, s.image, `${s.running}/${s.replicas}`, s.state, s.version, formatPorts(s.ports)]);

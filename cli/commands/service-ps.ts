@@ -24,7 +24,7 @@ export function truncate(text: string, width: number): string {
  * The tasks table. Older tasks of a slot follow the current one, marked
  * `\_ ` as docker does; errors are cut to ERROR_WIDTH unless `noTrunc`.
  */
-export function taskTable(service: Service, nowMs: number, noTrunc = false): string {
+export function taskTable(service: Pick<Service, 'name' | 'tasks'>, nowMs: number, noTrunc = false): string {
   let previousSlot: number | undefined;
   const rows = [...service.tasks].sort(compareTasks).map((t) => {
     const name = t.slot === previousSlot ? ` \\_ ${taskName(service.name, t)}` : taskName(service.name, t);
@@ -44,8 +44,9 @@ export function registerServicePs(service: Command): void {
     .option('--no-trunc', 'print errors whole')
     .option('--json', 'print the raw JSON of the tasks')
     .action(async (name: string, options: { json?: boolean; trunc: boolean }, cmd: Command) => {
-      const found = await clientFor(cmd).getService(name);
-      if (options.json) printJson(found.tasks);
-      else process.stdout.write(taskTable(found, Date.now(), !options.trunc));
+      // Every task, history included, page after page (GET /services/:name/tasks).
+      const tasks = await clientFor(cmd).listTasks(name);
+      if (options.json) printJson(tasks);
+      else process.stdout.write(taskTable({ name, tasks }, Date.now(), !options.trunc));
     });
 }

@@ -107,6 +107,23 @@ describe('ApiClient', () => {
     assert.equal(await new ApiClient('http://h:1', { fetch: fake.fetch }).findService('web'), null);
   });
 
+  it('listTasks follows the next cursors until the last page, and listServicesWithTasks asks for the tasks', async () => {
+    const task = (id: string) => ({ id, slot: 1 });
+    const fake = fakeFetch([
+      jsonResponse(200, { tasks: [task('a'), task('b')], next: 'c1+/=' }),
+      jsonResponse(200, { tasks: [task('c')], next: null }),
+      jsonResponse(200, { services: [] }),
+    ]);
+    const client = new ApiClient('http://h:1', { fetch: fake.fetch, ...noSleep });
+    assert.deepEqual((await client.listTasks('web', 2)).map((t) => t.id), ['a', 'b', 'c']);
+    assert.deepEqual(await client.listServicesWithTasks(), []);
+    assert.deepEqual(fake.calls.map((c) => c.url), [
+      'http://h:1/services/web/tasks?limit=2',
+      'http://h:1/services/web/tasks?limit=2&after=c1%2B%2F%3D',
+      'http://h:1/services?tasks=true',
+    ]);
+  });
+
   it('retries 503 (no leader yet) with back-off, then succeeds', async () => {
     const noLeader = () => jsonResponse(503, { error: { code: 'NO_LEADER', message: 'no leader yet' } });
     const fake = fakeFetch([noLeader(), noLeader(), jsonResponse(200, { services: [] })]);

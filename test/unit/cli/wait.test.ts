@@ -77,7 +77,8 @@ describe('waitForService', () => {
 /** A client whose listServices answers the given snapshots in turn, then the last forever. */
 function scriptedLister(snapshots: Service[][]): ApiClient {
   let i = 0;
-  return { listServices: async () => snapshots[Math.min(i++, snapshots.length - 1)]! } as unknown as ApiClient;
+  const next = async () => snapshots[Math.min(i++, snapshots.length - 1)]!;
+  return { listServices: next, listServicesWithTasks: next } as unknown as ApiClient;
 }
 
 describe('waitForDrain', () => {
