@@ -2,6 +2,8 @@ import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
 import { getLocal, getMeta, listServices, listTasks, type ServiceRecord, type TaskRecord } from '../../database/queries';
 import type { TaskState } from '../../database/task-state';
+import { isServiceDeleting, type ServiceState } from '../../database/service-state';
+import { prepared } from '../../database/statements';
 import { LABELS } from '../docker-client';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
@@ -145,7 +147,8 @@ export class Agent {
   ): void {
     if (action.kind === 'start') {
       const service = services.get(action.task.serviceName);
-      if (!service) return;
+      // A service being deleted gets no new container, even before the orchestrator has shut its tasks down.
+      if (!service || isServiceDeleting(service.state)) return;
       this.background(action.task.id, () => this.start(action.task, action.containerId, service, labels));
     } else {
       // A replica with published ports leaves every node's backend set first (the same commit reaches them all);
@@ -175,6 +178,9 @@ export class Agent {
 
   private async start(task: TaskRecord, existing: string | null, service: ServiceRecord, labels: Record<string, string>): Promise<void> {
     const log = this.o.log.child({ service: service.name, task: task.id.slice(0, 12) });
+    // Queued starts wait for the semaphore, maybe long after the pass that decided them: one whose task or
+    // service has since been shut down or deleted is dropped here, not run.
+    if (!this.stillWanted(task.id)) return;
     let containerId = existing;
     if (!containerId) {
       if (task.specVersion !== service.specVersion) return; // superseded; the orchestrator replaces it
@@ -193,6 +199,8 @@ export class Agent {
         await this.reports.report(this.observe(task.id, 'FAILED', { error: reason }));
         return;
       }
+      // Deleted while the engine created it: left created, not started; the next pass removes it.
+      if (!this.stillWanted(task.id)) return;
     }
     try {
       const startedAt = await this.o.runtime.start(containerId);
@@ -203,6 +211,14 @@ export class Agent {
       log.warn('task failed', { container: containerId.slice(0, 12), error: reason });
       await this.reports.report(this.observe(task.id, 'FAILED', { containerId, error: reason }));
     }
+  }
+
+  /** The task still exists, is still wanted RUNNING, and its service is not being deleted: read now, not when the start was queued. */
+  private stillWanted(taskId: string): boolean {
+    const row = prepared(this.o.db, 'SELECT t.desired_state AS desired, s.state AS service FROM tasks t JOIN services s ON s.name = t.service_name WHERE t.id = ?').get(taskId) as
+      | { desired: string; service: ServiceState }
+      | undefined;
+    return row !== undefined && row.desired === 'RUNNING' && !isServiceDeleting(row.service);
   }
 
   private async remove(action: Extract<AgentAction, { kind: 'remove' }>): Promise<void> {
