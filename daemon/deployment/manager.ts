@@ -3,6 +3,7 @@ import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
 import { getLocal, listNodes, listServices, listTasks, type TaskRecord } from '../../database/queries';
 import type { Logger } from '../logger';
+import { isTerminalTaskState } from '../../database/task-state';
 import { orchestrate } from './orchestrator';
 import { schedule } from './scheduler';
 
@@ -46,7 +47,8 @@ export class Manager {
       updateParallelism: this.o.updateParallelism,
       autoRebalance: this.o.autoRebalance,
     });
-    const afterOrchestration = withCommands(tasks, orchestrated.commands);
+    // The scheduler counts only tasks that have not ended; dead history (most rows in a crash loop) is left out of its copy.
+    const afterOrchestration = withCommands(tasks.filter((t) => !isTerminalTaskState(t.state)), orchestrated.commands);
     const placed = schedule(afterOrchestration, nodes, now);
     const unplaced = placed.unplaced.map((u) => u.reason).join('\n');
     if (unplaced && unplaced !== this.lastUnplaced) this.o.log.warn('tasks wait for a node', { tasks: placed.unplaced.length, reason: placed.unplaced[0]!.reason });
@@ -59,7 +61,8 @@ export class Manager {
 
 /** The task rows as they will be once `commands` apply: what the scheduler must see. */
 export function withCommands(tasks: readonly TaskRecord[], commands: readonly Command[]): TaskRecord[] {
-  const byId = new Map(tasks.map((t) => [t.id, { ...t }]));
+  // Rows are copied only where a command changes them: the input is not modified.
+  const byId = new Map<string, TaskRecord>(tasks.map((t) => [t.id, t]));
   for (const c of commands) {
     if (c.type === 'task.create') {
       byId.set(c.id, {
@@ -68,7 +71,7 @@ export function withCommands(tasks: readonly TaskRecord[], commands: readonly Co
       });
     } else if (c.type === 'task.set-desired') {
       const t = byId.get(c.taskId);
-      if (t) t.desiredState = c.desiredState;
+      if (t) byId.set(c.taskId, { ...t, desiredState: c.desiredState });
     } else if (c.type === 'task.remove') {
       byId.delete(c.taskId);
     }

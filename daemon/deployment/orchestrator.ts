@@ -12,8 +12,14 @@ export interface OrchestratorInput {
   newTaskId(): string;
   /** Replicas replaced at once during a rolling update. */
   updateParallelism: number;
-  /** Dead tasks kept per slot for `service ps`. */
+  /** Dead tasks kept per slot for `service ps` (default 5). */
   historyPerSlot?: number;
+  /**
+   * Dead tasks kept per service in all (default 1,000): past it the oldest go,
+   * except failures recent enough to count for the back-off. Bounds a
+   * service's history by a constant rather than by 5 times its replicas.
+   */
+  historyPerService?: number;
   backoff?: BackoffPolicy;
   /** Rebalance every service, not only those that asked for it. */
   autoRebalance?: boolean;
@@ -122,15 +128,27 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
     else liveBySlot.set(task.slot, [task]);
   }
 
+  // Recent failures by slot, counted once per pass (not per slot: a service of 10,000 failing slots is 10,000 x its tasks).
+  const failuresBySlot = new Map<number, { count: number; last: number }>();
+  for (const t of tasks) {
+    if (t.state !== 'FAILED' || at - t.updatedAt >= backoff.windowMs) continue;
+    const f = failuresBySlot.get(t.slot);
+    if (f) {
+      f.count++;
+      f.last = Math.max(f.last, t.updatedAt);
+    } else {
+      failuresBySlot.set(t.slot, { count: 1, last: t.updatedAt });
+    }
+  }
+
   let inProgress = 0;
   const stale: TaskRecord[] = [];
   for (let slot = 1; slot <= service.replicas; slot++) {
     const live = liveBySlot.get(slot) ?? [];
     if (live.length === 0) {
-      const failures = tasks.filter((t) => t.slot === slot && t.state === 'FAILED' && at - t.updatedAt < backoff.windowMs);
-      const lastFailure = Math.max(0, ...failures.map((t) => t.updatedAt));
-      const readyAt = lastFailure + restartDelayMs(failures.length, backoff);
-      if (failures.length > 0 && readyAt > at) {
+      const failures = failuresBySlot.get(slot);
+      const readyAt = failures ? failures.last + restartDelayMs(failures.count, backoff) : 0;
+      if (failures && readyAt > at) {
         out.wakeAt = Math.min(out.wakeAt ?? Infinity, readyAt);
       } else {
         create(slot);
@@ -166,7 +184,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
     }
     if (moves.length === 0 && service.rebalance) commands.push({ type: 'service.rebalance', name: service.name, requested: false, at });
     if (moves.length > 0) {
-      pruneHistory(service, tasks, input.historyPerSlot ?? 5, at, commands);
+      pruneHistory(service, tasks, historyBounds(input), at, commands);
       return; // the service stays as it is until the moved replicas run
     }
   }
@@ -176,7 +194,22 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
     commands.push({ type: 'service.set-state', name: service.name, state: next, version: service.version, at });
   }
 
-  pruneHistory(service, tasks, input.historyPerSlot ?? 5, at, commands);
+  pruneHistory(service, tasks, historyBounds(input), at, commands);
+}
+
+interface HistoryBounds {
+  perSlot: number;
+  perService: number;
+  /** Failures younger than this count for the back-off and are kept whatever perService says. */
+  backoffWindowMs: number;
+}
+
+function historyBounds(input: OrchestratorInput): HistoryBounds {
+  return {
+    perSlot: input.historyPerSlot ?? 5,
+    perService: input.historyPerService ?? 1000,
+    backoffWindowMs: (input.backoff ?? DEFAULT_BACKOFF).windowMs,
+  };
 }
 
 /**
@@ -214,18 +247,39 @@ function nextServiceState(state: ServiceState, converged: boolean, recentFailure
   return state;
 }
 
-/** Dead tasks are kept for `service ps`: the newest few per slot; none for slots beyond the replica count. */
-function pruneHistory(service: ServiceRecord, tasks: TaskRecord[], keep: number, at: number, commands: Command[]): void {
+/**
+ * Dead tasks are kept for `service ps`: the newest few per slot, none for
+ * slots beyond the replica count, and at most `perService` in all (the
+ * newest; a failure inside the back-off window is kept, so pruning never
+ * shortens a crash loop's back-off).
+ */
+function pruneHistory(service: ServiceRecord, tasks: TaskRecord[], bounds: HistoryBounds, at: number, commands: Command[]): void {
+  // A task that ended but is still wanted RUNNING is shut down by this same pass: it counts toward its slot's
+  // bound (so the bound holds after the pass, in a crash loop too) but is not removed before it is replaced.
   const dead = new Map<number, TaskRecord[]>();
   for (const task of tasks) {
-    if (task.desiredState !== 'SHUTDOWN' || !isTerminalTaskState(task.state)) continue;
+    if (!isTerminalTaskState(task.state)) continue;
     const list = dead.get(task.slot);
     if (list) list.push(task);
     else dead.set(task.slot, [task]);
   }
+  const kept: TaskRecord[] = [];
   for (const [slot, list] of dead) {
-    const limit = slot > service.replicas ? 0 : keep;
-    list.sort((a, b) => b.updatedAt - a.updatedAt);
-    for (const task of list.slice(limit)) commands.push({ type: 'task.remove', taskId: task.id, at });
+    const limit = slot > service.replicas ? 0 : bounds.perSlot;
+    list.sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : 1));
+    let count = list.length;
+    for (let i = list.length - 1; i >= 0 && count > limit; i--) {
+      if (list[i]!.desiredState !== 'SHUTDOWN') continue;
+      commands.push({ type: 'task.remove', taskId: list[i]!.id, at });
+      count--;
+      list.splice(i, 1);
+    }
+    for (const task of list) if (task.desiredState === 'SHUTDOWN') kept.push(task);
+  }
+  if (kept.length <= bounds.perService) return;
+  kept.sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : 1));
+  for (const task of kept.slice(bounds.perService)) {
+    if (task.state === 'FAILED' && at - task.updatedAt < bounds.backoffWindowMs) continue;
+    commands.push({ type: 'task.remove', taskId: task.id, at });
   }
 }

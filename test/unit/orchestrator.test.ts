@@ -404,11 +404,12 @@ describe('orchestrator: history', () => {
     assert.deepEqual(removals(out.commands), dead.map((t) => t.id).sort());
   });
 
-  test('live tasks and dead tasks still wanted RUNNING are never pruned', () => {
+  test('live tasks and dead tasks still wanted RUNNING are never pruned; the latter count toward the bound', () => {
     const dead = [1, 2, 3, 4, 5].map((i) => task(1, { state: 'SHUTDOWN', desiredState: 'SHUTDOWN', updatedAt: NOW - 3_600_000 + i }));
     const failedNow = task(1, { state: 'FAILED', updatedAt: NOW - 3_600_000 });
     const out = run({ services: [service({ replicas: 1 })], tasks: [...dead, failedNow] });
-    assert.deepEqual(removals(out.commands), []);
+    // failedNow is shut down by this pass: 6 dead after it, so the oldest removable one goes and the slot keeps 5.
+    assert.deepEqual(removals(out.commands), [dead[0]!.id]);
   });
 });
 
@@ -460,6 +461,53 @@ describe('orchestrator: rebalance (opt-in)', () => {
     const tasks = lopsided();
     tasks[0] = { ...tasks[0]!, state: 'STARTING' };
     const out = run({ services: [service({ replicas: 6, rebalance: true })], tasks, nodes: three });
+    assert.deepEqual(creates(out.commands), []);
+  });
+});
+
+describe('orchestrator: history bounds at scale', () => {
+  test('a service keeps at most historyPerService dead tasks in all, the newest, besides failures inside the back-off window', () => {
+    const old = Array.from({ length: 30 }, (_, i) => task((i % 10) + 1, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 3_600_000 + i }));
+    const recent = [1, 2, 3].map((s) => task(s, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 1000 }));
+    const live = Array.from({ length: 10 }, (_, i) => task(i + 1));
+    const out = run({ services: [service({ replicas: 10 })], tasks: [...live, ...old, ...recent], historyPerService: 12 });
+    const removed = new Set(removals(out.commands));
+    // 33 dead, 3 of them recent: the 12 newest stay (the 3 recent and 9 old), the 21 oldest go.
+    assert.equal(removed.size, 21);
+    for (const t of recent) assert.equal(removed.has(t.id), false, 'a recent failure counts for the back-off and stays');
+    for (const t of old.slice(21)) assert.equal(removed.has(t.id), false, 'the newest old ones stay');
+    for (const t of live) assert.equal(removed.has(t.id), false);
+  });
+
+  test('recent failures beyond historyPerService are kept, so the back-off of a crash loop is not shortened', () => {
+    const recent = Array.from({ length: 8 }, (_, i) => task(1, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 5000 + i }));
+    const out = run({ services: [service({ replicas: 1 })], tasks: recent, historyPerService: 2 });
+    // The per-slot bound (5) still holds; the per-service one gives way to the back-off.
+    assert.equal(removals(out.commands).length, 3);
+    assert.equal(creates(out.commands).length, 0, 'the slot is still backing off (5 recent failures)');
+  });
+
+  test('the per-slot bound holds through a crash loop: each pass keeps at most 5 dead tasks per slot', () => {
+    let tasks: TaskRecord[] = [];
+    let now = NOW;
+    for (let pass = 0; pass < 40; pass++) {
+      now += 20_000;
+      const out = run({ services: [service({ replicas: 2 })], tasks, now });
+      const removed = new Set(removals(out.commands));
+      const shut = new Set(out.commands.filter((c) => c.type === 'task.set-desired').map((c) => (c as { taskId: string }).taskId));
+      tasks = tasks.filter((t) => !removed.has(t.id)).map((t) => (shut.has(t.id) ? { ...t, desiredState: 'SHUTDOWN' as const } : t));
+      // Every new task fails at once (the image does not exist).
+      for (const c of creates(out.commands)) tasks.push(task(c.slot, { id: c.id, state: 'FAILED', createdAt: now, updatedAt: now }));
+      for (const slot of [1, 2]) {
+        const dead = tasks.filter((t) => t.slot === slot && t.desiredState === 'SHUTDOWN');
+        assert.ok(dead.length <= 5, `pass ${pass}: slot ${slot} keeps ${dead.length} dead tasks`);
+      }
+    }
+    assert.ok(tasks.length <= 2 * 6, `${tasks.length} rows for 2 crash-looping slots`);
+  });
+
+  test('a deleted service gets no new task, whatever its slots lack', () => {
+    const out = run({ services: [service({ state: 'DELETING', replicas: 10 })], tasks: [task(1, { state: 'FAILED' })] });
     assert.deepEqual(creates(out.commands), []);
   });
 });
