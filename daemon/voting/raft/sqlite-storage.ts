@@ -64,6 +64,7 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
   };
   private readonly saveTx: (hs: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null) => void;
   private readonly compactTx: (snapshot: Snapshot) => void;
+  private readonly snapshotData: Statement;
 
   constructor(db: Database) {
     super();
@@ -73,13 +74,16 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
       | { term: number; vote: string | null; commit_index: number }
       | undefined;
     this.hardState = hs === undefined ? { term: 0, vote: null, commit: 0 } : { term: hs.term, vote: hs.vote, commit: hs.commit_index };
-    const snap = db.prepare('SELECT log_index, term, conf, data FROM raft_snapshot WHERE id = 0').get() as
-      | { log_index: number; term: number; conf: string; data: string }
+    // The snapshot's data (every replicated table as JSON: tens of MiB in a large cluster) stays on disk;
+    // snapshot() reads it when a follower needs it. The mirror keeps its metadata only.
+    const snap = db.prepare('SELECT log_index, term, conf FROM raft_snapshot WHERE id = 0').get() as
+      | { log_index: number; term: number; conf: string }
       | undefined;
     this.snap =
       snap === undefined
         ? { meta: { index: 0, term: 0, conf: emptyConfState }, data: '' }
-        : { meta: { index: snap.log_index, term: snap.term, conf: parseConfState(snap.conf) }, data: snap.data };
+        : { meta: { index: snap.log_index, term: snap.term, conf: parseConfState(snap.conf) }, data: '' };
+    this.snapshotData = db.prepare('SELECT data FROM raft_snapshot WHERE id = 0 AND log_index = ?').pluck();
     const rows = db
       .prepare('SELECT log_index, term, type, data FROM raft_entries WHERE log_index > ? ORDER BY log_index')
       .all(this.snap.meta.index) as EntryRow[];
@@ -123,14 +127,21 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
   save(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void {
     this.checkSave(entries, snapshot);
     this.saveTx(hardState, entries, snapshot);
-    // The transaction committed: mirror it in memory.
-    this.mirrorSave(hardState, entries, snapshot);
+    // The transaction committed: mirror it in memory (the snapshot's data stays on disk).
+    this.mirrorSave(hardState, entries, snapshot === null ? null : { meta: snapshot.meta, data: '' });
+  }
+
+  /** The latest snapshot, its data read from disk: it is not kept in memory between sends. */
+  override snapshot(): Snapshot {
+    const meta = this.snap.meta;
+    if (meta.index === 0) return this.snap;
+    return { meta, data: (this.snapshotData.get(meta.index) as string | undefined) ?? '' };
   }
 
   compact(index: number, data: string): void {
     const snapshot = this.compactedSnapshot(index, data);
     this.compactTx(snapshot);
-    this.mirrorCompact(snapshot);
+    this.mirrorCompact({ meta: snapshot.meta, data: '' });
   }
 
   private putSnapshot(s: Snapshot): void {
