@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
-import { getLocal, listNodes, listServices, listTasks, type TaskRecord } from '../../database/queries';
+import { getLocal, listNodes, listServices, type TaskRecord } from '../../database/queries';
+import { listTasksForOrchestration } from '../../database/task-summary';
 import type { Logger } from '../logger';
 import { isTerminalTaskState } from '../../database/task-state';
 import { orchestrate } from './orchestrator';
@@ -36,7 +37,7 @@ export class Manager {
     if (!this.isLeader()) return undefined;
     const now = (this.o.now ?? Date.now)();
     const services = listServices(this.o.db);
-    const tasks = listTasks(this.o.db);
+    const tasks = listTasksForOrchestration(this.o.db);
     const nodes = listNodes(this.o.db);
     const orchestrated = orchestrate({
       services,
