@@ -56,14 +56,19 @@ const TEST_CONFIG = {
  * directory on a free loopback port, against the local engine, and waits
  * until its API answers.
  */
-export async function startDaemon(opts: { name?: string; env?: Record<string, string>; dataDir?: string; port?: number } = {}): Promise<TestDaemon> {
+export async function startDaemon(
+  opts: { name?: string; env?: Record<string, string>; dataDir?: string; port?: number; config?: Record<string, Record<string, unknown>> } = {},
+): Promise<TestDaemon> {
   await requireDocker();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'bicycle-test-'));
   const port = opts.port ?? (await freePort());
   const name = opts.name ?? 'node-1';
   const listen = `127.0.0.1:${port}`;
   const configFile = join(dataDir, 'test-config.json');
-  writeFileSync(configFile, JSON.stringify(TEST_CONFIG));
+  // TEST_CONFIG with the sections in opts.config merged over it, key by key.
+  const config: Record<string, unknown> = { ...TEST_CONFIG };
+  for (const [section, values] of Object.entries(opts.config ?? {})) config[section] = { ...(config[section] as object), ...values };
+  writeFileSync(configFile, JSON.stringify(config));
   const child = spawn(process.execPath, [daemonPath(), '--config', configFile], {
     env: { ...process.env, BICYCLE_DATA_DIR: dataDir, BICYCLE_LISTEN: listen, BICYCLE_NAME: name, BICYCLE_LOG_LEVEL: 'debug', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
