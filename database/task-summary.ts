@@ -157,3 +157,19 @@ export function listTasksForOrchestration(db: Db): TaskRecord[] {
     .all()
     .map(toTask);
 }
+
+/**
+ * What the traffic manager routes to: tasks not ended of services that
+ * publish ports and are not being deleted (planTraffic looks at no other), so
+ * its pass on every node does not hold the whole task table.
+ */
+export function listRoutableTasks(db: Db): TaskRecord[] {
+  return prepared(
+    db,
+    `SELECT * FROM tasks WHERE state NOT IN ${TERMINAL}
+       AND service_name IN (SELECT name FROM services WHERE json_array_length(ports) > 0 AND state NOT IN ('DELETE', 'DELETING'))
+     ORDER BY service_name, slot, created_at`,
+  )
+    .all()
+    .map(toTask);
+}

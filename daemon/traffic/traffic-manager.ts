@@ -1,7 +1,8 @@
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import type { Db } from '../../database/open-database';
-import { getMeta, listNodes, listServices, listTasks, type ServiceRecord } from '../../database/queries';
+import { getMeta, listNodes, listServices, type ServiceRecord } from '../../database/queries';
+import { listRoutableTasks } from '../../database/task-summary';
 import { isServiceDeleting } from '../../database/service-state';
 import type { DaemonConfig } from '../config';
 import { LABELS } from '../docker-client';
@@ -111,7 +112,7 @@ export class TrafficManager {
     const now = (this.o.now ?? Date.now)();
     await this.ensureBridgeAndResolver();
     const services = listServices(this.o.db);
-    const tasks = listTasks(this.o.db);
+    const tasks = listRoutableTasks(this.o.db);
     const nodes = listNodes(this.o.db);
     const containers = await this.o.runtime.list({ [LABELS.cluster]: cluster, [LABELS.node]: this.o.nodeId });
     const localContainers = new Map<string, { containerId: string; ip: string }>();

@@ -4,7 +4,7 @@ import { openDatabase, type Db } from '../../database/open-database';
 import { applyCommand } from '../../database/apply-command';
 import type { Command } from '../../database/commands';
 import { getService } from '../../database/queries';
-import { decodeCursor, encodeCursor } from '../../database/task-summary';
+import { decodeCursor, encodeCursor, listRoutableTasks } from '../../database/task-summary';
 import { readService, readServiceSummaries, readState, readTaskPage, SERVICE_HISTORY_LIMIT } from '../../modules/present';
 
 const spec = { image: 'i', command: null, env: {}, labels: {}, ports: [] };
@@ -120,5 +120,21 @@ test('State keeps its shape for a small cluster and lists at most the limit of c
   assert.equal(cut.containersTruncated, true);
   assert.equal(cut.containerCounts.total, 5);
   assert.equal(readState(db, at, 5).containers.length, 5, 'a larger limit reads again');
+  db.close();
+});
+
+test('the traffic manager reads only live tasks of services that publish ports and are not being deleted', () => {
+  const db = cluster();
+  const ports = [{ published: 8080, target: 80, protocol: 'tcp' as const, mode: 'ingress' as const, proxy: 'none' as const }];
+  apply(db, { type: 'service.create', id: 'web', name: 'web', spec: { ...spec, ports }, replicas: 1, at });
+  apply(db, { type: 'service.create', id: 'gone', name: 'gone', spec: { ...spec, ports: [{ ...ports[0]!, published: 8081 }] }, replicas: 1, at });
+  seed(db, 'plain', 2, 1);
+  for (const [id, service] of [['w1', 'web'], ['w2', 'web'], ['g1', 'gone']] as const) {
+    apply(db, { type: 'task.create', id, serviceName: service, slot: 1, specVersion: 1, at });
+  }
+  apply(db, { type: 'task.assign', taskId: 'w2', nodeId: 'n1', at });
+  apply(db, { type: 'task.observe', taskId: 'w2', state: 'FAILED', at });
+  apply(db, { type: 'service.delete', name: 'gone', at });
+  assert.deepEqual(listRoutableTasks(db).map((t) => t.id), ['w1']);
   db.close();
 });
