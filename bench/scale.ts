@@ -6,7 +6,8 @@
  * The database is seeded before the daemon starts (seed.ts): SERVICES
  * services of REPLICAS_PER_SERVICE replicas on simulated nodes, each slot
  * with its running task and DEAD_PER_SLOT failed ones, so no container is
- * started on this host. Then: RSS idle (median over 3 s), GET /services,
+ * started on this host. Once the task table has stopped changing (a daemon
+ * that bounds history prunes first) and 15 s more: RSS idle (median over 3 s), GET /services,
  * GET /state and GET /services/:name (bytes and the median time of 3 calls),
  * RSS after those reads, and the peak RSS of the process (VmHWM).
  * Prints a table and writes bench/results/scale.json.
@@ -16,6 +17,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { startDaemon, type BenchDaemon } from './bicycled';
 import { median, requireEngine, runBenchmark, sleep, table, writeResults } from './common';
 import { seedDatabase, SIMULATED_NODES_CONFIG } from './seed';
@@ -61,6 +63,32 @@ async function timedRead(daemon: BenchDaemon, path: string, times = 3): Promise<
   return { path, bytes, medianMs: median(ms) };
 }
 
+function countRows(file: string): number {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM tasks').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Waits until the task table has not changed size for 5 s (at most 120 s). */
+async function waitForSteadyRows(file: string): Promise<void> {
+  let last = -1;
+  let since = Date.now();
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const n = countRows(file);
+    if (n !== last) {
+      last = n;
+      since = Date.now();
+    } else if (Date.now() - since >= 5000) {
+      return;
+    }
+    await sleep(500);
+  }
+}
+
 async function main(): Promise<void> {
   const docker = await requireEngine();
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
@@ -72,7 +100,10 @@ async function main(): Promise<void> {
   const daemon = await startDaemon(docker, { dataDir, config: SIMULATED_NODES_CONFIG });
   const pid = daemon.process.pid!;
   try {
+    // Settled: the orchestrator's first passes are done (a daemon that bounds history prunes the seeded rows first).
+    await waitForSteadyRows(join(dataDir, 'bicycle.db'));
     await sleep(SETTLE_MS);
+    const taskRows = countRows(join(dataDir, 'bicycle.db'));
     const idle = await sampleRss(pid);
     const reads = [
       await timedRead(daemon, '/services'),
@@ -94,8 +125,9 @@ async function main(): Promise<void> {
         ]),
       ]),
     );
+    console.log(`task rows when measured: ${taskRows}`);
     const file = writeResults('scale', {
-      services: SERVICES, replicas, taskRows: seeded.tasks, deadPerSlot: DEAD_PER_SLOT,
+      services: SERVICES, replicas, taskRows: seeded.tasks, taskRowsMeasured: taskRows, deadPerSlot: DEAD_PER_SLOT,
       rssIdleBytes: idle, rssAfterReadsBytes: afterReads, peakRssBytes: peak, reads,
     });
     console.log(`wrote ${file}`);
