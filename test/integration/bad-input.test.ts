@@ -7,7 +7,7 @@ import { api, call } from '../helpers/api';
 describe('bad input is refused with a message naming the problem, and nothing stored changes', () => {
   let daemon: TestDaemon;
   let stored: string;
-  const snapshot = async () => JSON.stringify((await api(daemon.url).get('/services')).body.services.map((s: any) => ({ ...s, running: undefined, tasks: undefined, state: undefined, updatedAt: undefined })));
+  const snapshot = async () => JSON.stringify((await api(daemon.url).get('/services')).body.services.map((s: any) => ({ ...s, running: undefined, taskCounts: undefined, error: undefined, state: undefined, updatedAt: undefined })));
 
   before(async () => {
     daemon = await startDaemon();

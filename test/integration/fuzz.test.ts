@@ -33,7 +33,7 @@ describe('the REST API under schema-driven fuzzing', () => {
 
   /** What is stored, as a user reads it (without what moves on its own). */
   const stored = async () => {
-    const services = (await api(daemon.url).get('/services')).body.services.map((s: any) => ({ ...s, running: undefined, tasks: undefined, state: undefined, updatedAt: undefined }));
+    const services = (await api(daemon.url).get('/services')).body.services.map((s: any) => ({ ...s, running: undefined, taskCounts: undefined, error: undefined, state: undefined, updatedAt: undefined }));
     const nodes = (await api(daemon.url).get('/nodes')).body.nodes.map((n: any) => ({ id: n.id, availability: n.availability }));
     return JSON.stringify({ services, nodes });
   };
