@@ -140,22 +140,27 @@ export function liveContainerCounts(db: Db): { total: number; byService: Map<str
 }
 
 /**
- * Every task as the leader's orchestrator and scheduler read it each pass:
+ * A service's tasks as the leader's orchestrator reads them each pass:
  * a task that ended carries no container id and no error (neither reads
  * them, and in a crash loop such tasks are most of the rows, each with a
  * 64-character id and a sentence), so a pass holds less per row.
  */
-export function listTasksForOrchestration(db: Db): TaskRecord[] {
+export function listTasksForOrchestration(db: Db, serviceName: string): TaskRecord[] {
   return prepared(
     db,
     `SELECT id, service_name, slot, spec_version, node_id, state, desired_state,
        CASE WHEN state IN ${TERMINAL} THEN NULL ELSE container_id END AS container_id,
        CASE WHEN state IN ${TERMINAL} THEN NULL ELSE error END AS error,
        exit_code, started_at, created_at, updated_at
-     FROM tasks ORDER BY service_name, slot, created_at`,
+     FROM tasks WHERE service_name = ? ORDER BY slot, created_at`,
   )
-    .all()
+    .all(serviceName)
     .map(toTask);
+}
+
+/** Tasks that have not ended, every service's: what the scheduler counts and places. */
+export function listUnendedTasks(db: Db): TaskRecord[] {
+  return prepared(db, `SELECT * FROM tasks WHERE state NOT IN ${TERMINAL} ORDER BY service_name, slot, created_at`).all().map(toTask);
 }
 
 /**

@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
 import { getLocal, listNodes, listServices, type TaskRecord } from '../../database/queries';
-import { listTasksForOrchestration } from '../../database/task-summary';
+import { listTasksForOrchestration, listUnendedTasks } from '../../database/task-summary';
 import type { Logger } from '../logger';
-import { isTerminalTaskState } from '../../database/task-state';
-import { orchestrate } from './orchestrator';
+import { orchestrate, type OrchestratorOutput } from './orchestrator';
 import { schedule } from './scheduler';
 
 export interface ManagerOptions {
@@ -36,20 +35,28 @@ export class Manager {
   async pass(): Promise<number | undefined> {
     if (!this.isLeader()) return undefined;
     const now = (this.o.now ?? Date.now)();
-    const services = listServices(this.o.db);
-    const tasks = listTasksForOrchestration(this.o.db);
-    const nodes = listNodes(this.o.db);
-    const orchestrated = orchestrate({
-      services,
-      tasks,
-      nodes,
-      now,
-      newTaskId: () => randomBytes(12).toString('hex'),
-      updateParallelism: this.o.updateParallelism,
-      autoRebalance: this.o.autoRebalance,
-    });
-    // The scheduler counts only tasks that have not ended; dead history (most rows in a crash loop) is left out of its copy.
-    const afterOrchestration = withCommands(tasks.filter((t) => !isTerminalTaskState(t.state)), orchestrated.commands);
+    // One read transaction, so every service is seen at one point in the log. The orchestrator takes one
+    // service's tasks at a time (its decisions are per service), so a pass holds one service's history, not
+    // the cluster's; the scheduler reads the tasks that have not ended, all it counts.
+    const { orchestrated, live, nodes } = this.o.db.transaction(() => {
+      const nodes = listNodes(this.o.db);
+      const out: OrchestratorOutput = { commands: [] };
+      for (const service of listServices(this.o.db)) {
+        const one = orchestrate({
+          services: [service],
+          tasks: listTasksForOrchestration(this.o.db, service.name),
+          nodes,
+          now,
+          newTaskId: () => randomBytes(12).toString('hex'),
+          updateParallelism: this.o.updateParallelism,
+          autoRebalance: this.o.autoRebalance,
+        });
+        for (const c of one.commands) out.commands.push(c);
+        if (one.wakeAt !== undefined) out.wakeAt = Math.min(out.wakeAt ?? Infinity, one.wakeAt);
+      }
+      return { orchestrated: out, live: listUnendedTasks(this.o.db), nodes };
+    })();
+    const afterOrchestration = withCommands(live, orchestrated.commands);
     const placed = schedule(afterOrchestration, nodes, now);
     const unplaced = placed.unplaced.map((u) => u.reason).join('\n');
     if (unplaced && unplaced !== this.lastUnplaced) this.o.log.warn('tasks wait for a node', { tasks: placed.unplaced.length, reason: placed.unplaced[0]!.reason });
