@@ -88,7 +88,8 @@ describe('a few thousand tasks on one node', () => {
     assert.equal(scaled.status, 409);
     assert.match(scaled.body.error.message, /the cluster would run 6,001 replicas; the limit is 6,000 \(deployment\.maxReplicas\)/);
 
-    await waitFor('the crash loop to have failed 50 tasks', async () => ((await api(daemon.url).get('/services')).body.services[0]?.taskCounts?.byState?.FAILED ?? 0) >= 50, 120_000, 250);
+    // Slow on a loaded machine: the engine creates and starts each container before it exits.
+    await waitFor('the crash loop to have failed 20 tasks', async () => ((await api(daemon.url).get('/services')).body.services[0]?.taskCounts?.byState?.FAILED ?? 0) >= 20, 240_000, 250);
 
     const creates: number[] = [];
     const events = await docker.getEvents({ filters: { type: ['container'], event: ['create'], label: ['io.bicycle.service=crash'] } });
