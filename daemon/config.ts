@@ -149,7 +149,7 @@ export function defaultConfig(): z.input<typeof schema> {
     role: 'manager',
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
     deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS },
-    traffic: { enabled: true, kernel: true, deregisterDelayMs: 1000, connectTimeoutMs: 1000, peerProbeIntervalMs: 250, dns: true },
+    traffic: { enabled: true, kernel: true, deregisterDelayMs: 2000, connectTimeoutMs: 1000, peerProbeIntervalMs: 250, dns: true },
     monitoring: { statsIntervalMs: 5000 },
   };
 }

@@ -18,6 +18,20 @@ export interface ForwarderOptions {
   random?: () => number;
 }
 
+/** How long a connection may wait, in all, for a replica that accepts, before it is reset. */
+const RETRY_WINDOW_MS = 3000;
+/** The pause before trying the replicas again once all refused. */
+const RETRY_PAUSE_MS = 100;
+
+/** One client connection being placed. */
+interface Attempt {
+  client: Socket;
+  port: number;
+  from: 'peer' | 'kernel-share' | 'other';
+  header: Buffer | null;
+  deadline: number;
+}
+
 interface Held {
   server: Server;
   plan: PortPlan;
@@ -135,13 +149,25 @@ export class Forwarder {
             destinationPort: client.localPort ?? port,
           })
         : null;
-    this.attempt(client, order, 0, header, plan);
+    // A forwarded connection is refused at once when no local replica takes it: the node that sent it tries the next one.
+    this.attempt({ client, port, from, header, deadline: from === 'peer' ? 0 : Date.now() + RETRY_WINDOW_MS }, order, 0, plan);
   }
 
-  private attempt(client: Socket, order: Backend[], index: number, header: Buffer | null, plan: PortPlan): void {
+  private attempt(c: Attempt, order: Backend[], index: number, plan: PortPlan): void {
+    const { client, header } = c;
     if (client.destroyed) return;
     const backend = order[index];
     if (!backend) {
+      // Every replica refused: one may be about to accept (a new replica starting as the last old one leaves, during an
+      // update), so the connection waits a moment and tries the replicas of the current plan again, within the window.
+      if (Date.now() < c.deadline && !this.closed) {
+        setTimeout(() => {
+          const current = this.held.get(c.port)?.plan;
+          if (current) this.attempt(c, attemptOrder(current, c.from, this.random), 0, current);
+          else client.resetAndDestroy();
+        }, RETRY_PAUSE_MS);
+        return;
+      }
       // Nothing took it: a reset, as from a closed port (the client may retry).
       client.resetAndDestroy();
       return;
@@ -157,7 +183,7 @@ export class Forwarder {
     const failed = () => {
       clearTimeout(timer);
       upstream.destroy();
-      this.attempt(client, order, index + 1, header, plan);
+      this.attempt(c, order, index + 1, plan);
     };
     upstream.once('error', failed);
     upstream.once('connect', () => {

@@ -92,7 +92,9 @@ describe('the lab as a network of three hosts', () => {
       assert.equal(res.code, 0, `host-${from} → host-${to}: ${res.stderr}`);
       assert.equal(JSON.parse(res.stdout).nodes.length, 3);
     }
-    assert.equal(await lab.host(2).reaches(`127.0.0.1:${lab.port}`), false, 'host-2 has no bicycled of its own on its loopback');
+    // Each namespace has a loopback of its own: host-2's bicycled serves local administration on it, this machine's has nothing there.
+    assert.equal(await lab.host(2).reaches(`127.0.0.1:${lab.port}`), true, 'host-2\'s bicycled answers on host-2\'s own loopback');
+    assert.equal(await localAddressTo('127.0.0.1', lab.port, 1000), undefined, 'nothing of the lab listens on this machine\'s loopback');
     assert.equal(await lab.host(2).reaches(lab.host(2).address), true, 'host-2\'s bicycled is on its eth0');
   });
 

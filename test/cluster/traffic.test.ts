@@ -167,7 +167,7 @@ describe('published ports on three hosts', () => {
       await new Promise((r) => setTimeout(r, 300));
       await act();
       // The replicas stopped last get their deregistration delay and grace: keep the load on through them.
-      await new Promise((r) => setTimeout(r, 2500));
+      await new Promise((r) => setTimeout(r, 3500));
       const result = await load.stop();
       t.diagnostic(`${phase}: ${result.ok} requests ok, ${result.failed.length} failed, in ${Date.now() - t0} ms`);
       assert.ok(result.ok > 100, `${phase}: the loop made ${result.ok} requests`);
