@@ -17,9 +17,12 @@
  * on 172.17.0.0/16, the machine's own docker0 subnet, so no route to them is
  * added: the Bicycle floor is the floor of both.
  *
- * Each path, in ROUNDS interleaved rounds: 1 s warm-up; request rate and
- * latency with 8 connections (BENCH_TRAFFIC_SECONDS, default 5 s per round);
- * latency with 1 connection (3 s); one 200 MiB download on one connection.
+ * Each path, in ROUNDS interleaved rounds (default 4, each taking the paths
+ * in the opposite order of the one before, so that a slow spell of the
+ * machine does not fall on one path): 0.5 s warm-up; request rate and
+ * latency with 8 connections (BENCH_TRAFFIC_SECONDS, default 2.5 s per
+ * round); latency with 1 connection (1.5 s); one 200 MiB download on one
+ * connection. Each round begins with 2 s of rest, whose CPU is subtracted.
  * Every request is a new connection: busybox httpd closes after each
  * response. The client is a small closed loop on raw sockets (not
  * autocannon, whose latency is wrong against a server that closes: see
@@ -48,10 +51,11 @@ import { getOnce, startLoad } from '../scripts/lab/http-load';
 import { waitFor } from '../scripts/lab/wait-for';
 import { fixed, median, onCleanup, requireEngine, ROOT, runBenchmark, sleep, table, TEST_IMAGE, writeResults } from './common';
 
-const SECONDS = Number(process.env.BENCH_TRAFFIC_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_TRAFFIC_ROUNDS ?? 2);
-const LATENCY_SECONDS = 3;
-const WARMUP_SECONDS = 1;
+const SECONDS = Number(process.env.BENCH_TRAFFIC_SECONDS ?? 2.5);
+const ROUNDS = Number(process.env.BENCH_TRAFFIC_ROUNDS ?? 4);
+const LATENCY_SECONDS = 1.5;
+const WARMUP_SECONDS = 0.5;
+const IDLE_SECONDS = 2;
 const CONNECTIONS = 8;
 const BULK_MIB = 200;
 const UPDATE_REPLICAS = 6;
@@ -299,6 +303,10 @@ interface PathSummary {
   p99Us1: number;
   bulkMiBps: number;
   bulkSamplesMiBps: number[];
+  /** During the downloads: the share of one CPU each spent (client, server, watched processes), and the machine's busy share of both. */
+  bulkCpuPct: Record<string, number>;
+  /** Request rate / the floor's in the same round, per round: the spread of the ratio. */
+  roundRatios: number[];
   /**
    * CPU µs per request on the 8-connection runs, and the system (kernel) part of it: the client, the server, the
    * machine as a whole and each watched process; the machine and the watched processes net of what they spent idle.
@@ -307,7 +315,7 @@ interface PathSummary {
   machineBusyPct: number;
 }
 
-function summarize(path: Path, samples: RoundSample[], idle: CpuShare[], lat8: number[], lat1: number[]): PathSummary {
+function summarize(path: Path, samples: RoundSample[], floorSamples: RoundSample[], idle: CpuShare[], lat8: number[], lat1: number[]): PathSummary {
   const requests = samples.reduce((a, s) => a + s.rate.requests, 0);
   const seconds = samples.reduce((a, s) => a + s.rate.seconds, 0);
   const cpuSeconds = samples.reduce((a, s) => a + s.rate.cpu.seconds, 0);
@@ -328,6 +336,12 @@ function summarize(path: Path, samples: RoundSample[], idle: CpuShare[], lat8: n
   };
   for (const name of Object.keys(samples[0]?.rate.cpu.procs ?? {})) cpu[name] = perRequest(net((c) => c.procs[name]!));
   const bulks = samples.map((s) => s.bulk).filter((b): b is Extract<RoundSample['bulk'], { mibPerSecond: number }> => 'mibPerSecond' in b);
+  const bulkCpu = bulks.map((b) => b.cpu);
+  const bulkSeconds = bulkCpu.reduce((a, c) => a + c.seconds, 0);
+  const share = (pick: (c: CpuShare) => Cpu) => Math.round(total(sum(pick, bulkCpu)) / Math.max(1e-9, bulkSeconds) / 10);
+  const bulkCpuPct: Record<string, number> = { client: share((c) => c.client), server: share((c) => c.server) };
+  for (const name of Object.keys(bulkCpu[0]?.procs ?? {})) bulkCpuPct[name] = share((c) => c.procs[name]!);
+  bulkCpuPct.machine = Math.round(median(bulkCpu.map((c) => c.machineBusyPct)));
   return {
     path: path.id,
     system: path.system,
@@ -341,6 +355,8 @@ function summarize(path: Path, samples: RoundSample[], idle: CpuShare[], lat8: n
     p99Us1: percentile(lat1, 0.99),
     bulkMiBps: median(bulks.map((b) => b.mibPerSecond)),
     bulkSamplesMiBps: bulks.map((b) => Math.round(b.mibPerSecond)),
+    bulkCpuPct,
+    roundRatios: samples.map((s) => Math.round((100 * s.rate.perSecond) / floorSamples.find((f) => f.round === s.round)!.rate.perSecond) / 100),
     cpuUsPerRequest: cpu,
     machineBusyPct: median(samples.map((s) => s.rate.cpu.machineBusyPct)),
   };
@@ -623,10 +639,9 @@ async function main(): Promise<void> {
   const lat8 = new Map<string, number[]>(paths.map((p) => [p.id, []]));
   const lat1 = new Map<string, number[]>(paths.map((p) => [p.id, []]));
   for (let round = 1; round <= ROUNDS; round++) {
-    // Each round takes the paths in a different order, so a slow spell does not fall on one path.
     const order = round % 2 === 1 ? paths : [...paths].reverse();
     // What the machine and the daemons spend with no request: subtracted from the runs' CPU.
-    idle.push((await withCpu(serverPid(floor.containerPid), bicycle.watch, () => sleep(3000))).cpu);
+    idle.push((await withCpu(serverPid(floor.containerPid), bicycle.watch, () => sleep(IDLE_SECONDS * 1000))).cpu);
     process.stderr.write(`traffic: idle round ${round}: busy ${idle[idle.length - 1]!.machineBusyPct} %; load ${loadAverage()}\n`);
     for (const path of order) {
       const m = await measureRound(path, round, bicycle.watch);
@@ -635,7 +650,7 @@ async function main(): Promise<void> {
       lat1.get(path.id)!.push(...m.latencies1);
     }
   }
-  const summary = paths.map((p) => summarize(p, samples.filter((s) => s.path === p.id), idle, lat8.get(p.id)!, lat1.get(p.id)!));
+  const summary = paths.map((p) => summarize(p, samples.filter((s) => s.path === p.id), samples.filter((s) => s.path === 'floor'), idle, lat8.get(p.id)!, lat1.get(p.id)!));
 
   const updates: UpdateResult[] = [];
   updates.push(await bicycleUpdate(bicycle));
@@ -651,9 +666,9 @@ async function main(): Promise<void> {
   const ratio = (a: number, b: number | undefined) => (b === undefined || !Number.isFinite(b) ? '-' : fixed(a / b, 2));
   console.log(`\nPublished port, 1 replica (busybox httpd), a new connection per request; ${ROUNDS} rounds of ${SECONDS} s (8 connections) and ${LATENCY_SECONDS} s (1 connection)\n`);
   console.log(table([
-    ['path', 'req/s', '×floor', '×swarm', 'p50 µs', 'p99 µs', 'p50 µs (1 conn)', 'Δp50 vs floor', 'p99 µs (1 conn)', 'bulk MiB/s', '×floor', 'failed', 'CPU busy %'],
+    ['path', 'req/s', '×floor', '(by round)', '×swarm', 'p50 µs', 'p99 µs', 'p50 µs (1 conn)', 'Δp50 vs floor', 'p99 µs (1 conn)', 'bulk MiB/s', '×floor', 'failed', 'CPU busy %'],
     ...summary.map((s) => [
-      s.label, fixed(s.perSecond, 0), ratio(s.perSecond, base.perSecond), s.system === 'bicycle' && s.path !== 'floor' ? ratio(s.perSecond, swarmOf(s)?.perSecond) : '',
+      s.label, fixed(s.perSecond, 0), ratio(s.perSecond, base.perSecond), s.path === 'floor' ? '' : `${fixed(Math.min(...s.roundRatios), 2)}–${fixed(Math.max(...s.roundRatios), 2)}`, s.system === 'bicycle' && s.path !== 'floor' ? ratio(s.perSecond, swarmOf(s)?.perSecond) : '',
       fixed(s.p50Us, 0), fixed(s.p99Us, 0), fixed(s.p50Us1, 0), s.path === 'floor' ? '' : fixed(s.p50Us1 - base.p50Us1, 0), fixed(s.p99Us1, 0),
       fixed(s.bulkMiBps, 0), ratio(s.bulkMiBps, base.bulkMiBps), s.failed, fixed(s.machineBusyPct, 0),
     ]),
@@ -665,6 +680,9 @@ async function main(): Promise<void> {
   const cpuNames = [...new Set(summary.flatMap((s) => Object.keys(s.cpuUsPerRequest)))];
   const cell = (c: { total: number; sys: number } | undefined, kernel: boolean) => (c === undefined ? '' : kernel ? `${c.total} (${c.sys})` : String(c.total));
   console.log(table([['path', ...cpuNames], ...summary.map((s) => [s.path, ...cpuNames.map((n) => cell(s.cpuUsPerRequest[n], n !== 'machine'))])]));
+  console.log('\nDuring the 200 MiB downloads, % of one CPU (machine: % of both)\n');
+  const bulkNames = Object.keys(summary[0]?.bulkCpuPct ?? {});
+  console.log(table([['path', ...bulkNames], ...summary.map((s) => [s.path, ...bulkNames.map((n) => String(s.bulkCpuPct[n] ?? ''))])]));
   console.log(`\nRolling update under a loop of ${CONNECTIONS} connections through every host's port ${PORT}\n`);
   console.log(table([
     ['system', 'publishing', 'replicas', 'parallelism', 'order', 'requests ok', 'failed', 'update s'],
@@ -675,7 +693,7 @@ async function main(): Promise<void> {
   const file = writeResults('traffic', {
     durationS: Math.round((performance.now() - started) / 1000),
     loadAverageAtStart: loadAtStart,
-    settings: { roundSeconds: SECONDS, rounds: ROUNDS, latencySeconds: LATENCY_SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS, bulkMiB: BULK_MIB, updateReplicas: UPDATE_REPLICAS, parallelism: PARALLELISM },
+    settings: { roundSeconds: SECONDS, rounds: ROUNDS, latencySeconds: LATENCY_SECONDS, warmupSeconds: WARMUP_SECONDS, idleSeconds: IDLE_SECONDS, connections: CONNECTIONS, bulkMiB: BULK_MIB, updateReplicas: UPDATE_REPLICAS, parallelism: PARALLELISM },
     bicycle: { subnet: bicycle.lab.subnet, localHost: bicycle.local, remoteHost: bicycle.remote },
     swarm: swarm ? { mesh: swarm.mesh, meshProblem: swarm.meshProblem, localEngine: swarm.local } : { error: 'left out (BENCH_SWARM=0)' },
     autocannonFloor,
