@@ -84,12 +84,12 @@ interface Timed {
  * and the bytes received. Rejects on an error, a status other than 200, or
  * after timeoutMs.
  */
-function getTimed(host: string, port: number, path: string, timeoutMs = 5000): Promise<Timed> {
+function getTimed(host: string, port: number, path: string, timeoutMs = 5000, localPort?: number): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     let head = '';
     let bytes = 0;
-    const socket = connect({ host, port, noDelay: true });
+    const socket = connect({ host, port, noDelay: true, ...(localPort ? { localPort } : {}) });
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error('timed out')));
     socket.once('connect', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
     socket.on('data', (chunk: Buffer) => {
@@ -110,23 +110,70 @@ interface LoopResult {
   requests: number;
   failed: number;
   errors: Record<string, number>;
+  /** Source ports skipped because another socket held them. */
+  busyPorts: number;
   seconds: number;
   latenciesUs: number[];
 }
 
-/** `connections` workers, each a GET on a new connection after the other, for `seconds`. */
-async function closedLoop(host: string, port: number, connections: number, seconds: number): Promise<LoopResult> {
+/**
+ * Source ports of one path's client, in turn from a range of its own below
+ * the ephemeral range. The floor and the local path reach the same server
+ * from the same client address, but through different destination addresses
+ * (the container's, the host's), so the client's kernel reuses a source port
+ * the server still holds in TIME_WAIT from the other path, with TCP
+ * timestamps from another clock (Linux offsets them per address pair): the
+ * server refuses the SYN as old (PAWS) and the client sends it again after
+ * 1 s. Measured before this: 23–246 SYNs sent again per 2.5 s run on those
+ * two paths only, rate falling round after round. Disjoint ranges keep each
+ * path's reuse within its own clock, where TIME_WAIT takes the new SYN.
+ */
+class SourcePorts {
+  private next: number;
+
+  constructor(private readonly from: number, private readonly to: number) {
+    this.next = from;
+  }
+
+  take(): number {
+    const port = this.next;
+    this.next = port + 1 >= this.to ? this.from : port + 1;
+    return port;
+  }
+}
+
+/** Port ranges per path (index), 4,500 each from 10000: below the ephemeral range (32768–60999 here). */
+const sourcePorts = new Map<string, SourcePorts>();
+function portsOf(pathId: string): SourcePorts {
+  let ports = sourcePorts.get(pathId);
+  if (!ports) {
+    const from = 10_000 + sourcePorts.size * 4_500;
+    if (from + 4_500 > 32_768) throw new Error('too many paths for the source-port ranges');
+    ports = new SourcePorts(from, from + 4_500);
+    sourcePorts.set(pathId, ports);
+  }
+  return ports;
+}
+
+/** `connections` workers, each a GET on a new connection after the other, for `seconds`, from `ports`. */
+async function closedLoop(host: string, port: number, connections: number, seconds: number, ports: SourcePorts): Promise<LoopResult> {
   const latenciesUs: number[] = [];
   const errors: Record<string, number> = {};
   let failed = 0;
+  let busyPorts = 0;
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (performance.now() < end) {
         try {
-          latenciesUs.push((await getTimed(host, port, '/')).us);
+          latenciesUs.push((await getTimed(host, port, '/', 5000, ports.take())).us);
         } catch (error) {
+          // A source port some other socket of this machine holds: not the path's failure, take the next.
+          if (['EADDRINUSE', 'EADDRNOTAVAIL'].includes((error as NodeJS.ErrnoException).code ?? '')) {
+            busyPorts++;
+            continue;
+          }
           failed++;
           const key = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
           errors[key] = (errors[key] ?? 0) + 1;
@@ -134,7 +181,7 @@ async function closedLoop(host: string, port: number, connections: number, secon
       }
     }),
   );
-  return { requests: latenciesUs.length, failed, errors, seconds: (performance.now() - t0) / 1000, latenciesUs };
+  return { requests: latenciesUs.length, failed, errors, busyPorts, seconds: (performance.now() - t0) / 1000, latenciesUs };
 }
 
 /** The nearest-rank percentile q (0–1) of `values`. */
@@ -196,6 +243,33 @@ function serverPid(containerPid: number): number {
   }
 }
 
+/** TcpExt counters of the network namespace `pid` is in (this process's when omitted). */
+function tcpCounters(pid?: number): Record<string, number> {
+  try {
+    const lines = readFileSync(`/proc/${pid ?? 'self'}/net/netstat`, 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+    const names = lines[0]!.split(' ').slice(1);
+    const values = lines[1]!.split(' ').slice(1).map(Number);
+    return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
+  } catch {
+    return {};
+  }
+}
+
+/** What made connections wait, during a run: the client's SYNs sent again, and connections the server's listen queue dropped. */
+const TCP_COUNTERS = ['TCPSynRetrans', 'TCPTimeouts', 'ListenOverflows', 'ListenDrops'] as const;
+
+async function withTcp<T>(namespaces: Record<string, number | undefined>, work: () => Promise<T>): Promise<{ result: T; tcp: Record<string, Record<string, number>> }> {
+  const before = Object.fromEntries(Object.entries(namespaces).map(([k, pid]) => [k, tcpCounters(pid)]));
+  const result = await work();
+  const tcp = Object.fromEntries(
+    Object.entries(namespaces).map(([k, pid]) => {
+      const after = tcpCounters(pid);
+      return [k, Object.fromEntries(TCP_COUNTERS.map((c) => [c, (after[c] ?? 0) - (before[k]![c] ?? 0)]).filter(([, v]) => v !== 0))];
+    }),
+  );
+  return { result, tcp };
+}
+
 interface CpuShare {
   seconds: number;
   /** The machine's busy share of both CPUs, in %, and the same in CPU ms (both CPUs together). */
@@ -245,20 +319,37 @@ interface Path {
 interface RoundSample {
   path: string;
   round: number;
-  rate: { requests: number; failed: number; errors: Record<string, number>; seconds: number; perSecond: number; p50Us: number; p99Us: number; cpu: CpuShare };
+  rate: {
+    requests: number;
+    failed: number;
+    errors: Record<string, number>;
+    seconds: number;
+    perSecond: number;
+    p50Us: number;
+    p99Us: number;
+    maxUs: number;
+    busyPorts: number;
+    /** Requests that took over 200 ms (a SYN sent again waits 1 s). */
+    over200ms: number;
+    cpu: CpuShare;
+    /** TcpExt counters that moved, by namespace: the client's, the container's, L's and R's. */
+    tcp: Record<string, Record<string, number>>;
+  };
   latency1: { requests: number; failed: number; perSecond: number; p50Us: number; p99Us: number };
   bulk: { bytes: number; seconds: number; mibPerSecond: number; cpu: CpuShare } | { error: string };
   loadAverage: string;
 }
 
 async function measureRound(path: Path, round: number, watch: Record<string, number>): Promise<{ sample: RoundSample; latencies8: number[]; latencies1: number[] }> {
-  await closedLoop(path.host, path.port, CONNECTIONS, WARMUP_SECONDS);
+  const ports = portsOf(path.id);
+  await closedLoop(path.host, path.port, CONNECTIONS, WARMUP_SECONDS, ports);
   const server = serverPid(path.containerPid);
-  const rated = await withCpu(server, watch, () => closedLoop(path.host, path.port, CONNECTIONS, SECONDS));
-  const one = await closedLoop(path.host, path.port, 1, LATENCY_SECONDS);
+  const counted = await withTcp({ client: undefined, container: path.containerPid, ...watch }, () => withCpu(server, watch, () => closedLoop(path.host, path.port, CONNECTIONS, SECONDS, ports)));
+  const rated = counted.result;
+  const one = await closedLoop(path.host, path.port, 1, LATENCY_SECONDS, ports);
   let bulk: RoundSample['bulk'];
   try {
-    const b = await withCpu(server, watch, () => getTimed(path.host, path.port, '/big', 120_000));
+    const b = await withCpu(server, watch, () => getTimed(path.host, path.port, '/big', 120_000, ports.take()));
     if (b.result.bytes < BULK_MIB * 2 ** 20) throw new Error(`only ${b.result.bytes} bytes arrived`);
     bulk = { bytes: b.result.bytes, seconds: b.result.us / 1e6, mibPerSecond: b.result.bytes / 2 ** 20 / (b.result.us / 1e6), cpu: b.cpu };
   } catch (error) {
@@ -276,7 +367,11 @@ async function measureRound(path: Path, round: number, watch: Record<string, num
       perSecond: r.requests / r.seconds,
       p50Us: percentile(r.latenciesUs, 0.5),
       p99Us: percentile(r.latenciesUs, 0.99),
+      maxUs: Math.max(...r.latenciesUs),
+      busyPorts: r.busyPorts,
+      over200ms: r.latenciesUs.filter((us) => us > 200_000).length,
       cpu: rated.cpu,
+      tcp: counted.tcp,
     },
     latency1: { requests: one.requests, failed: one.failed, perSecond: one.requests / one.seconds, p50Us: percentile(one.latenciesUs, 0.5), p99Us: percentile(one.latenciesUs, 0.99) },
     bulk,
@@ -285,7 +380,7 @@ async function measureRound(path: Path, round: number, watch: Record<string, num
   const bulkText = 'error' in bulk ? bulk.error : `${fixed(bulk.mibPerSecond, 0)} MiB/s`;
   process.stderr.write(
     `traffic: ${path.id} round ${round}: ${fixed(sample.rate.perSecond, 0)} req/s, p50 ${fixed(sample.rate.p50Us, 0)} µs (8), ` +
-      `${fixed(sample.latency1.p50Us, 0)} µs (1), ${r.failed} failed, busy ${rated.cpu.machineBusyPct} %, bulk ${bulkText}; load ${sample.loadAverage}\n`,
+      `${fixed(sample.latency1.p50Us, 0)} µs (1), ${r.failed} failed, ${sample.rate.over200ms} over 200 ms ${JSON.stringify(counted.tcp)}, busy ${rated.cpu.machineBusyPct} %, bulk ${bulkText}; load ${sample.loadAverage}\n`,
   );
   return { sample, latencies8: r.latenciesUs, latencies1: one.latenciesUs };
 }
@@ -307,6 +402,12 @@ interface PathSummary {
   bulkCpuPct: Record<string, number>;
   /** Request rate / the floor's in the same round, per round: the spread of the ratio. */
   roundRatios: number[];
+  /** Per round: the request rate (8 connections) and the p50 with 1 connection, µs. */
+  roundPerSecond: number[];
+  roundP50Us1: number[];
+  /** Requests over 200 ms on the 8-connection runs, and the TcpExt counters that moved then, summed by namespace. */
+  over200ms: number;
+  tcp: Record<string, Record<string, number>>;
   /**
    * CPU µs per request on the 8-connection runs, and the system (kernel) part of it: the client, the server, the
    * machine as a whole and each watched process; the machine and the watched processes net of what they spent idle.
@@ -356,6 +457,13 @@ function summarize(path: Path, samples: RoundSample[], floorSamples: RoundSample
     bulkMiBps: median(bulks.map((b) => b.mibPerSecond)),
     bulkSamplesMiBps: bulks.map((b) => Math.round(b.mibPerSecond)),
     bulkCpuPct,
+    roundPerSecond: samples.map((s) => Math.round(s.rate.perSecond)),
+    roundP50Us1: samples.map((s) => Math.round(s.latency1.p50Us)),
+    over200ms: samples.reduce((a, s) => a + s.rate.over200ms, 0),
+    tcp: samples.reduce<Record<string, Record<string, number>>>((acc, s) => {
+      for (const [ns, counters] of Object.entries(s.rate.tcp)) for (const [c, v] of Object.entries(counters)) (acc[ns] ??= {})[c] = (acc[ns]![c] ?? 0) + v;
+      return acc;
+    }, {}),
     roundRatios: samples.map((s) => Math.round((100 * s.rate.perSecond) / floorSamples.find((f) => f.round === s.round)!.rate.perSecond) / 100),
     cpuUsPerRequest: cpu,
     machineBusyPct: median(samples.map((s) => s.rate.cpu.machineBusyPct)),
@@ -449,6 +557,9 @@ interface UpdateResult {
   updateSeconds: number;
   /** The whole load window (from 1 s before the request to 3 s after it was done). */
   loadSeconds: number;
+  /** The loop's own figures in the second before the update and during it: requests answered per second, latency (ms). */
+  beforeUpdate: { requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number };
+  duringUpdate: { requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number };
   /** Failures by the target they went to. */
   failedByTarget: Record<string, number>;
   /** Containers of the service before and after: every one replaced. */
@@ -463,9 +574,14 @@ async function underLoad(targets: string[], engines: Docker[], label: string, up
   const t0 = Date.now();
   const load = startLoad(targets, { connections: CONNECTIONS, path: '/', timeoutMs: 5000 });
   await sleep(1000);
+  const updateAt = Date.now();
   const updateSeconds = await update();
   await sleep(3000);
   const result = await load.stop();
+  const ms = (from: number, to: number) => {
+    const within = result.samples.filter((x) => x.error === null && x.startedAt >= from && x.startedAt < to).map((x) => x.endedAt - x.startedAt);
+    return { requestsPerSecond: Math.round(within.length / ((to - from) / 1000)), p50Ms: percentile(within, 0.5), p99Ms: percentile(within, 0.99), maxMs: within.length ? Math.max(...within) : NaN };
+  };
   const after = (await containersByEngine(engines, label)).flat().map((c) => c.Id);
   const errors: Record<string, number> = {};
   const failedByTarget: Record<string, number> = {};
@@ -479,6 +595,8 @@ async function underLoad(targets: string[], engines: Docker[], label: string, up
     errors,
     updateSeconds,
     loadSeconds: (Date.now() - t0) / 1000,
+    beforeUpdate: ms(t0, updateAt),
+    duringUpdate: ms(updateAt, updateAt + updateSeconds * 1000),
     failedByTarget,
     replaced: after.length > 0 && after.every((id) => !before.has(id)),
     firstFailures: result.failed.slice(0, 10).map((f) => ({ target: f.target, atMs: f.startedAt - t0, error: f.error! })),
@@ -666,11 +784,11 @@ async function main(): Promise<void> {
   const ratio = (a: number, b: number | undefined) => (b === undefined || !Number.isFinite(b) ? '-' : fixed(a / b, 2));
   console.log(`\nPublished port, 1 replica (busybox httpd), a new connection per request; ${ROUNDS} rounds of ${SECONDS} s (8 connections) and ${LATENCY_SECONDS} s (1 connection)\n`);
   console.log(table([
-    ['path', 'req/s', '×floor', '(by round)', '×swarm', 'p50 µs', 'p99 µs', 'p50 µs (1 conn)', 'Δp50 vs floor', 'p99 µs (1 conn)', 'bulk MiB/s', '×floor', 'failed', 'CPU busy %'],
+    ['path', 'req/s', '×floor', '(by round)', '×swarm', 'p50 µs', 'p99 µs', 'p50 µs (1 conn)', 'Δp50 vs floor', 'p99 µs (1 conn)', 'bulk MiB/s', '×floor', 'failed', '>200 ms', 'CPU busy %'],
     ...summary.map((s) => [
       s.label, fixed(s.perSecond, 0), ratio(s.perSecond, base.perSecond), s.path === 'floor' ? '' : `${fixed(Math.min(...s.roundRatios), 2)}–${fixed(Math.max(...s.roundRatios), 2)}`, s.system === 'bicycle' && s.path !== 'floor' ? ratio(s.perSecond, swarmOf(s)?.perSecond) : '',
       fixed(s.p50Us, 0), fixed(s.p99Us, 0), fixed(s.p50Us1, 0), s.path === 'floor' ? '' : fixed(s.p50Us1 - base.p50Us1, 0), fixed(s.p99Us1, 0),
-      fixed(s.bulkMiBps, 0), ratio(s.bulkMiBps, base.bulkMiBps), s.failed, fixed(s.machineBusyPct, 0),
+      fixed(s.bulkMiBps, 0), ratio(s.bulkMiBps, base.bulkMiBps), s.failed, s.over200ms, fixed(s.machineBusyPct, 0),
     ]),
   ]));
   console.log(`\nautocannon on the floor (its request count; its latency is not usable against a server that closes): ${fixed(autocannonFloor.perSecond, 0)} req/s`);
@@ -685,8 +803,11 @@ async function main(): Promise<void> {
   console.log(table([['path', ...bulkNames], ...summary.map((s) => [s.path, ...bulkNames.map((n) => String(s.bulkCpuPct[n] ?? ''))])]));
   console.log(`\nRolling update under a loop of ${CONNECTIONS} connections through every host's port ${PORT}\n`);
   console.log(table([
-    ['system', 'publishing', 'replicas', 'parallelism', 'order', 'requests ok', 'failed', 'update s'],
-    ...updates.map((u) => [u.system, u.publishing, u.replicas, u.parallelism, u.system === 'bicycle' ? 'deregister, then stop' : u.order, u.ok, u.failed, fixed(u.updateSeconds, 1)]),
+    ['system', 'publishing', 'replicas', 'parallelism', 'order', 'requests ok', 'failed', 'update s', 'req/s before', 'during', 'p99 ms before', 'during'],
+    ...updates.map((u) => [
+      u.system, u.publishing, u.replicas, u.parallelism, u.system === 'bicycle' ? 'deregister, then stop' : u.order, u.ok, u.failed, fixed(u.updateSeconds, 1),
+      u.beforeUpdate.requestsPerSecond, u.duringUpdate.requestsPerSecond, fixed(u.beforeUpdate.p99Ms, 0), fixed(u.duringUpdate.p99Ms, 0),
+    ]),
   ]));
   for (const u of updates) if (u.failed > 0) console.log(`${u.system}: failures ${JSON.stringify(u.errors)} by target ${JSON.stringify(u.failedByTarget)}`);
 
