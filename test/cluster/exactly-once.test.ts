@@ -43,14 +43,14 @@ describe('exactly once across a cut forward', () => {
   });
 
   test('a create whose forward loses its answer after the leader committed it answers 201 once the cut heals, and exists once', async () => {
-    const firstLeader = (await waitFor('a leader', () => leaderSeenBy(lab, 1), 10_000))!;
+    const firstLeader = (await waitFor('a leader', async () => (await leaderSeenBy(lab, 1)) ?? undefined, 10_000))!;
     const follower = [1, 2, 3].find((i) => i !== Number(firstLeader.replace('host-', '')))!;
     // A short forward timeout on the follower, so its REST thread sends the forward again within its 3 s of retries.
     await lab.stopDaemon(follower);
     await lab.startDaemon(lab.host(follower), undefined, [], { voting: { forwardTimeoutMs: 1000 } });
     await lab.settled();
     // The restarted follower learns the leader from its first heartbeat; on a loaded machine the leader may also have moved.
-    const leaderName = (await waitFor('the restarted follower to know a leader', () => leaderSeenBy(lab, follower), 15_000))!;
+    const leaderName = (await waitFor('the restarted follower to know a leader', async () => (await leaderSeenBy(lab, follower)) ?? undefined, 15_000))!;
     assert.notEqual(leaderName, lab.host(follower).name, 'the restarted node is a follower');
     const leader = Number(leaderName.replace('host-', ''));
 
