@@ -1,4 +1,5 @@
 import { checkLinearizable, kvModel, type KvInput, type Operation } from '../../test/sim/linearizability';
+import { Rng } from '../../test/sim/prng';
 import type { Lab } from './lab';
 import { waitFor } from './wait-for';
 
@@ -49,18 +50,6 @@ export interface FaultRunReport {
   durationMs: number;
 }
 
-/** A small seeded generator (mulberry32), so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Outcome = { kind: 'ok'; body: any } | { kind: 'refused'; status: number } | { kind: 'unknown'; why: string };
 
 async function request(url: string, method: string, path: string, body?: unknown, timeoutMs = 5000): Promise<Outcome> {
@@ -83,7 +72,8 @@ async function request(url: string, method: string, path: string, body?: unknown
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runFaultHistory(lab: Lab, o: FaultRunOptions): Promise<FaultRunReport> {
-  const random = rng(o.seed);
+  const prng = new Rng(o.seed);
+  const random = () => prng.next();
   const log = o.log ?? (() => undefined);
   const hosts = lab.hosts.map((h) => h.index);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
