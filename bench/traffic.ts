@@ -558,8 +558,8 @@ interface UpdateResult {
   /** The whole load window (from 1 s before the request to 3 s after it was done). */
   loadSeconds: number;
   /** The loop's own figures in the second before the update and during it: requests answered per second, latency (ms). */
-  beforeUpdate: { requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number };
-  duringUpdate: { requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number };
+  beforeUpdate: { requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; machineBusyPct: number };
+  duringUpdate: { requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; machineBusyPct: number };
   /** Failures by the target they went to. */
   failedByTarget: Record<string, number>;
   /** Containers of the service before and after: every one replaced. */
@@ -573,9 +573,13 @@ async function underLoad(targets: string[], engines: Docker[], label: string, up
   const before = new Set((await containersByEngine(engines, label)).flat().map((c) => c.Id));
   const t0 = Date.now();
   const load = startLoad(targets, { connections: CONNECTIONS, path: '/', timeoutMs: 5000 });
+  const m0 = machineTicks();
   await sleep(1000);
   const updateAt = Date.now();
+  const m1 = machineTicks();
   const updateSeconds = await update();
+  const m2 = machineTicks();
+  const busyPct = (a: { busy: number; total: number }, b: { busy: number; total: number }) => Math.round((1000 * (b.busy - a.busy)) / Math.max(1, b.total - a.total)) / 10;
   await sleep(3000);
   const result = await load.stop();
   const ms = (from: number, to: number) => {
@@ -595,8 +599,8 @@ async function underLoad(targets: string[], engines: Docker[], label: string, up
     errors,
     updateSeconds,
     loadSeconds: (Date.now() - t0) / 1000,
-    beforeUpdate: ms(t0, updateAt),
-    duringUpdate: ms(updateAt, updateAt + updateSeconds * 1000),
+    beforeUpdate: { ...ms(t0, updateAt), machineBusyPct: busyPct(m0, m1) },
+    duringUpdate: { ...ms(updateAt, updateAt + updateSeconds * 1000), machineBusyPct: busyPct(m1, m2) },
     failedByTarget,
     replaced: after.length > 0 && after.every((id) => !before.has(id)),
     firstFailures: result.failed.slice(0, 10).map((f) => ({ target: f.target, atMs: f.startedAt - t0, error: f.error! })),
@@ -711,7 +715,7 @@ async function swarmUpdate(side: SwarmSide): Promise<UpdateResult> {
   await swarmRemoveService(side);
   // The most favourable settings Swarm has for this: start-first (the new task runs before the old one stops),
   // no delay between batches. Host-mode ports allow one replica per node and only stop-first
-  // (start-first leaves the new task pending: "no suitable node (host-mode port already in use on 3 nodes)").
+  // (start-first leaves the new task pending, "no suitable node": the old tasks hold the port on every node).
   const replicas = side.mesh ? UPDATE_REPLICAS : 3;
   const order = side.mesh ? 'start-first' : 'stop-first';
   const publish = side.mesh ? `published=${PORT},target=80` : `mode=host,published=${PORT},target=80`;
@@ -803,10 +807,11 @@ async function main(): Promise<void> {
   console.log(table([['path', ...bulkNames], ...summary.map((s) => [s.path, ...bulkNames.map((n) => String(s.bulkCpuPct[n] ?? ''))])]));
   console.log(`\nRolling update under a loop of ${CONNECTIONS} connections through every host's port ${PORT}\n`);
   console.log(table([
-    ['system', 'publishing', 'replicas', 'parallelism', 'order', 'requests ok', 'failed', 'update s', 'req/s before', 'during', 'p99 ms before', 'during'],
+    ['system', 'publishing', 'replicas', 'parallelism', 'order', 'requests ok', 'failed', 'update s', 'req/s before', 'during', 'p99 ms before', 'during', 'CPU busy % before', 'during'],
     ...updates.map((u) => [
       u.system, u.publishing, u.replicas, u.parallelism, u.system === 'bicycle' ? 'deregister, then stop' : u.order, u.ok, u.failed, fixed(u.updateSeconds, 1),
       u.beforeUpdate.requestsPerSecond, u.duringUpdate.requestsPerSecond, fixed(u.beforeUpdate.p99Ms, 0), fixed(u.duringUpdate.p99Ms, 0),
+      fixed(u.beforeUpdate.machineBusyPct, 0), fixed(u.duringUpdate.machineBusyPct, 0),
     ]),
   ]));
   for (const u of updates) if (u.failed > 0) console.log(`${u.system}: failures ${JSON.stringify(u.errors)} by target ${JSON.stringify(u.failedByTarget)}`);
