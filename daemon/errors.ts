@@ -22,6 +22,10 @@ export const ERROR_CATALOGUE = {
   /** A published port another service already publishes. */
   PORT_IN_USE: { status: 409, retryable: false },
   ILLEGAL_TRANSITION: { status: 409, retryable: false },
+  /** A rollback of a service with no earlier spec version (or to the version it runs). */
+  NO_PREVIOUS_VERSION: { status: 409, retryable: false },
+  /** A rollback to a spec version the service does not have (any more). */
+  VERSION_NOT_FOUND: { status: 404, retryable: false },
   /** More replicas than deployment.maxReplicas in the whole cluster. */
   REPLICA_LIMIT: { status: 409, retryable: false },
   /** An Idempotency-Key (or request id) already used for a different request. */

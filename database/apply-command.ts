@@ -2,7 +2,9 @@ import type { Db } from './open-database';
 import { prepared } from './statements';
 import type { Command, ServiceChanges } from './commands';
 import { IllegalTransitionError, transitionTask, type TaskState } from './task-state';
-import { isServiceDeleting, transitionService, type ServiceState } from './service-state';
+import { isRollingState, isServiceDeleting, transitionService, type ServiceState } from './service-state';
+import { canonicalLifecycleJson, mergeLifecycle, type LifecycleSettings } from './lifecycle';
+import type { UpdateStatus } from './queries';
 import { transitionNodeStatus, type NodeStatus } from './node-state';
 import { BicycleError, type ErrorData } from '../daemon/errors';
 import { portsJson, requirePortsFree } from './ports';
@@ -11,7 +13,7 @@ import { requireReplicasWithinLimit } from './replica-limit';
 export type ApplyResult = { ok: true; changed: boolean } | { ok: false; error: ErrorData };
 
 /** The tables a command touched, for the "changed: <table>" notes. */
-export type Table = 'nodes' | 'services' | 'tasks' | 'meta' | 'applied_requests';
+export type Table = 'nodes' | 'services' | 'service_versions' | 'tasks' | 'meta' | 'applied_requests';
 
 /**
  * Applies one committed command to the replicated tables. Deterministic: the
@@ -116,11 +118,16 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const ports = c.spec.ports ?? [];
       requirePortsFree(db, c.name, ports);
       if (c.maxReplicas !== undefined) requireReplicasWithinLimit(db, c.name, c.replicas, c.maxReplicas);
+      touched.add('service_versions');
+      const lifecycle = mergeLifecycle({}, c.spec);
+      const healthcheck = c.spec.healthcheck ? canonicalLifecycleJson(c.spec.healthcheck) : null;
       prepared(db, 
-        `INSERT INTO services (name, id, image, command, env, labels, ports, on_disconnect, replicas, state, version, spec_version, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
+        `INSERT INTO services (name, id, image, command, env, labels, ports, on_disconnect, healthcheck, lifecycle, replicas, state, version, spec_version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
       ).run(c.name, c.id, c.spec.image, c.spec.command ? JSON.stringify(c.spec.command) : null,
-        canonicalJson(c.spec.env), canonicalJson(c.spec.labels), portsJson(ports), c.spec.onDisconnect ?? null, c.replicas, c.at, c.at);
+        canonicalJson(c.spec.env), canonicalJson(c.spec.labels), portsJson(ports), c.spec.onDisconnect ?? null,
+        healthcheck, canonicalLifecycleJson(lifecycle), c.replicas, c.at, c.at);
+      recordVersion(db, c.name, 1, c.at);
       return true;
     }
     case 'service.update': {
@@ -132,7 +139,13 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       if (c.maxReplicas !== undefined && c.changes.replicas !== undefined) {
         requireReplicasWithinLimit(db, c.name, c.changes.replicas, c.maxReplicas, service.replicas);
       }
+      touched.add('service_versions');
       return updateService(db, service, c.changes, c.at);
+    }
+    case 'service.rollback': {
+      touched.add('services');
+      touched.add('service_versions');
+      return rollbackService(db, requireService(db, c.name), c.toVersion, c.reason, c.at);
     }
     case 'service.delete': {
       touched.add('services');
@@ -147,7 +160,8 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const service = requireService(db, c.name);
       if (service.state === c.state || service.version !== c.version) return false;
       transitionService(service.state, c.state);
-      prepared(db, 'UPDATE services SET state = ?, updated_at = ? WHERE name = ?').run(c.state, c.at, c.name);
+      prepared(db, 'UPDATE services SET state = ?, update_status = ?, updated_at = ? WHERE name = ?')
+        .run(c.state, updateStatusAfter(service, c.state, c.reason ?? null, c.at), c.at, c.name);
       return true;
     }
     case 'service.rebalance': {
@@ -195,9 +209,9 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       prepared(db, 
         `UPDATE tasks SET state = ?, updated_at = ?,
            container_id = COALESCE(?, container_id), error = ?, exit_code = COALESCE(?, exit_code),
-           started_at = COALESCE(?, started_at)
+           started_at = COALESCE(?, started_at), health = COALESCE(?, health)
          WHERE id = ?`,
-      ).run(state, c.at, c.containerId ?? null, c.error ?? null, c.exitCode ?? null, c.startedAt ?? null, c.taskId);
+      ).run(state, c.at, c.containerId ?? null, c.error ?? null, c.exitCode ?? null, c.startedAt ?? null, c.health ?? null, c.taskId);
       return true;
     }
     case 'task.set-desired': {
@@ -228,6 +242,13 @@ interface ServiceRow {
   on_disconnect: string | null;
   replicas: number;
   state: ServiceState;
+  spec_version: number;
+  /** JSON HealthcheckSpec or NULL (migration 6). */
+  healthcheck: string | null;
+  /** JSON LifecycleSettings (migration 6). */
+  lifecycle: string;
+  /** JSON UpdateStatus or NULL (migration 6). */
+  update_status: string | null;
 }
 
 interface TaskRow {
@@ -258,35 +279,128 @@ function requireNode(db: Db, id: string): { status: string; availability: string
 }
 
 /**
- * Any change bumps `version` and sends the service back to DEPLOYING; only
- * a change that needs new containers (image, command, env, labels) bumps
- * `spec_version`. Replicas and ports do not: the orchestrator adds or stops
- * tasks, the traffic manager re-routes.
+ * Any change bumps `version`. A change to what containers are made of
+ * (image, command, env, labels, healthcheck) is a new spec version: it is
+ * recorded in service_versions and starts an update (UPDATING, rolled out by
+ * the orchestrator under the update policy). Replicas, ports and policies
+ * need no new containers: a scale sends the service to DEPLOYING (or keeps
+ * an update's state), the traffic manager re-routes, and a policy change
+ * resumes a PAUSED update.
  */
 function updateService(db: Db, service: ServiceRow, changes: ServiceChanges, at: number): boolean {
+  const lifecycle = canonicalLifecycleJson(mergeLifecycle(JSON.parse(service.lifecycle || '{}') as LifecycleSettings, changes));
   const next = {
     image: changes.image ?? service.image,
     command: changes.command !== undefined ? (changes.command ? JSON.stringify(changes.command) : null) : service.command,
     env: changes.env !== undefined ? canonicalJson(changes.env) : service.env,
     labels: changes.labels !== undefined ? canonicalJson(changes.labels) : service.labels,
+    healthcheck: changes.healthcheck !== undefined ? (changes.healthcheck ? canonicalLifecycleJson(changes.healthcheck) : null) : service.healthcheck,
     ports: changes.ports !== undefined ? portsJson(changes.ports) : service.ports,
     replicas: changes.replicas ?? service.replicas,
     // null: back to the default rule.
     onDisconnect: changes.onDisconnect !== undefined ? changes.onDisconnect : service.on_disconnect,
+    lifecycle,
   };
   const specChanged =
-    next.image !== service.image || next.command !== service.command || next.env !== service.env || next.labels !== service.labels;
+    next.image !== service.image || next.command !== service.command || next.env !== service.env || next.labels !== service.labels ||
+    next.healthcheck !== service.healthcheck;
   const portsChanged = next.ports !== service.ports;
   const onDisconnectChanged = next.onDisconnect !== service.on_disconnect;
-  if (!specChanged && !portsChanged && !onDisconnectChanged && next.replicas === service.replicas) return false;
+  const lifecycleChanged = next.lifecycle !== (service.lifecycle || '{}');
+  if (!specChanged && !portsChanged && !onDisconnectChanged && !lifecycleChanged && next.replicas === service.replicas) return false;
   if (portsChanged) requirePortsFree(db, service.name, changes.ports!);
-  const state = service.state === 'NEW' ? 'NEW' : transitionService(service.state, 'DEPLOYING');
+  let state: ServiceState = service.state;
+  let updateStatus = service.update_status;
+  let specVersion = service.spec_version;
+  if (specChanged) {
+    specVersion = nextSpecVersion(db, service);
+    if (service.state !== 'NEW') {
+      state = transitionService(service.state, 'UPDATING');
+      updateStatus = JSON.stringify({ kind: 'update', fromVersion: service.spec_version, toVersion: specVersion, startedAt: at, completedAt: null, message: null } satisfies UpdateStatus);
+    }
+  } else if (service.state === 'PAUSED' && lifecycleChanged) {
+    // New policies resume the paused update or rollback under them.
+    const status = service.update_status ? (JSON.parse(service.update_status) as UpdateStatus) : null;
+    state = status?.kind === 'rollback' ? 'ROLLING_BACK' : 'UPDATING';
+    updateStatus = status ? JSON.stringify({ ...status, message: null }) : null;
+  } else if (next.replicas !== service.replicas && service.state !== 'NEW' && !isRollingState(service.state)) {
+    state = transitionService(service.state, 'DEPLOYING');
+  }
   prepared(db, 
-    `UPDATE services SET image = @image, command = @command, env = @env, labels = @labels, ports = @ports, on_disconnect = @onDisconnect, replicas = @replicas,
-       state = @state, version = version + 1, spec_version = spec_version + @bump, updated_at = @at
+    `UPDATE services SET image = @image, command = @command, env = @env, labels = @labels, healthcheck = @healthcheck, ports = @ports,
+       on_disconnect = @onDisconnect, lifecycle = @lifecycle, replicas = @replicas, state = @state, update_status = @updateStatus,
+       version = version + 1, spec_version = @specVersion, updated_at = @at
      WHERE name = @name`,
-  ).run({ ...next, state, bump: specChanged ? 1 : 0, at, name: service.name });
+  ).run({ ...next, state, updateStatus, specVersion, at, name: service.name });
+  if (specChanged) recordVersion(db, service.name, specVersion, at);
   return true;
+}
+
+/** Spec versions only grow, also after a rollback returned to an older one: the next is past every one recorded. */
+function nextSpecVersion(db: Db, service: ServiceRow): number {
+  const row = prepared(db, 'SELECT max(spec_version) AS v FROM service_versions WHERE service_name = ?').get(service.name) as { v: number | null };
+  return Math.max(row.v ?? 0, service.spec_version) + 1;
+}
+
+/** Spec versions kept per service for history and rollback. */
+export const VERSIONS_KEPT = 10;
+
+/** Records the service's current container spec as `specVersion`, and forgets all but the newest VERSIONS_KEPT. */
+function recordVersion(db: Db, name: string, specVersion: number, at: number): void {
+  const row = prepared(db, 'SELECT image, command, env, labels, healthcheck FROM services WHERE name = ?').get(name) as
+    { image: string; command: string | null; env: string; labels: string; healthcheck: string | null };
+  const spec = `{"image":${JSON.stringify(row.image)},"command":${row.command ?? 'null'},"env":${row.env},"labels":${row.labels},"healthcheck":${row.healthcheck ?? 'null'}}`;
+  prepared(db, 'INSERT INTO service_versions (service_name, spec_version, spec, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET spec = excluded.spec')
+    .run(name, specVersion, spec, at);
+  prepared(db, 
+    `DELETE FROM service_versions WHERE service_name = ? AND spec_version NOT IN
+       (SELECT spec_version FROM service_versions WHERE service_name = ? ORDER BY spec_version DESC LIMIT ?)`,
+  ).run(name, name, VERSIONS_KEPT);
+}
+
+/**
+ * Returns the service's container spec to an earlier version: `toVersion`,
+ * else the version the current update started from, else the newest one
+ * before the current. The service is ROLLING_BACK until the orchestrator has
+ * replaced every replica of other versions (under the rollback policy).
+ */
+function rollbackService(db: Db, service: ServiceRow, toVersion: number | undefined, reason: string, at: number): boolean {
+  if (isServiceDeleting(service.state)) {
+    throw new BicycleError('SERVICE_DELETING', `service ${service.name} is being deleted and can no longer be rolled back`);
+  }
+  const status = service.update_status ? (JSON.parse(service.update_status) as UpdateStatus) : null;
+  let target = toVersion;
+  if (target === undefined && status && status.kind === 'update' && status.toVersion === service.spec_version) target = status.fromVersion;
+  if (target === undefined) {
+    const before = prepared(db, 'SELECT max(spec_version) AS v FROM service_versions WHERE service_name = ? AND spec_version < ?').get(service.name, service.spec_version) as { v: number | null };
+    if (before.v === null) throw new BicycleError('NO_PREVIOUS_VERSION', `service ${service.name} has no earlier spec version to roll back to`);
+    target = before.v;
+  }
+  if (target === service.spec_version) {
+    throw new BicycleError('NO_PREVIOUS_VERSION', `service ${service.name} already runs spec version ${target}; name another version to roll back to (see service history)`);
+  }
+  const version = prepared(db, 'SELECT spec FROM service_versions WHERE service_name = ? AND spec_version = ?').get(service.name, target) as { spec: string } | undefined;
+  if (!version) {
+    throw new BicycleError('VERSION_NOT_FOUND', `service ${service.name} has no spec version ${target} (the newest ${VERSIONS_KEPT} are kept; see service history)`);
+  }
+  const spec = JSON.parse(version.spec) as { image: string; command: string[] | null; env: Record<string, string>; labels: Record<string, string>; healthcheck: unknown };
+  const state = transitionService(service.state, 'ROLLING_BACK');
+  const updateStatus: UpdateStatus = { kind: 'rollback', fromVersion: service.spec_version, toVersion: target, startedAt: at, completedAt: null, message: reason };
+  prepared(db, 
+    `UPDATE services SET image = ?, command = ?, env = ?, labels = ?, healthcheck = ?, state = ?, update_status = ?,
+       version = version + 1, spec_version = ?, updated_at = ? WHERE name = ?`,
+  ).run(spec.image, spec.command ? JSON.stringify(spec.command) : null, canonicalJson(spec.env), canonicalJson(spec.labels),
+    spec.healthcheck ? canonicalLifecycleJson(spec.healthcheck) : null, state, JSON.stringify(updateStatus), target, at, service.name);
+  return true;
+}
+
+/** The update status once the service moves to `state`: completed on RUNNING or ROLLED_BACK after a rollout, the reason kept on PAUSED. */
+function updateStatusAfter(service: ServiceRow, state: ServiceState, reason: string | null, at: number): string | null {
+  if (!service.update_status) return null;
+  const status = JSON.parse(service.update_status) as UpdateStatus;
+  if (state === 'PAUSED') return JSON.stringify({ ...status, message: reason ?? status.message });
+  if ((state === 'RUNNING' || state === 'ROLLED_BACK') && isRollingState(service.state)) return JSON.stringify({ ...status, completedAt: at });
+  return service.update_status;
 }
 
 /** JSON of a string map with its keys sorted, so that equal maps compare equal as text. */

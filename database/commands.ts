@@ -2,6 +2,8 @@ import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
 import type { ServiceState } from './service-state';
 import type { DesiredTaskState, TaskState } from './task-state';
 import type { OnDisconnect } from './on-disconnect';
+import type { HealthcheckSpec, RestartPolicy, UpdatePolicy } from './lifecycle';
+import type { TaskHealth } from './task-state';
 
 /**
  * The replicated commands: the only way the replicated tables (nodes,
@@ -21,6 +23,16 @@ export interface ServiceSpec {
    * null or absent: the default rule. Like ports, changing it needs no new containers.
    */
   onDisconnect?: OnDisconnect | null;
+  /**
+   * The health check passed to the engine; absent or null: the image's own (database/lifecycle.ts).
+   * Part of what a container is made of: changing it needs new containers.
+   */
+  healthcheck?: HealthcheckSpec | null;
+  /** Lifecycle policies (database/lifecycle.ts), each field optional; absent fields take the defaults. Changing them needs no new containers. */
+  restart?: Partial<RestartPolicy> | null;
+  update?: Partial<UpdatePolicy> | null;
+  rollback?: Partial<UpdatePolicy> | null;
+  stopGracePeriodMs?: number | null;
 }
 
 /**
@@ -38,7 +50,11 @@ export interface PortSpec {
   proxy: 'none' | 'v1' | 'v2';
 }
 
-/** `ports`, when given, replaces the whole list. */
+/**
+ * `ports`, when given, replaces the whole list; `restart`, `update` and
+ * `rollback` merge field by field into the service's, and null clears one
+ * back to the defaults; `healthcheck: null` returns to the image's own.
+ */
 export type ServiceChanges = Partial<ServiceSpec> & { replicas?: number };
 
 /**
@@ -79,7 +95,13 @@ type CommandBody =
   | { type: 'service.update'; name: string; changes: ServiceChanges; maxReplicas?: number; at: number }
   | { type: 'service.delete'; name: string; at: number }
   /** Decided from the service at `version`; ignored if the service has changed since (a stale decision). */
-  | { type: 'service.set-state'; name: string; state: ServiceState; version: number; at: number }
+  | { type: 'service.set-state'; name: string; state: ServiceState; version: number; reason?: string; at: number }
+  /**
+   * Back to an earlier spec version (`toVersion`, or the one the current update started from, or the one
+   * before the current): its container spec becomes the service's again, and the rollback policy rolls it out.
+   * `reason` says why (an update's failure, or a user's request).
+   */
+  | { type: 'service.rollback'; name: string; toVersion?: number; reason: string; at: number }
   | { type: 'service.remove'; name: string; at: number }
   /** Asks the orchestrator to even out the service's replicas over the nodes (`requested`), or says it is done. */
   | { type: 'service.rebalance'; name: string; requested: boolean; at: number }
@@ -93,6 +115,8 @@ type CommandBody =
       error?: string | null;
       exitCode?: number | null;
       startedAt?: number | null;
+      /** The container's health as the engine reports it; absent: unchanged. */
+      health?: TaskHealth | null;
       at: number;
     }
   | { type: 'task.set-desired'; taskId: string; desiredState: DesiredTaskState; at: number }

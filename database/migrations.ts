@@ -96,6 +96,33 @@ const MIGRATIONS: readonly Migration[] = [
   `,
   // 5: what a node cut off from the leader does with the service's replicas ('stop' | 'keep'); NULL: the default rule (database/on-disconnect.ts).
   `ALTER TABLE services ADD COLUMN on_disconnect TEXT`,
+  // 6: health checks, lifecycle policies, update status, spec versions (database/lifecycle.ts, docs/deployment.md).
+  `
+  -- The health check given (JSON, database/lifecycle.ts HealthcheckSpec); NULL: the image's own.
+  ALTER TABLE services ADD COLUMN healthcheck TEXT;
+  -- Restart, update and rollback policies and the stop grace period as given (JSON LifecycleSettings); '{}': the defaults.
+  ALTER TABLE services ADD COLUMN lifecycle TEXT NOT NULL DEFAULT '{}';
+  -- The update or rollback under way or last done (JSON UpdateStatus); NULL: none since the service was created.
+  ALTER TABLE services ADD COLUMN update_status TEXT;
+  -- A running task's health as its engine reports it: none | starting | healthy | unhealthy; NULL: not reported yet.
+  ALTER TABLE tasks ADD COLUMN health TEXT;
+
+  -- The container spec of each recent spec version of a service (image, command, env, labels, healthcheck as JSON),
+  -- for service history and rollback; the newest few per service are kept.
+  CREATE TABLE service_versions (
+    service_name TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+    spec_version INTEGER NOT NULL,
+    spec         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (service_name, spec_version)
+  );
+  -- Every existing service's current spec is its first recorded version.
+  INSERT INTO service_versions (service_name, spec_version, spec, created_at)
+    SELECT name, spec_version,
+           json_object('image', image, 'command', json(COALESCE(command, 'null')), 'env', json(env), 'labels', json(labels), 'healthcheck', NULL),
+           updated_at
+    FROM services;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,7 +1,8 @@
 import type { Db } from './open-database';
 import { prepared } from './statements';
 import type { ServiceState } from './service-state';
-import type { DesiredTaskState, TaskState } from './task-state';
+import type { DesiredTaskState, TaskHealth, TaskState } from './task-state';
+import type { HealthcheckSpec, LifecycleSettings } from './lifecycle';
 import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
 import type { PortSpec } from './commands';
 import { normalisePorts } from './ports';
@@ -21,6 +22,12 @@ export interface ServiceRecord {
   onDisconnect: OnDisconnect;
   /** The setting as given; null when the default rule decides (database/on-disconnect.ts). */
   onDisconnectSetting: OnDisconnect | null;
+  /** The health check given; null: the image's own, if it has one. */
+  healthcheck: HealthcheckSpec | null;
+  /** Restart, update and rollback policies and the stop grace period as given (database/lifecycle.ts effectiveLifecycle fills in the rest). */
+  lifecycle: LifecycleSettings;
+  /** The update or rollback under way or last done; null if none since the service was created. */
+  updateStatus: UpdateStatus | null;
   replicas: number;
   state: ServiceState;
   version: number;
@@ -29,6 +36,29 @@ export interface ServiceRecord {
   rebalance: boolean;
   createdAt: number;
   updatedAt: number;
+}
+
+/** An update or a rollback: from which spec version to which, when, and how it ended (docs/deployment.md). */
+export interface UpdateStatus {
+  kind: 'update' | 'rollback';
+  fromVersion: number;
+  toVersion: number;
+  startedAt: number;
+  /** When it completed (the service RUNNING or ROLLED_BACK on `toVersion`); null while under way or paused. */
+  completedAt: number | null;
+  /** Why it was paused or rolled back; null otherwise. */
+  message: string | null;
+}
+
+/** One recorded spec version of a service: what its containers are made of. */
+export interface ServiceVersion {
+  specVersion: number;
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  healthcheck: HealthcheckSpec | null;
+  createdAt: number;
 }
 
 export interface TaskRecord {
@@ -43,6 +73,8 @@ export interface TaskRecord {
   error: string | null;
   exitCode: number | null;
   startedAt: number | null;
+  /** The container's health while it runs (null: not reported yet, as `none`). */
+  health: TaskHealth | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -81,6 +113,10 @@ function toService(row: any): ServiceRecord {
     ports,
     onDisconnect: effectiveOnDisconnect(setting, ports),
     onDisconnectSetting: setting,
+    // Absent before migration 6.
+    healthcheck: row.healthcheck ? JSON.parse(row.healthcheck) : null,
+    lifecycle: row.lifecycle ? JSON.parse(row.lifecycle) : {},
+    updateStatus: row.update_status ? JSON.parse(row.update_status) : null,
     replicas: row.replicas,
     state: row.state,
     version: row.version,
@@ -104,6 +140,7 @@ export function toTask(row: any): TaskRecord {
     error: row.error,
     exitCode: row.exit_code,
     startedAt: row.started_at,
+    health: row.health ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -141,6 +178,23 @@ export function listTasks(db: Db, filter: { serviceName?: string; nodeId?: strin
     return prepared(db, 'SELECT * FROM tasks WHERE node_id = ? ORDER BY service_name, slot, created_at').all(filter.nodeId).map(toTask);
   }
   return prepared(db, 'SELECT * FROM tasks ORDER BY service_name, slot, created_at').all().map(toTask);
+}
+
+/** The recorded spec versions of a service, newest first. */
+export function listServiceVersions(db: Db, serviceName: string): ServiceVersion[] {
+  const rows = prepared(db, 'SELECT * FROM service_versions WHERE service_name = ? ORDER BY spec_version DESC').all(serviceName) as any[];
+  return rows.map((r) => {
+    const spec = JSON.parse(r.spec);
+    return {
+      specVersion: r.spec_version,
+      image: spec.image,
+      command: spec.command ?? null,
+      env: spec.env ?? {},
+      labels: spec.labels ?? {},
+      healthcheck: spec.healthcheck ?? null,
+      createdAt: r.created_at,
+    };
+  });
 }
 
 export function listNodes(db: Db): NodeRecord[] {

@@ -48,3 +48,16 @@ export function transitionTask(from: TaskState, to: TaskState): TaskState {
   }
   return to;
 }
+
+/**
+ * A running task's health, as its container's engine reports it: `none`
+ * when the container has no health check, else Docker's `starting`,
+ * `healthy` or `unhealthy`.
+ */
+export const TASK_HEALTH = ['none', 'starting', 'healthy', 'unhealthy'] as const;
+export type TaskHealth = (typeof TASK_HEALTH)[number];
+
+/** A replica that may receive traffic and counts as up: running, and healthy if it has a check. */
+export function isServing(task: { state: TaskState; health: TaskHealth | null }): boolean {
+  return task.state === 'RUNNING' && (task.health === null || task.health === 'none' || task.health === 'healthy');
+}

@@ -151,7 +151,7 @@ export function listTasksForOrchestration(db: Db, serviceName: string): TaskReco
     `SELECT id, service_name, slot, spec_version, node_id, state, desired_state,
        CASE WHEN state IN ${TERMINAL} THEN NULL ELSE container_id END AS container_id,
        CASE WHEN state IN ${TERMINAL} THEN NULL ELSE error END AS error,
-       exit_code, started_at, created_at, updated_at
+       exit_code, started_at, health, created_at, updated_at
      FROM tasks WHERE service_name = ? ORDER BY slot, created_at`,
   )
     .all(serviceName)

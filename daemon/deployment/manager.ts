@@ -75,7 +75,7 @@ export function withCommands(tasks: readonly TaskRecord[], commands: readonly Co
     if (c.type === 'task.create') {
       byId.set(c.id, {
         id: c.id, serviceName: c.serviceName, slot: c.slot, specVersion: c.specVersion, nodeId: null, state: 'NEW',
-        desiredState: 'RUNNING', containerId: null, error: null, exitCode: null, startedAt: null, createdAt: c.at, updatedAt: c.at,
+        desiredState: 'RUNNING', containerId: null, error: null, exitCode: null, startedAt: null, health: null, createdAt: c.at, updatedAt: c.at,
       });
     } else if (c.type === 'task.set-desired') {
       const t = byId.get(c.taskId);

@@ -10,7 +10,7 @@ import type { Entry, Snapshot } from './raft/index';
  * on. `applied_requests` (recent request ids and their results) travels in
  * snapshots too, so a node restored from one still applies a retry once.
  */
-export const REPLICATED_TABLES: readonly Table[] = ['meta', 'nodes', 'services', 'tasks', 'applied_requests'];
+export const REPLICATED_TABLES: readonly Table[] = ['meta', 'nodes', 'services', 'service_versions', 'tasks', 'applied_requests'];
 
 export interface AppliedBatch {
   /** Apply results of the normal entries, by log index. */

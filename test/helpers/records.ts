@@ -34,6 +34,7 @@ export function taskRecord(serviceName: string, slot: number, overrides: Partial
     error: null,
     exitCode: null,
     startedAt: null,
+    health: null,
     createdAt: AT,
     updatedAt: AT,
     ...overrides,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { applyCommand, type ApplyResult, type Table } from '../../database/apply-command';
 import type { Command, PortSpec, ServiceSpec } from '../../database/commands';
 import { openDatabase, type Db } from '../../database/open-database';
-import { getMeta, getNode, getService, listServices, listTasks } from '../../database/queries';
+import { getMeta, getNode, getService, listServices, listServiceVersions, listTasks } from '../../database/queries';
 
 const AT = 1_700_000_000_000;
 
@@ -92,14 +92,15 @@ describe('applyCommand: services', () => {
     assert.equal(listServices(db).length, 1);
   });
 
-  test('changing the image bumps both version and spec version, and sends a RUNNING service back to DEPLOYING', () => {
+  test('changing the image bumps both version and spec version, and starts an update (UPDATING from the old spec version)', () => {
     const db = withService('RUNNING');
     assert.equal(ok(applyCommand(db, { type: 'service.update', name: 'web', changes: { image: 'nginx:1.28' }, at: AT + 1 })), true);
     const s = web(db);
     assert.equal(s.image, 'nginx:1.28');
     assert.equal(s.version, 2);
     assert.equal(s.specVersion, 2);
-    assert.equal(s.state, 'DEPLOYING');
+    assert.equal(s.state, 'UPDATING');
+    assert.deepEqual(s.updateStatus, { kind: 'update', fromVersion: 1, toVersion: 2, startedAt: AT + 1, completedAt: null, message: null });
     assert.equal(s.updatedAt, AT + 1);
   });
 
@@ -191,9 +192,10 @@ describe('applyCommand: services', () => {
     ok(applyCommand(db, { type: 'service.update', name: 'web', changes: { image: 'nginx:1.28' }, at: AT + 1 })); // version 2
     const changed = ok(applyCommand(db, { type: 'service.set-state', name: 'web', state: 'RUNNING', version: 1, at: AT + 2 }));
     assert.equal(changed, false);
-    assert.equal(web(db).state, 'DEPLOYING');
+    assert.equal(web(db).state, 'UPDATING');
     assert.equal(ok(applyCommand(db, { type: 'service.set-state', name: 'web', state: 'RUNNING', version: 2, at: AT + 3 })), true);
     assert.equal(web(db).state, 'RUNNING');
+    assert.equal(web(db).updateStatus?.completedAt, AT + 3, 'the update completed');
   });
 
   test('set-state does not bump the version (the orchestrator\'s own decisions are not user changes)', () => {
@@ -260,14 +262,14 @@ describe('applyCommand: published ports', () => {
     assert.deepEqual(web(db).ports, []);
   });
 
-  test('an update with ports replaces the whole list, bumps version and goes back to DEPLOYING, but keeps spec version', () => {
+  test('an update with ports replaces the whole list, bumps version, but keeps spec version and state', () => {
     const db = withService('RUNNING', spec({ ports: [port(8080, 80), port(8443, 443)] }));
     assert.equal(ok(update(db, 'web', [port(8080, 8080, { proxy: 'v1' }), port(9000, 9000)])), true);
     const s = web(db);
     assert.deepEqual(s.ports, [port(8080, 8080, { proxy: 'v1' }), port(9000, 9000)]);
     assert.equal(s.version, 2);
     assert.equal(s.specVersion, 1, 'no new containers for a port change');
-    assert.equal(s.state, 'DEPLOYING');
+    assert.equal(s.state, 'RUNNING');
     assert.equal(s.updatedAt, AT + 1);
     ok(update(db, 'web', [], AT + 2));
     assert.deepEqual(web(db).ports, []);
@@ -349,6 +351,87 @@ describe('applyCommand: published ports', () => {
     ok(create(db, 'zeta', [port(9000, 1)]));
     ok(create(db, 'alpha', [port(9500, 1)]));
     assert.equal(refused(create(db, 'new', [port(9500, 1), port(9000, 1)]), 'PORT_IN_USE'), 'published port 9000 is already used by service zeta (asked for by service new)');
+  });
+});
+
+describe('applyCommand: spec versions, rollback, lifecycle', () => {
+  const update = (db: Db, changes: object, at = AT + 1) => applyCommand(db, { type: 'service.update', name: 'web', changes, at });
+
+  test('every spec version is recorded with what its containers are made of; the newest ten are kept', () => {
+    const db = withService('RUNNING');
+    for (let i = 2; i <= 13; i++) ok(update(db, { image: `nginx:1.${i}` }, AT + i));
+    const versions = listServiceVersions(db, 'web');
+    assert.equal(versions.length, 10);
+    assert.deepEqual(versions.map((v) => v.specVersion), [13, 12, 11, 10, 9, 8, 7, 6, 5, 4]);
+    assert.equal(versions[0]!.image, 'nginx:1.13');
+    assert.equal(versions[0]!.createdAt, AT + 13);
+  });
+
+  test('a health check is part of the spec version; policies, ports and replicas are not', () => {
+    const db = withService('RUNNING');
+    ok(update(db, { replicas: 5, update: { parallelism: 3 }, restart: { condition: 'on-failure' } }));
+    assert.equal(web(db).specVersion, 1);
+    assert.equal(web(db).state, 'DEPLOYING', 'a scale deploys');
+    assert.deepEqual(web(db).lifecycle, { restart: { condition: 'on-failure' }, update: { parallelism: 3 } });
+    const check = { test: ['CMD-SHELL', 'test -f /ok'], intervalMs: 1000, timeoutMs: 1000, retries: 2, startPeriodMs: 0 };
+    ok(update(db, { healthcheck: check }, AT + 2));
+    assert.equal(web(db).specVersion, 2);
+    assert.deepEqual(web(db).healthcheck, check);
+    assert.deepEqual(listServiceVersions(db, 'web')[0]!.healthcheck, check);
+    ok(update(db, { update: { order: 'start-first' }, restart: null }, AT + 3));
+    assert.deepEqual(web(db).lifecycle, { update: { order: 'start-first', parallelism: 3 } }, 'a block merges field by field; null clears it');
+  });
+
+  test('rollback returns the container spec of the version the update started from, as that version', () => {
+    const db = withService('RUNNING', spec({ env: { A: '1' } }));
+    ok(update(db, { image: 'nginx:2', env: { A: '2' } }));
+    assert.equal(ok(applyCommand(db, { type: 'service.rollback', name: 'web', reason: 'asked for', at: AT + 5 })), true);
+    const s = web(db);
+    assert.equal(s.image, 'nginx:1.27');
+    assert.deepEqual(s.env, { A: '1' });
+    assert.equal(s.specVersion, 1, 'the old tasks are current again: nothing of theirs is replaced');
+    assert.equal(s.state, 'ROLLING_BACK');
+    assert.deepEqual(s.updateStatus, { kind: 'rollback', fromVersion: 2, toVersion: 1, startedAt: AT + 5, completedAt: null, message: 'asked for' });
+    ok(update(db, { image: 'nginx:3' }, AT + 6));
+    assert.equal(web(db).specVersion, 3, 'the next version is past every recorded one');
+  });
+
+  test('rollback to a named version, and the refusals: no earlier version, unknown version, being deleted', () => {
+    const db = withService('RUNNING');
+    refused(applyCommand(db, { type: 'service.rollback', name: 'web', reason: 'x', at: AT }), 'NO_PREVIOUS_VERSION');
+    ok(update(db, { image: 'nginx:2' }));
+    ok(applyCommand(db, { type: 'service.set-state', name: 'web', state: 'RUNNING', version: 2, at: AT + 2 }));
+    ok(update(db, { image: 'nginx:3' }, AT + 3));
+    refused(applyCommand(db, { type: 'service.rollback', name: 'web', toVersion: 3, reason: 'x', at: AT }), 'NO_PREVIOUS_VERSION');
+    assert.match(refused(applyCommand(db, { type: 'service.rollback', name: 'web', toVersion: 9, reason: 'x', at: AT }), 'VERSION_NOT_FOUND'), /no spec version 9/);
+    ok(applyCommand(db, { type: 'service.rollback', name: 'web', toVersion: 1, reason: 'x', at: AT + 4 }));
+    assert.equal(web(db).image, 'nginx:1.27');
+    ok(applyCommand(db, { type: 'service.delete', name: 'web', at: AT + 5 }));
+    refused(applyCommand(db, { type: 'service.rollback', name: 'web', toVersion: 2, reason: 'x', at: AT }), 'SERVICE_DELETING');
+  });
+
+  test('PAUSED keeps its reason; new policies resume the update; a scale keeps an update\'s state', () => {
+    const db = withService('RUNNING');
+    ok(update(db, { image: 'nginx:2' }));
+    ok(update(db, { replicas: 4 }, AT + 2));
+    assert.equal(web(db).state, 'UPDATING');
+    ok(applyCommand(db, { type: 'service.set-state', name: 'web', state: 'PAUSED', version: web(db).version, reason: '1 of 2 updated replicas failed', at: AT + 3 }));
+    assert.equal(web(db).state, 'PAUSED');
+    assert.equal(web(db).updateStatus?.message, '1 of 2 updated replicas failed');
+    ok(update(db, { update: { failureAction: 'continue' } }, AT + 4));
+    assert.equal(web(db).state, 'UPDATING');
+    assert.equal(web(db).updateStatus?.message, null);
+  });
+
+  test('a task\'s health is recorded with its observation and kept when a report leaves it out', () => {
+    const db = withService('RUNNING');
+    createTask(db, 't1');
+    ok(applyCommand(db, { type: 'task.assign', taskId: 't1', nodeId: 'n1', at: AT }));
+    ok(applyCommand(db, { type: 'task.observe', taskId: 't1', state: 'RUNNING', containerId: 'c1', health: 'starting', at: AT + 1 }));
+    assert.equal(task(db, 't1').health, 'starting');
+    ok(applyCommand(db, { type: 'task.observe', taskId: 't1', state: 'RUNNING', health: 'healthy', at: AT + 2 }));
+    ok(applyCommand(db, { type: 'task.observe', taskId: 't1', state: 'RUNNING', at: AT + 3 }));
+    assert.equal(task(db, 't1').health, 'healthy');
   });
 });
 

@@ -77,7 +77,7 @@ describe('scheduler: the fast schedule() places exactly as the reference scan', 
               return {
                 id: `svc${s}-${i}`, serviceName: `svc${s}`, slot: i + 1, specVersion: 1,
                 nodeId: placed ? `id-${(i * 13 + salt) % nodeCount}` : null, state: placed ? 'RUNNING' : 'NEW', desiredState: 'RUNNING',
-                containerId: null, error: null, exitCode: null, startedAt: null, createdAt: AT, updatedAt: AT,
+                containerId: null, error: null, exitCode: null, startedAt: null, health: null, createdAt: AT, updatedAt: AT,
               };
             }),
           );
