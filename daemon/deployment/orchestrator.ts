@@ -1,8 +1,11 @@
 import type { Command } from '../../database/commands';
 import type { NodeRecord, ServiceRecord, TaskRecord } from '../../database/queries';
-import { isTerminalTaskState } from '../../database/task-state';
-import type { ServiceState } from '../../database/service-state';
-import { DEFAULT_BACKOFF, restartDelayMs, type BackoffPolicy } from './restart-backoff';
+import { isServing, isTerminalTaskState } from '../../database/task-state';
+import { isRollingState, type ServiceState } from '../../database/service-state';
+import { effectiveLifecycle, formatDuration, type Lifecycle } from '../../database/lifecycle';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from './restart-backoff';
+import { decideRestart, emptyEndings, noteEnding, type SlotEndings } from './restart-policy';
+import { isComplete, judgeRollout, lastProgressAt, settledAt } from './rollout';
 
 export interface OrchestratorInput {
   services: readonly ServiceRecord[];
@@ -10,7 +13,7 @@ export interface OrchestratorInput {
   nodes: readonly NodeRecord[];
   now: number;
   newTaskId(): string;
-  /** Replicas replaced at once during a rolling update. */
+  /** Replicas replaced at once during a rolling update, unless the service's update policy says otherwise. */
   updateParallelism: number;
   /** Dead tasks kept per slot for `service ps` (default 5). */
   historyPerSlot?: number;
@@ -89,23 +92,42 @@ function orchestrateDeletion(service: ServiceRecord, tasks: TaskRecord[], nodes:
 function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: Nodes, input: OrchestratorInput, out: OrchestratorOutput): void {
   const at = input.now;
   const backoff = input.backoff ?? DEFAULT_BACKOFF;
+  const life = effectiveLifecycle(service.lifecycle, input.updateParallelism);
+  const status = service.updateStatus;
+  // An update or a rollback is under way (or paused half-way) while the service says so.
+  const rolling = isRollingState(service.state) && status !== null;
+  const policy = status?.kind === 'rollback' ? life.rollback : life.update;
   const commands = out.commands;
+  const wake = (when: number) => {
+    out.wakeAt = Math.min(out.wakeAt ?? Infinity, when);
+  };
   const shutdown = (task: TaskRecord) => commands.push({ type: 'task.set-desired', taskId: task.id, desiredState: 'SHUTDOWN', at });
   const create = (slot: number) =>
     commands.push({ type: 'task.create', id: input.newTaskId(), serviceName: service.name, slot, specVersion: service.specVersion, at });
 
   if (service.state === 'NEW') commands.push({ type: 'service.set-state', name: service.name, state: 'DEPLOYING', version: service.version, at });
 
-  // Live tasks, by slot: wanted running and still able to run.
+  // Live tasks, by slot: wanted running and still able to run. Tasks of another version still stopping, by slot
+  // (a stop-first rollout starts a slot's new replica once its old one is gone).
   const liveBySlot = new Map<number, TaskRecord[]>();
+  const oldStopping = new Set<number>();
+  const endings = new Map<number, SlotEndings>();
   let stopping = 0;
   for (const task of tasks) {
+    if (task.state === 'COMPLETE' || task.state === 'FAILED' || task.state === 'SHUTDOWN' || task.state === 'ORPHANED') {
+      let e = endings.get(task.slot);
+      if (!e) endings.set(task.slot, (e = emptyEndings()));
+      noteEnding(e, task, service.specVersion, life.restart, backoff, at);
+    }
     if (task.desiredState !== 'RUNNING') {
       if (task.nodeId === null && !isTerminalTaskState(task.state)) {
         commands.push({ type: 'task.remove', taskId: task.id, at });
       } else if (!isTerminalTaskState(task.state)) {
         if (isOnLostNode(task, nodes)) commands.push({ type: 'task.observe', taskId: task.id, state: 'ORPHANED', error: 'node is down', at });
-        else stopping++;
+        else {
+          stopping++;
+          if (task.specVersion !== service.specVersion) oldStopping.add(task.slot);
+        }
       }
       continue;
     }
@@ -123,59 +145,140 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
       stopping++;
       continue;
     }
+    // A replica on a node that never gets it running (a hung engine, a pull that never ends) or never healthy fails at the deadline.
+    if (task.nodeId !== null && !isServing(task)) {
+      const deadline = task.createdAt + policy.healthyDeadlineMs;
+      if (at >= deadline) {
+        const what = task.state === 'RUNNING' ? 'become healthy' : `start (still ${task.state})`;
+        commands.push({ type: 'task.observe', taskId: task.id, state: 'FAILED', error: `did not ${what} within ${formatDuration(policy.healthyDeadlineMs)} (healthyDeadline)`, at });
+        shutdown(task);
+        continue;
+      }
+      wake(deadline);
+    }
     const list = liveBySlot.get(task.slot);
     if (list) list.push(task);
     else liveBySlot.set(task.slot, [task]);
   }
 
-  // Recent failures by slot, counted once per pass (not per slot: a service of 10,000 failing slots is 10,000 x its tasks).
-  const failuresBySlot = new Map<number, { count: number; last: number }>();
-  for (const t of tasks) {
-    if (t.state !== 'FAILED' || at - t.updatedAt >= backoff.windowMs) continue;
-    const f = failuresBySlot.get(t.slot);
-    if (f) {
-      f.count++;
-      f.last = Math.max(f.last, t.updatedAt);
-    } else {
-      failuresBySlot.set(t.slot, { count: 1, last: t.updatedAt });
-    }
-  }
-
+  const firstSlotCommand = commands.length;
   let inProgress = 0;
+  /** Slots of the rollout not yet settled, or settled less than its delay ago: they count against its parallelism. */
+  let inFlight = 0;
+  /** Slots running only a replica of another version: the rollout's next candidates. */
   const stale: TaskRecord[] = [];
+  const stopFirst = policy.order === 'stop-first';
   for (let slot = 1; slot <= service.replicas; slot++) {
     const live = liveBySlot.get(slot) ?? [];
-    if (live.length === 0) {
-      const failures = failuresBySlot.get(slot);
-      const readyAt = failures ? failures.last + restartDelayMs(failures.count, backoff) : 0;
-      if (failures && readyAt > at) {
-        out.wakeAt = Math.min(out.wakeAt ?? Infinity, readyAt);
-      } else {
-        create(slot);
-      }
+    const current = live.filter((t) => t.specVersion === service.specVersion).sort((a, b) => rank(b) - rank(a) || b.createdAt - a.createdAt);
+    const old = live.filter((t) => t.specVersion !== service.specVersion).sort((a, b) => rank(b) - rank(a) || b.createdAt - a.createdAt);
+    if (current.length === 0 && old.length === 0) {
       inProgress++;
+      // Stop-first: the slot's old replica is still stopping; its new one starts once it is gone.
+      if (stopFirst && oldStopping.has(slot)) {
+        inFlight++;
+        continue;
+      }
+      const decision = decideRestart(endings.get(slot) ?? emptyEndings(), life.restart, backoff, at);
+      if (decision.kind === 'replace') {
+        create(slot);
+        if (rolling) inFlight++;
+      } else if (decision.kind === 'wait') {
+        wake(decision.until);
+      } else {
+        inProgress--; // left ended by the restart policy: nothing to wait for
+      }
       continue;
     }
-    // Keep one task per slot: the current version, running, newest first.
-    const ranked = [...live].sort((a, b) => rank(b, service) - rank(a, service) || b.createdAt - a.createdAt);
-    for (const extra of ranked.slice(1)) {
+    if (current.length > 0) {
+      const keep = current[0]!;
+      for (const extra of current.slice(1)) {
+        shutdown(extra);
+        stopping++;
+      }
+      if (isServing(keep)) {
+        // Start-first: the new replica serves, so the old one goes.
+        for (const o of old) {
+          shutdown(o);
+          stopping++;
+        }
+        const ready = settledAt(keep) + policy.delayMs;
+        if (rolling && policy.delayMs > 0 && keep.createdAt >= status!.startedAt && ready > at) {
+          inFlight++;
+          wake(ready);
+        }
+      } else {
+        inProgress++;
+        if (rolling || old.length > 0) inFlight++;
+      }
+      continue;
+    }
+    // Only replicas of another version: keep the best, and it is the rollout's to replace.
+    for (const extra of old.slice(1)) {
       shutdown(extra);
       stopping++;
     }
-    const keep = ranked[0]!;
-    if (keep.specVersion < service.specVersion) stale.push(keep);
-    else if (keep.state !== 'RUNNING') inProgress++;
+    stale.push(old[0]!);
   }
 
-  // Rolling update: replace stale tasks, a few slots at a time.
-  const budget = Math.max(0, input.updateParallelism - inProgress);
-  for (const task of stale.slice(0, budget)) {
-    shutdown(task);
-    create(task.slot);
-    stopping++;
+  // An update or rollback under way is judged before it goes on: a failure pauses it or rolls it back.
+  let paused = service.state === 'PAUSED';
+  if (rolling && !paused && status!.completedAt === null) {
+    const verdict = judgeRollout({ service, status: status!, policy, tasks, now: at });
+    if (verdict.kind === 'fail' && verdict.action === 'rollback') {
+      // Nothing more of the failed version starts: this pass's new replicas are dropped before they are proposed.
+      for (let i = commands.length - 1; i >= firstSlotCommand; i--) if (commands[i]!.type === 'task.create') commands.splice(i, 1);
+      commands.push({ type: 'service.rollback', name: service.name, reason: verdict.reason, at });
+      pruneHistory(service, tasks, historyBounds(input, life), at, commands);
+      return; // the next pass rolls the old version back out
+    }
+    if (verdict.kind === 'fail') {
+      commands.push({ type: 'service.set-state', name: service.name, state: 'PAUSED', version: service.version, reason: verdict.reason, at });
+      paused = true;
+    } else {
+      wake(lastProgressAt({ service, status: status!, tasks }) + policy.progressDeadlineMs);
+    }
+  }
+
+  // The rollout: replace stale slots, at most `parallelism` in flight. Paused: what runs is left alone.
+  if (!paused) {
+    const budget = policy.parallelism === 0 ? stale.length : Math.max(0, policy.parallelism - inFlight);
+    let started = 0;
+    for (const task of stale) {
+      if (started >= budget) break;
+      // A slot whose new replica failed is retried under the restart policy (its delay or back-off), the old one still serving.
+      const ended = endings.get(task.slot);
+      if (ended?.last?.state === 'FAILED' && ended.last.specVersion === service.specVersion) {
+        const decision = decideRestart(ended, life.restart, backoff, at);
+        if (decision.kind === 'wait') wake(decision.until);
+        if (decision.kind !== 'replace') continue;
+      }
+      started++;
+      if (stopFirst) {
+        shutdown(task);
+        stopping++;
+      } else {
+        create(task.slot);
+      }
+    }
   }
 
   const converged = inProgress === 0 && stale.length === 0 && stopping === 0;
+  if (rolling) {
+    // Done once every slot serves the new version, and `monitor` has passed since the last one became healthy.
+    if (converged && !paused && isComplete({ service, tasks })) {
+      const doneAt = lastProgressAt({ service, status: status!, tasks }) + policy.monitorMs;
+      if (at >= doneAt) {
+        const state = status!.kind === 'rollback' ? 'ROLLED_BACK' : 'RUNNING';
+        commands.push({ type: 'service.set-state', name: service.name, state, version: service.version, at });
+      } else {
+        wake(doneAt);
+      }
+    }
+    pruneHistory(service, tasks, historyBounds(input, life), at, commands);
+    return;
+  }
+
   if (converged && (service.rebalance || input.autoRebalance)) {
     const moves = rebalanceMoves(liveBySlot, nodes, input.updateParallelism);
     for (const task of moves) {
@@ -184,7 +287,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
     }
     if (moves.length === 0 && service.rebalance) commands.push({ type: 'service.rebalance', name: service.name, requested: false, at });
     if (moves.length > 0) {
-      pruneHistory(service, tasks, historyBounds(input), at, commands);
+      pruneHistory(service, tasks, historyBounds(input, life), at, commands);
       return; // the service stays as it is until the moved replicas run
     }
   }
@@ -194,7 +297,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
     commands.push({ type: 'service.set-state', name: service.name, state: next, version: service.version, at });
   }
 
-  pruneHistory(service, tasks, historyBounds(input), at, commands);
+  pruneHistory(service, tasks, historyBounds(input, life), at, commands);
 }
 
 interface HistoryBounds {
@@ -204,9 +307,10 @@ interface HistoryBounds {
   backoffWindowMs: number;
 }
 
-function historyBounds(input: OrchestratorInput): HistoryBounds {
+function historyBounds(input: OrchestratorInput, life: Lifecycle): HistoryBounds {
   return {
-    perSlot: input.historyPerSlot ?? 5,
+    // A slot's failures count for its restart maxAttempts: enough of them are kept to count.
+    perSlot: Math.max(input.historyPerSlot ?? 5, life.restart.maxAttempts + 1),
     perService: input.historyPerService ?? 1000,
     backoffWindowMs: (input.backoff ?? DEFAULT_BACKOFF).windowMs,
   };
@@ -237,12 +341,13 @@ function rebalanceMoves(liveBySlot: ReadonlyMap<number, TaskRecord[]>, nodes: No
   return moves;
 }
 
-function rank(task: TaskRecord, service: ServiceRecord): number {
-  return (task.specVersion === service.specVersion ? 2 : 0) + (task.state === 'RUNNING' ? 1 : 0);
+/** Of a slot's replicas of one version, the one to keep: serving, then running. */
+function rank(task: TaskRecord): number {
+  return (isServing(task) ? 2 : 0) + (task.state === 'RUNNING' ? 1 : 0);
 }
 
 function nextServiceState(state: ServiceState, converged: boolean, recentFailure: boolean): ServiceState {
-  if (converged) return 'RUNNING';
+  if (converged) return state === 'ROLLED_BACK' ? 'ROLLED_BACK' : 'RUNNING';
   if (recentFailure || state === 'RUNNING' || state === 'DEGRADED') return 'DEGRADED';
   return state;
 }

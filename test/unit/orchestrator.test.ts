@@ -256,39 +256,162 @@ describe('orchestrator: lost, drained and paused nodes', () => {
   });
 });
 
+/** A service of 3 replicas updating from spec version 1 to 2 since a minute ago, with any lifecycle settings. */
+function updating(overrides: Partial<ServiceRecord> = {}, kind: 'update' | 'rollback' = 'update'): ServiceRecord {
+  return service({
+    specVersion: 2,
+    state: kind === 'update' ? 'UPDATING' : 'ROLLING_BACK',
+    updateStatus: { kind, fromVersion: kind === 'update' ? 1 : 3, toVersion: 2, startedAt: NOW - 60_000, completedAt: null, message: null },
+    ...overrides,
+  });
+}
+
+/** A replica of the new version 2, created since the update began, running for `ageMs`. */
+function fresh(slot: number, overrides: Partial<TaskRecord> = {}, ageMs = 30_000): TaskRecord {
+  return task(slot, { specVersion: 2, createdAt: NOW - ageMs, startedAt: NOW - ageMs, updatedAt: NOW - ageMs, ...overrides });
+}
+
 describe('orchestrator: rolling update', () => {
-  test('a spec change replaces at most updateParallelism slots per pass, lowest slots first', () => {
+  test('stop-first (the default): the lowest parallelism slots are stopped first; nothing new starts in that pass', () => {
     const tasks = [1, 2, 3, 4, 5].map((slot) => task(slot));
-    const out = run({ services: [service({ replicas: 5, specVersion: 2, state: 'DEPLOYING' })], tasks, updateParallelism: 2 });
+    const out = run({ services: [updating({ replicas: 5 })], tasks, updateParallelism: 2 });
     assert.deepEqual(shutdowns(out.commands), [tasks[0]!.id, tasks[1]!.id].sort());
-    assert.deepEqual(createdSlots(out.commands), [1, 2]);
-    for (const c of creates(out.commands)) assert.equal(c.specVersion, 2);
+    assert.deepEqual(createdSlots(out.commands), []);
   });
 
-  test('while replacements are still starting, no further slot is replaced', () => {
+  test('stop-first: a slot\'s new replica starts once its old one has stopped; a slot still stopping holds its place', () => {
     const tasks = [
-      task(1, { desiredState: 'SHUTDOWN' }),
-      task(1, { specVersion: 2, state: 'STARTING' }),
-      task(2, { desiredState: 'SHUTDOWN', state: 'SHUTDOWN' }),
-      task(2, { specVersion: 2, state: 'ASSIGNED' }),
+      task(1, { desiredState: 'SHUTDOWN', state: 'SHUTDOWN' }),
+      task(2, { desiredState: 'SHUTDOWN' }),
       task(3),
       task(4),
     ];
-    const out = run({ services: [service({ replicas: 4, specVersion: 2, state: 'DEPLOYING' })], tasks, updateParallelism: 2 });
+    const out = run({ services: [updating({ replicas: 4 })], tasks, updateParallelism: 2 });
+    assert.deepEqual(createdSlots(out.commands), [1]);
+    for (const c of creates(out.commands)) assert.equal(c.specVersion, 2);
+    assert.deepEqual(shutdowns(out.commands), [], 'two slots in flight: no third');
+  });
+
+  test('while new replicas are still starting, no further slot is replaced', () => {
+    const tasks = [fresh(1, { state: 'STARTING' }), fresh(2, { state: 'ASSIGNED' }), task(3), task(4)];
+    const out = run({ services: [updating({ replicas: 4 })], tasks, updateParallelism: 2 });
     assert.deepEqual(creates(out.commands), []);
     assert.deepEqual(shutdowns(out.commands), []);
   });
 
-  test('with one replacement running and one still starting, exactly one more slot is replaced', () => {
-    const tasks = [
-      task(1, { specVersion: 2, state: 'RUNNING' }),
-      task(2, { specVersion: 2, state: 'STARTING' }),
-      task(3),
-      task(4),
-    ];
-    const out = run({ services: [service({ replicas: 4, specVersion: 2, state: 'DEPLOYING' })], tasks, updateParallelism: 2 });
-    assert.deepEqual(createdSlots(out.commands), [3]);
+  test('with one new replica serving and one still starting, exactly one more slot is replaced', () => {
+    const tasks = [fresh(1), fresh(2, { state: 'STARTING' }), task(3), task(4)];
+    const out = run({ services: [updating({ replicas: 4 })], tasks, updateParallelism: 2 });
     assert.deepEqual(shutdowns(out.commands), [tasks[2]!.id]);
+  });
+
+  test('start-first: new replicas start beside the old ones, which keep running', () => {
+    const tasks = [1, 2, 3].map((slot) => task(slot));
+    const out = run({ services: [updating({ lifecycle: { update: { order: 'start-first' } } })], tasks, updateParallelism: 2 });
+    assert.deepEqual(createdSlots(out.commands), [1, 2]);
+    assert.deepEqual(shutdowns(out.commands), []);
+  });
+
+  test('start-first: an old replica stops only once its slot\'s new one is healthy', () => {
+    const old = [task(1), task(2), task(3)];
+    const tasks = [...old, fresh(1, { health: 'healthy' }), fresh(2, { health: 'starting' })];
+    const out = run({ services: [updating({ lifecycle: { update: { order: 'start-first' } } })], tasks, updateParallelism: 2 });
+    assert.deepEqual(shutdowns(out.commands), [old[0]!.id], 'slot 2\'s new replica is not healthy yet');
+    assert.deepEqual(createdSlots(out.commands), [3], 'slot 1 is done: one slot is free');
+  });
+
+  test('parallelism 0 replaces every slot at once', () => {
+    const tasks = [1, 2, 3, 4].map((slot) => task(slot));
+    const out = run({ services: [updating({ replicas: 4, lifecycle: { update: { parallelism: 0, order: 'start-first' } } })], tasks });
+    assert.deepEqual(createdSlots(out.commands), [1, 2, 3, 4]);
+  });
+
+  test('delay: the next slot waits `delay` after the last one became healthy', () => {
+    const tasks = [fresh(1, {}, 1_000), task(2), task(3)];
+    const out = run({ services: [updating({ lifecycle: { update: { parallelism: 1, delayMs: 5_000 } } })], tasks });
+    assert.deepEqual(shutdowns(out.commands), []);
+    assert.equal(out.wakeAt, NOW + 4_000);
+    const later = run({ services: [updating({ lifecycle: { update: { parallelism: 1, delayMs: 5_000 } } })], tasks, now: NOW + 4_000 });
+    assert.deepEqual(shutdowns(later.commands), [tasks[1]!.id]);
+  });
+
+  test('an update completes `monitor` after its last replica became healthy: RUNNING, decided from the current version', () => {
+    const tasks = [fresh(1), fresh(2), fresh(3, {}, 2_000)];
+    const out = run({ services: [updating({ version: 9 })], tasks });
+    assert.deepEqual(stateChanges(out.commands), [], 'monitor (5 s) not over yet');
+    assert.equal(out.wakeAt, NOW + 3_000);
+    const later = run({ services: [updating({ version: 9 })], tasks, now: NOW + 3_000 });
+    assert.deepEqual(ofType(later.commands, 'service.set-state').map((c) => [c.state, c.version]), [['RUNNING', 9]]);
+  });
+
+  test('a rollback completes as ROLLED_BACK', () => {
+    const tasks = [fresh(1), fresh(2), fresh(3)];
+    const out = run({ services: [updating({}, 'rollback')], tasks });
+    assert.deepEqual(stateChanges(out.commands), ['ROLLED_BACK']);
+  });
+
+  test('a failed new replica pauses the update (the default), naming why; no further slot is touched', () => {
+    const tasks = [fresh(1, { state: 'FAILED', error: 'container exited with code 3', updatedAt: NOW - 1_000 }), task(2), task(3)];
+    const out = run({ services: [updating()], tasks });
+    const paused = ofType(out.commands, 'service.set-state');
+    assert.equal(paused.length, 1);
+    assert.equal(paused[0]!.state, 'PAUSED');
+    assert.match(paused[0]!.reason ?? '', /update to version 2 failed: 1 of 3 new replicas failed.*container exited with code 3/);
+    assert.deepEqual(shutdowns(out.commands).filter((id) => id !== tasks[0]!.id), [], 'the old replicas keep running');
+  });
+
+  test('failureAction rollback proposes the rollback with the reason', () => {
+    const tasks = [fresh(1, { state: 'FAILED', error: 'container is unhealthy', updatedAt: NOW - 1_000 }), task(2), task(3)];
+    const out = run({ services: [updating({ lifecycle: { update: { failureAction: 'rollback' } } })], tasks });
+    const rollback = ofType(out.commands, 'service.rollback');
+    assert.equal(rollback.length, 1);
+    assert.match(rollback[0]!.reason, /1 of 3 new replicas failed.*unhealthy/);
+    assert.deepEqual(creates(out.commands), []);
+  });
+
+  test('failures within maxFailureRatio, or with failureAction continue, let the update go on', () => {
+    const tasks = [fresh(1, { state: 'FAILED', updatedAt: NOW - 1_000 }), fresh(2), task(3)];
+    for (const update of [{ maxFailureRatio: 0.5 }, { failureAction: 'continue' as const }]) {
+      const out = run({ services: [updating({ lifecycle: { update } })], tasks, updateParallelism: 2 });
+      assert.deepEqual(stateChanges(out.commands), []);
+      assert.equal(ofType(out.commands, 'service.rollback').length, 0);
+    }
+  });
+
+  test('paused, start-first: a slot whose new replica failed keeps its old one and gets no other new one', () => {
+    const old = [task(1), task(2), task(3)];
+    const tasks = [...old, fresh(1, { state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 1_000 })];
+    const out = run({ services: [updating({ state: 'PAUSED', lifecycle: { update: { order: 'start-first' } } })], tasks });
+    assert.deepEqual(creates(out.commands), []);
+    assert.deepEqual(shutdowns(out.commands), []);
+    assert.deepEqual(stateChanges(out.commands), []);
+  });
+
+  test('one replica and pause: the update really pauses', () => {
+    const tasks = [task(1, { desiredState: 'SHUTDOWN', state: 'SHUTDOWN' }), fresh(1, { state: 'FAILED', updatedAt: NOW - 1_000 })];
+    const out = run({ services: [updating({ replicas: 1 })], tasks });
+    assert.deepEqual(stateChanges(out.commands), ['PAUSED']);
+  });
+
+  test('progressDeadline: an update where nothing became healthy for that long takes its failure action', () => {
+    const tasks = [fresh(1, { health: 'starting' }), task(2), task(3)];
+    const service = updating({ lifecycle: { update: { progressDeadlineMs: 30_000, healthyDeadlineMs: 3_600_000 } } });
+    const out = run({ services: [service], tasks });
+    const paused = ofType(out.commands, 'service.set-state');
+    assert.equal(paused[0]?.state, 'PAUSED');
+    assert.match(paused[0]!.reason ?? '', /made no progress for 30s \(progressDeadline\)/);
+  });
+
+  test('healthyDeadline: a replica that never starts, or never becomes healthy, fails with the reason', () => {
+    const stuck = task(1, { state: 'ASSIGNED', createdAt: NOW - 301_000, startedAt: null });
+    const unhealthy = task(2, { health: 'starting', createdAt: NOW - 301_000 });
+    const out = run({ services: [service({ state: 'DEPLOYING' })], tasks: [stuck, unhealthy, task(3)] });
+    const failed = ofType(out.commands, 'task.observe').filter((c) => c.state === 'FAILED');
+    assert.deepEqual(failed.map((c) => [c.taskId, c.error]), [
+      [stuck.id, 'did not start (still ASSIGNED) within 5m (healthyDeadline)'],
+      [unhealthy.id, 'did not become healthy within 5m (healthyDeadline)'],
+    ]);
+    assert.deepEqual(shutdowns(out.commands), [stuck.id, unhealthy.id].sort());
   });
 
   test('a replicas-only change (same spec version) restarts nothing', () => {
@@ -297,11 +420,50 @@ describe('orchestrator: rolling update', () => {
     assert.deepEqual(shutdowns(out.commands), []);
     assert.deepEqual(createdSlots(out.commands), [3]);
   });
+});
 
-  test('an update finishes: once every slot runs the new spec the service is RUNNING', () => {
-    const tasks = [1, 2, 3].map((slot) => task(slot, { specVersion: 2 }));
-    const out = run({ services: [service({ specVersion: 2, state: 'DEPLOYING' })], tasks });
-    assert.deepEqual(stateChanges(out.commands), ['RUNNING']);
+describe('orchestrator: restart policy', () => {
+  const ended = (slot: number, state: 'FAILED' | 'COMPLETE' | 'SHUTDOWN' | 'ORPHANED', agoMs = 120_000) =>
+    task(slot, { state, desiredState: 'SHUTDOWN', updatedAt: NOW - agoMs, exitCode: state === 'COMPLETE' ? 0 : 1 });
+
+  test('condition none: a replica that completed or failed is not replaced; one stopped or lost is', () => {
+    const tasks = [ended(1, 'FAILED'), ended(2, 'COMPLETE'), ended(3, 'ORPHANED')];
+    const out = run({ services: [service({ lifecycle: { restart: { condition: 'none' } } })], tasks });
+    assert.deepEqual(createdSlots(out.commands), [3]);
+  });
+
+  test('condition on-failure: an exit 0 is COMPLETE and stays so; a failure is replaced', () => {
+    const tasks = [ended(1, 'FAILED'), ended(2, 'COMPLETE'), task(3)];
+    const out = run({ services: [service({ lifecycle: { restart: { condition: 'on-failure' } } })], tasks });
+    assert.deepEqual(createdSlots(out.commands), [1]);
+    const done = run({ services: [service({ lifecycle: { restart: { condition: 'on-failure' } } })], tasks: [task(1), ended(2, 'COMPLETE'), task(3)] });
+    assert.deepEqual(stateChanges(done.commands), [], 'a service whose slots ended as asked is not DEGRADED');
+  });
+
+  test('maxAttempts: a slot that failed more times than that is given up', () => {
+    const tasks = [ended(1, 'FAILED', 300_000), ended(1, 'FAILED', 200_000), ended(1, 'FAILED', 100_000), ended(2, 'FAILED', 100_000), ended(2, 'FAILED', 200_000), task(3)];
+    const out = run({ services: [service({ lifecycle: { restart: { maxAttempts: 2 } } })], tasks });
+    assert.deepEqual(createdSlots(out.commands), [2]);
+  });
+
+  test('maxAttempts counts only the failures within the window', () => {
+    const tasks = [ended(1, 'FAILED', 300_000), ended(1, 'FAILED', 200_000), ended(1, 'FAILED', 100_000), task(2), task(3)];
+    const out = run({ services: [service({ lifecycle: { restart: { maxAttempts: 2, windowMs: 150_000 } } })], tasks });
+    assert.deepEqual(createdSlots(out.commands), [1]);
+  });
+
+  test('delay: a failed replica is replaced after the fixed delay instead of the back-off', () => {
+    const tasks = [ended(1, 'FAILED', 1_000), task(2), task(3)];
+    const out = run({ services: [service({ lifecycle: { restart: { delayMs: 3_000 } } })], tasks });
+    assert.deepEqual(createdSlots(out.commands), []);
+    assert.equal(out.wakeAt, NOW + 2_000);
+  });
+
+  test('a history long enough to count maxAttempts is kept per slot', () => {
+    const tasks = [...Array.from({ length: 8 }, (_, i) => ended(1, 'FAILED', 100_000 + i * 1000)), task(2), task(3)];
+    const out = run({ services: [service({ lifecycle: { restart: { maxAttempts: 7 } } })], tasks });
+    assert.deepEqual(removals(out.commands), [], '8 failures, 8 kept (maxAttempts + 1)');
+    assert.deepEqual(createdSlots(out.commands), [], 'given up: 8 failures > 7');
   });
 });
 
