@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BicycleError } from '../daemon/errors';
 import type { ServiceChanges, ServiceSpec } from '../database/commands';
+import { lifecycleFields } from './validation-lifecycle';
 
 /** What the REST API accepts, in one place. Unknown fields are refused, each error names its field. */
 export const MAX_REPLICAS = 10_000;
@@ -88,7 +89,13 @@ const createService = z.strictObject({
   labels: labels.optional(),
   ports: ports.optional(),
   onDisconnect: onDisconnect.optional(),
+  ...lifecycleFields(false),
 });
+
+/** Every field PATCH /services/:name accepts, for the message that asks for one. */
+const UPDATE_FIELDS = [
+  'image', 'replicas', 'command', 'env', 'labels', 'ports', 'onDisconnect', 'healthcheck', 'restart', 'update', 'rollback', 'stopGracePeriod',
+] as const;
 
 const updateService = z
   .strictObject({
@@ -99,15 +106,21 @@ const updateService = z
     labels: labels.optional(),
     ports: ports.optional(),
     onDisconnect: onDisconnect.nullable().optional(),
+    ...lifecycleFields(true),
   })
-  .refine((v) => Object.keys(v).length > 0, 'give at least one of image, replicas, command, env, labels, ports, onDisconnect');
+  .refine((v) => Object.keys(v).length > 0, `give at least one of ${UPDATE_FIELDS.join(', ')}`);
 
 const updateNode = z.strictObject({
   availability: z.enum(['active', 'drain', 'pause'], { error: 'must be one of active, drain, pause' }),
 });
 
+const SPEC_VERSION = 'must be a whole number 1 or more (a version service history lists)';
+const rollbackRequest = z.strictObject({
+  version: z.number({ error: SPEC_VERSION }).int(SPEC_VERSION).min(1, SPEC_VERSION).max(Number.MAX_SAFE_INTEGER, SPEC_VERSION).optional(),
+});
+
 /** The request bodies' schemas, as the routes validate them (the fuzz test generates requests from them). */
-export const REQUEST_SCHEMAS = { createService, updateService, updateNode } as const;
+export const REQUEST_SCHEMAS = { createService, updateService, updateNode, rollbackRequest } as const;
 
 /** Turns a zod failure into INVALID_ARGUMENT naming the field: `replicas: must be a whole number …`. */
 function refuse(error: z.ZodError, what: string, body: unknown): never {
@@ -118,7 +131,8 @@ function refuse(error: z.ZodError, what: string, body: unknown): never {
     const keys = (issue as { keys: string[] }).keys;
     throw new BicycleError('INVALID_ARGUMENT', `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')} in ${field || what}`);
   }
-  if (issue.code === 'invalid_type' && missing) {
+  // A union (a duration, a health check's test) that got nothing says so the same way.
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && missing) {
     throw new BicycleError('INVALID_ARGUMENT', `${field}: is required`);
   }
   throw new BicycleError('INVALID_ARGUMENT', field ? `${field}: ${issue.message}` : `${what}: ${issue.message}`);
@@ -163,15 +177,30 @@ export interface NewService {
 
 export function parseNewService(body: unknown): NewService {
   const v = parse(createService, body, 'the service');
-  return {
-    name: v.name,
-    replicas: v.replicas ?? 1,
-    spec: { image: v.image, command: v.command ?? null, env: v.env ?? {}, labels: v.labels ?? {}, ports: v.ports ?? [], ...(v.onDisconnect ? { onDisconnect: v.onDisconnect } : {}) },
-  };
+  const spec: ServiceSpec = { image: v.image, command: v.command ?? null, env: v.env ?? {}, labels: v.labels ?? {}, ports: v.ports ?? [] };
+  if (v.onDisconnect) spec.onDisconnect = v.onDisconnect;
+  // Lifecycle fields only when given: absent ones take the defaults (database/lifecycle.ts).
+  if (v.healthcheck) spec.healthcheck = v.healthcheck;
+  if (v.restart) spec.restart = v.restart;
+  if (v.update) spec.update = v.update;
+  if (v.rollback) spec.rollback = v.rollback;
+  if (v.stopGracePeriod !== undefined) spec.stopGracePeriodMs = v.stopGracePeriod;
+  return { name: v.name, replicas: v.replicas ?? 1, spec };
 }
 
+/** The changes as the service.update command takes them: `stopGracePeriod` becomes `stopGracePeriodMs`, null kept (back to the default). */
 export function parseServiceChanges(body: unknown): ServiceChanges {
-  return parse(updateService, body, 'the update') as ServiceChanges;
+  const { stopGracePeriod, ...rest } = parse(updateService, body, 'the update');
+  const changes: ServiceChanges = rest;
+  if (stopGracePeriod !== undefined) changes.stopGracePeriodMs = stopGracePeriod;
+  return changes;
+}
+
+/** The body of POST /services/:name/rollback: absent, `{}`, or `{ "version": N }`. */
+export function parseRollback(body: unknown): { toVersion?: number } {
+  if (body === undefined) return {};
+  const v = parse(rollbackRequest, body, 'the rollback');
+  return v.version === undefined ? {} : { toVersion: v.version };
 }
 
 export function parseNodeChanges(body: unknown): { availability: 'active' | 'drain' | 'pause' } {

@@ -6,7 +6,10 @@ export interface JsonSchema {
   properties?: Record<string, JsonSchema>;
   required?: string[];
   additionalProperties?: boolean | JsonSchema;
-  items?: JsonSchema;
+  /** `false`: no items past prefixItems (a tuple without a rest). */
+  items?: JsonSchema | false;
+  /** A tuple's leading items, one schema each (zod's z.tuple). */
+  prefixItems?: JsonSchema[];
   minItems?: number;
   maxItems?: number;
   minLength?: number;
@@ -37,8 +40,15 @@ export function validFrom(schema: JsonSchema): fc.Arbitrary<unknown> {
       const values = typeof schema.additionalProperties === 'object' ? validFrom(schema.additionalProperties) : fc.string();
       return fc.dictionary(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/), values, { maxKeys: SMALL });
     }
-    case 'array':
-      return fc.array(validFrom(schema.items ?? {}), { minLength: schema.minItems ?? 0, maxLength: Math.min(schema.maxItems ?? SMALL, SMALL) });
+    case 'array': {
+      const prefix = schema.prefixItems ?? [];
+      if (prefix.length === 0 && schema.items !== false) {
+        return fc.array(validFrom(schema.items ?? {}), { minLength: schema.minItems ?? 0, maxLength: Math.min(schema.maxItems ?? SMALL, SMALL) });
+      }
+      // A tuple: its leading items, then (when it has a rest) a few more.
+      const rest = schema.items === false ? fc.constant([]) : fc.array(validFrom(schema.items ?? {}), { maxLength: SMALL });
+      return fc.tuple(fc.tuple(...prefix.map(validFrom)), rest).map(([head, tail]) => [...head, ...tail]);
+    }
     case 'string':
       if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern)).filter((s) => s.length >= (schema.minLength ?? 0) && s.length <= (schema.maxLength ?? Infinity));
       return fc.string({ minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 16, 16) });
