@@ -1,5 +1,5 @@
 import type { TaskRecord } from '../../database/queries';
-import { isTerminalTaskState, type TaskState } from '../../database/task-state';
+import { isTerminalTaskState, type TaskHealth, type TaskState } from '../../database/task-state';
 
 /** A Bicycle container on this node's engine, as listed. */
 export interface ObservedContainer {
@@ -9,6 +9,8 @@ export interface ObservedContainer {
   /** Docker's state: created, running, paused, restarting, removing, exited, dead. */
   state: string;
   exitCode: number | null;
+  /** Its health as the engine reports it ('none' without a health check). */
+  health: TaskHealth;
   /** Its address on the engine's default bridge, while it runs; null otherwise. */
   ip: string | null;
   /** Its name (without Docker's leading slash). */
@@ -25,8 +27,8 @@ export type AgentAction =
   | { kind: 'start'; task: TaskRecord; containerId: string | null }
   /** Stop and remove a container; then report `reportState` for the task, if given. */
   | { kind: 'remove'; containerId: string; taskId: string | null; reportState: TaskState | null; reason: string }
-  /** Report an observation of a task's state through propose. */
-  | { kind: 'report'; taskId: string; state: TaskState; containerId: string | null; exitCode: number | null; error: string | null };
+  /** Report an observation of a task's state (and its container's health) through propose. */
+  | { kind: 'report'; taskId: string; state: TaskState; containerId: string | null; exitCode: number | null; error: string | null; health?: TaskHealth };
 
 /**
  * The agent's decisions: compares the tasks assigned to this node with the
@@ -86,7 +88,12 @@ export function reconcileAgent(tasks: readonly TaskRecord[], containers: readonl
       case 'running':
       case 'paused':
       case 'restarting':
-        if (task.state !== 'RUNNING' || task.containerId !== container.id) actions.push(report(task.id, 'RUNNING', container.id));
+        if (container.health === 'unhealthy') {
+          // Replaced like a dead one: the task fails, and the next pass removes its container.
+          actions.push({ kind: 'report', taskId: task.id, state: 'FAILED', containerId: container.id, exitCode: null, error: 'container is unhealthy', health: 'unhealthy' });
+        } else if (task.state !== 'RUNNING' || task.containerId !== container.id || (task.health ?? 'none') !== container.health) {
+          actions.push({ ...report(task.id, 'RUNNING', container.id), health: container.health });
+        }
         break;
       case 'created':
         actions.push({ kind: 'start', task, containerId: container.id });
@@ -119,6 +126,6 @@ export function reconcileAgent(tasks: readonly TaskRecord[], containers: readonl
   return actions;
 }
 
-function report(taskId: string, state: TaskState, containerId: string | null): AgentAction {
+function report(taskId: string, state: TaskState, containerId: string | null): Extract<AgentAction, { kind: 'report' }> {
   return { kind: 'report', taskId, state, containerId, exitCode: null, error: null };
 }

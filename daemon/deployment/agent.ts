@@ -1,7 +1,7 @@
 import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
 import { getLocal, getMeta, listServices, listTasks, type ServiceRecord, type TaskRecord } from '../../database/queries';
-import type { TaskState } from '../../database/task-state';
+import type { TaskHealth, TaskState } from '../../database/task-state';
 import { isServiceDeleting, type ServiceState } from '../../database/service-state';
 import { prepared } from '../../database/statements';
 import { LABELS } from '../docker-client';
@@ -30,6 +30,7 @@ export interface AgentOptions {
   propose(command: Command): Promise<unknown>;
   log: Logger;
   concurrency: number;
+  /** How long a container has to stop before it is killed, unless its service says (`stopGracePeriod`). */
   stopGracePeriodMs: number;
   /** The traffic manager, when this node serves published ports. */
   traffic?: AgentTraffic;
@@ -109,13 +110,20 @@ export class Agent {
     actions.push(...reconcileAgent(tasks, containers, this.busy));
     const reports: Command[] = [];
     const serviceOf = new Map(tasks.map((t) => [t.id, t.serviceName]));
+    const assignedById = new Map(tasks.map((t) => [t.id, t]));
     for (const action of actions) {
-      if (action.kind === 'report' && action.state === 'RUNNING' && action.containerId) {
+      if (action.kind === 'report' && action.state === 'RUNNING' && action.containerId && !isRecordedRunning(assignedById.get(action.taskId), action.containerId)) {
         // An adopted container: its start time comes from the engine.
         const containerId = action.containerId;
         this.background(action.taskId, () => this.reportRunning(action.taskId, containerId));
+      } else if (action.kind === 'report' && action.health === 'unhealthy' && action.containerId) {
+        // Why it is unhealthy is in the engine's health log.
+        const containerId = action.containerId;
+        this.background(action.taskId, () => this.reportUnhealthy(action.taskId, containerId));
       } else if (action.kind === 'report') {
-        reports.push(this.observe(action.taskId, action.state, { containerId: action.containerId, exitCode: action.exitCode, error: action.error }));
+        reports.push(this.observe(action.taskId, action.state, {
+          containerId: action.containerId, exitCode: action.exitCode, error: action.error, ...(action.health ? { health: action.health } : {}),
+        }));
       } else {
         this.runInBackground(action, labels, services, serviceOf);
       }
@@ -135,7 +143,11 @@ export class Agent {
     }
   }
 
-  private observe(taskId: string, state: TaskState, extra: { containerId?: string | null; exitCode?: number | null; error?: string | null; startedAt?: number | null }): Command {
+  private observe(
+    taskId: string,
+    state: TaskState,
+    extra: { containerId?: string | null; exitCode?: number | null; error?: string | null; startedAt?: number | null; health?: TaskHealth },
+  ): Command {
     return { type: 'task.observe', taskId, state, ...extra, at: Date.now() };
   }
 
@@ -155,7 +167,8 @@ export class Agent {
       // its container stops only after the deregistration delay, so no new connection meets a stopping replica.
       const service = action.taskId ? services.get(serviceOf.get(action.taskId) ?? '') : undefined;
       const delayMs = action.reportState === 'SHUTDOWN' && service && service.ports.length > 0 ? (this.o.traffic?.deregisterDelayMs ?? 0) : 0;
-      this.background(action.containerId, () => this.remove(action), delayMs);
+      const graceMs = service?.lifecycle.stopGracePeriodMs ?? this.o.stopGracePeriodMs;
+      this.background(action.containerId, () => this.remove(action, graceMs), delayMs);
     }
   }
 
@@ -205,7 +218,11 @@ export class Agent {
     try {
       const startedAt = await this.o.runtime.start(containerId);
       log.info('container started', { container: containerId.slice(0, 12) });
-      await this.reports.report(this.observe(task.id, 'RUNNING', { containerId, startedAt }));
+      // A container with a health check starts `starting`: it serves once the engine says healthy. The image's own check is known only to the engine.
+      const health: TaskHealth = service.healthcheck
+        ? (service.healthcheck.test[0] === 'NONE' ? 'none' : 'starting')
+        : (await this.o.runtime.inspect(containerId)).health;
+      await this.reports.report(this.observe(task.id, 'RUNNING', { containerId, startedAt, health }));
     } catch (error) {
       const reason = `cannot start the container: ${errorMessage(error)}`;
       log.warn('task failed', { container: containerId.slice(0, 12), error: reason });
@@ -221,21 +238,33 @@ export class Agent {
     return row !== undefined && row.desired === 'RUNNING' && !isServiceDeleting(row.service);
   }
 
-  private async remove(action: Extract<AgentAction, { kind: 'remove' }>): Promise<void> {
-    await this.o.runtime.remove(action.containerId, this.o.stopGracePeriodMs);
+  private async remove(action: Extract<AgentAction, { kind: 'remove' }>, graceMs: number): Promise<void> {
+    await this.o.runtime.remove(action.containerId, graceMs);
     this.o.log.info('container removed', { container: action.containerId.slice(0, 12), task: action.taskId?.slice(0, 12), reason: action.reason });
     if (action.taskId && action.reportState) await this.reports.report(this.observe(action.taskId, action.reportState, {}));
   }
 
   private async reportRunning(taskId: string, containerId: string): Promise<void> {
-    const startedAt = await this.o.runtime.startedAt(containerId);
-    await this.reports.report(this.observe(taskId, 'RUNNING', { containerId, startedAt }));
+    const { startedAt, health } = await this.o.runtime.inspect(containerId);
+    await this.reports.report(this.observe(taskId, 'RUNNING', { containerId, startedAt, health }));
+  }
+
+  private async reportUnhealthy(taskId: string, containerId: string): Promise<void> {
+    const { healthOutput } = await this.o.runtime.inspect(containerId);
+    const error = `container is unhealthy${healthOutput ? `: ${healthOutput}` : ''}`;
+    this.o.log.warn('task failed', { task: taskId.slice(0, 12), container: containerId.slice(0, 12), error });
+    await this.reports.report(this.observe(taskId, 'FAILED', { containerId, error, health: 'unhealthy' }));
   }
 
   /** Waits for the actions under way. */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
   }
+}
+
+/** The task is recorded RUNNING in this container: a report about it only changes its health, with no need to ask the engine when it started. */
+function isRecordedRunning(task: TaskRecord | undefined, containerId: string): boolean {
+  return task !== undefined && task.state === 'RUNNING' && task.containerId === containerId;
 }
 
 /** The container for a task: readable name `service.slot.taskid`, Bicycle's labels over the user's. */
@@ -245,6 +274,7 @@ export function containerSpec(service: ServiceRecord, task: TaskRecord, labels: 
     name: containerName(task),
     image: service.image,
     command: service.command,
+    healthcheck: service.healthcheck,
     env: service.env,
     labels: {
       ...service.labels,

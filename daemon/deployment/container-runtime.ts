@@ -1,4 +1,6 @@
 import type { ObservedContainer } from './agent-reconcile';
+import type { HealthcheckSpec } from '../../database/lifecycle';
+import type { TaskHealth } from '../../database/task-state';
 
 /** What the agent asks the engine to run for one task. */
 export interface ContainerSpec {
@@ -7,6 +9,8 @@ export interface ContainerSpec {
   command: string[] | null;
   env: Record<string, string>;
   labels: Record<string, string>;
+  /** The health check; absent or null: the image's own, if it has one. */
+  healthcheck?: HealthcheckSpec | null;
   /** The resolver the container asks (this node's, for service names) and the domains it searches; the engine's own when absent. */
   dns?: { servers: string[]; search: string[] };
 }
@@ -17,6 +21,13 @@ export interface BridgeNetwork {
   gateway: string;
   /** CIDR, e.g. 172.17.0.0/16. */
   subnet: string;
+}
+
+export interface ContainerStatus {
+  startedAt: number | null;
+  health: TaskHealth;
+  /** What the health check printed last (trimmed), when it has run. */
+  healthOutput: string | null;
 }
 
 export interface RuntimeEvent {
@@ -37,8 +48,8 @@ export interface ContainerRuntime {
   create(spec: ContainerSpec): Promise<string>;
   /** Starts a created container; returns when it started (ms since the epoch, as the engine confirmed it). */
   start(containerId: string): Promise<number>;
-  /** When a running container started (ms since the epoch), or null. */
-  startedAt(containerId: string): Promise<number | null>;
+  /** When a running container started (ms since the epoch, null if it does not run), its health, and its health check's last output. */
+  inspect(containerId: string): Promise<ContainerStatus>;
   /** Stops (grace period, then kill) and removes; succeeds if it is already gone. */
   remove(containerId: string, gracePeriodMs: number): Promise<void>;
   /** The default bridge network's gateway and subnet, or null if the engine has none. */

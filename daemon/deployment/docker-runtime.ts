@@ -2,7 +2,9 @@ import type Docker from 'dockerode';
 import { networkInterfaces } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { ObservedContainer } from './agent-reconcile';
-import { ImagePullError, NameConflictError, type BridgeNetwork, type ContainerRuntime, type ContainerSpec, type RuntimeEvent } from './container-runtime';
+import { ImagePullError, NameConflictError, type BridgeNetwork, type ContainerRuntime, type ContainerSpec, type ContainerStatus, type RuntimeEvent } from './container-runtime';
+import type { HealthcheckSpec } from '../../database/lifecycle';
+import type { TaskHealth } from '../../database/task-state';
 import { LABELS } from '../docker-client';
 import { onJsonLines } from '../json-lines';
 
@@ -35,6 +37,7 @@ export class DockerRuntime implements ContainerRuntime {
       taskId: c.Labels?.[LABELS.task] ?? null,
       state: c.State,
       exitCode: parseExitCode(c.Status),
+      health: parseHealth(c.Status),
       ip: c.State === 'running' ? (c.NetworkSettings?.Networks?.bridge?.IPAddress || null) : null,
       name: (c.Names?.[0] ?? '').replace(/^\//, ''),
     }));
@@ -47,6 +50,7 @@ export class DockerRuntime implements ContainerRuntime {
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       Labels: spec.labels,
       HostConfig: { Init: this.options.init, ...(spec.dns ? { Dns: spec.dns.servers, DnsSearch: spec.dns.search } : {}) },
+      ...(spec.healthcheck ? { Healthcheck: dockerHealthcheck(spec.healthcheck) } : {}),
     };
     if (spec.command) options.Cmd = spec.command;
     try {
@@ -85,11 +89,16 @@ export class DockerRuntime implements ContainerRuntime {
     return Date.now();
   }
 
-  async startedAt(containerId: string): Promise<number | null> {
+  async inspect(containerId: string): Promise<ContainerStatus> {
     const info = await this.docker.getContainer(containerId).inspect();
-    if (!info.State.Running) return null;
+    const health = info.State.Health as { Status?: string; Log?: Array<{ Output?: string }> } | undefined;
     const at = Date.parse(info.State.StartedAt);
-    return Number.isFinite(at) ? at : null;
+    const output = health?.Log?.at(-1)?.Output?.trim();
+    return {
+      startedAt: info.State.Running && Number.isFinite(at) ? at : null,
+      health: healthOf(health?.Status),
+      healthOutput: output ? output.slice(0, 512) : null,
+    };
   }
 
   async remove(containerId: string, gracePeriodMs: number): Promise<void> {
@@ -152,6 +161,24 @@ export function localAddressIn(cidr: string): string | null {
     }
   }
   return null;
+}
+
+/** The engine's health check from a service's (durations in ns, as the engine takes them). */
+export function dockerHealthcheck(check: HealthcheckSpec): Docker.HealthConfig {
+  if (check.test[0] === 'NONE') return { Test: ['NONE'] };
+  const ns = (ms: number) => ms * 1_000_000;
+  return { Test: check.test, Interval: ns(check.intervalMs), Timeout: ns(check.timeoutMs), Retries: check.retries, StartPeriod: ns(check.startPeriodMs) };
+}
+
+function healthOf(status: string | undefined): TaskHealth {
+  return status === 'starting' || status === 'healthy' || status === 'unhealthy' ? status : 'none';
+}
+
+/** The health in Docker's listing status text: "Up 5 seconds (health: starting)", "Up 1 minute (healthy)", "(unhealthy)". */
+export function parseHealth(status: string | undefined): TaskHealth {
+  const match = /\((health: starting|healthy|unhealthy)\)/.exec(status ?? '');
+  if (!match) return 'none';
+  return match[1] === 'health: starting' ? 'starting' : (match[1] as TaskHealth);
 }
 
 /** The exit code in Docker's listing status text, e.g. "Exited (137) 2 seconds ago". */

@@ -1,7 +1,7 @@
 import type { PortSpec } from '../../database/commands';
 import type { NodeRecord, TaskRecord } from '../../database/queries';
 import { isServiceDeleting, type ServiceState } from '../../database/service-state';
-import { isTerminalTaskState } from '../../database/task-state';
+import { isServing as isHealthyOrUnchecked, isTerminalTaskState } from '../../database/task-state';
 
 /**
  * The traffic manager's pure core: from the replicated rows (services and
@@ -69,8 +69,9 @@ export function hostOf(address: string): string {
   return colon > 0 ? address.slice(0, colon) : address;
 }
 
+/** Only replicas wanted running, running, and healthy where they have a health check receive traffic. */
 function isServing(task: TaskRecord): boolean {
-  return task.desiredState === 'RUNNING' && task.state === 'RUNNING';
+  return task.desiredState === 'RUNNING' && isHealthyOrUnchecked(task);
 }
 
 export function planTraffic(input: TrafficInput): TrafficPlan {

@@ -34,8 +34,8 @@ class SlowRuntime implements ContainerRuntime {
     this.started.push(id);
     return at;
   }
-  async startedAt(): Promise<number | null> {
-    return at;
+  async inspect() {
+    return { startedAt: Date.now(), health: 'none' as const, healthOutput: null };
   }
   async remove(): Promise<void> {}
   async bridge() {

@@ -11,8 +11,8 @@ function task(id: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
 }
 
 /** A container as the agent names them (web.1.<task>), unless `name` says otherwise. */
-function container(id: string, taskId: string | null, state: string, exitCode: number | null = null, name = `web.1.${taskId ?? 'none'}`): ObservedContainer {
-  return { id, taskId, state, exitCode, ip: null, name };
+function container(id: string, taskId: string | null, state: string, exitCode: number | null = null, name = `web.1.${taskId ?? 'none'}`, health: ObservedContainer['health'] = 'none'): ObservedContainer {
+  return { id, taskId, state, exitCode, ip: null, name, health };
 }
 
 function reconcile(tasks: TaskRecord[], containers: ObservedContainer[], busy: string[] = []): AgentAction[] {
@@ -23,6 +23,31 @@ function reconcile(tasks: TaskRecord[], containers: ObservedContainer[], busy: s
 function summary(actions: AgentAction[]): unknown[] {
   return actions.map((a) => (a.kind === 'start' ? { kind: 'start', taskId: a.task.id, containerId: a.containerId } : a));
 }
+
+describe('agent reconcile: health', () => {
+  const running = (health: ObservedContainer['health']) => container('c1', 't1', 'running', null, 'web.1.t1', health);
+
+  test('a running container\'s health is reported when it changes, and only then', () => {
+    const t = task('t1', { state: 'RUNNING', containerId: 'c1', health: 'starting' });
+    assert.deepEqual(summary(reconcile([t], [running('starting')])), []);
+    assert.deepEqual(summary(reconcile([t], [running('healthy')])), [
+      { kind: 'report', taskId: 't1', state: 'RUNNING', containerId: 'c1', exitCode: null, error: null, health: 'healthy' },
+    ]);
+    assert.deepEqual(summary(reconcile([task('t1', { state: 'RUNNING', containerId: 'c1', health: null })], [running('none')])), [], 'null is none');
+  });
+
+  test('an unhealthy container fails its task (it is then replaced like a dead one)', () => {
+    const t = task('t1', { state: 'RUNNING', containerId: 'c1', health: 'healthy' });
+    assert.deepEqual(summary(reconcile([t], [running('unhealthy')])), [
+      { kind: 'report', taskId: 't1', state: 'FAILED', containerId: 'c1', exitCode: null, error: 'container is unhealthy', health: 'unhealthy' },
+    ]);
+  });
+
+  test('a failed task\'s container is removed', () => {
+    const t = task('t1', { state: 'FAILED', containerId: 'c1', desiredState: 'SHUTDOWN' });
+    assert.deepEqual(summary(reconcile([t], [running('unhealthy')])).map((a: any) => a.kind), ['remove']);
+  });
+});
 
 describe('agent reconcile: starting', () => {
   test('a task wanted RUNNING without a container is started (a new container is created)', () => {
@@ -42,7 +67,7 @@ describe('agent reconcile: starting', () => {
 describe('agent reconcile: reporting what runs', () => {
   test('a running container of a task not yet RUNNING is reported RUNNING with its container id', () => {
     const actions = reconcile([task('t1', { state: 'STARTING' })], [container('c1', 't1', 'running')]);
-    assert.deepEqual(actions, [{ kind: 'report', taskId: 't1', state: 'RUNNING', containerId: 'c1', exitCode: null, error: null }]);
+    assert.deepEqual(actions, [{ kind: 'report', taskId: 't1', state: 'RUNNING', containerId: 'c1', exitCode: null, error: null, health: 'none' }]);
   });
 
   test('a task already RUNNING in the container it records needs nothing', () => {
@@ -51,13 +76,13 @@ describe('agent reconcile: reporting what runs', () => {
 
   test('a RUNNING task recorded with another container is reported again with the one that runs', () => {
     const actions = reconcile([task('t1', { state: 'RUNNING', containerId: 'c-old' })], [container('c2', 't1', 'running')]);
-    assert.deepEqual(actions, [{ kind: 'report', taskId: 't1', state: 'RUNNING', containerId: 'c2', exitCode: null, error: null }]);
+    assert.deepEqual(actions, [{ kind: 'report', taskId: 't1', state: 'RUNNING', containerId: 'c2', exitCode: null, error: null, health: 'none' }]);
   });
 
   test('paused and restarting containers count as running', () => {
     for (const state of ['paused', 'restarting']) {
       const actions = reconcile([task('t1')], [container('c1', 't1', state)]);
-      assert.deepEqual(actions, [{ kind: 'report', taskId: 't1', state: 'RUNNING', containerId: 'c1', exitCode: null, error: null }], state);
+      assert.deepEqual(actions, [{ kind: 'report', taskId: 't1', state: 'RUNNING', containerId: 'c1', exitCode: null, error: null, health: 'none' }], state);
     }
   });
 

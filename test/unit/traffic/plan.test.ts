@@ -53,6 +53,14 @@ describe('planTraffic', () => {
     assert.deepEqual(port.remote, []);
   });
 
+  test('a replica with a health check receives connections only while healthy', () => {
+    const health = { t1: 'starting', t2: 'unhealthy', t3: 'healthy' } as const;
+    const tasks = input().tasks.map((t) => ({ ...t, health: health[t.id as keyof typeof health] }));
+    const port = planTraffic(input({ tasks })).ports[0]!;
+    assert.deepEqual(port.local, [], 'starting');
+    assert.deepEqual(port.remote.map((b) => b.host), ['10.0.0.3'], 'only the healthy one');
+  });
+
   test('a local replica joins only once it accepted a connection; until then it is probed', () => {
     const plan = planTraffic(input({ ready: new Set() }));
     assert.deepEqual(plan.ports[0]!.local, []);
