@@ -29,7 +29,7 @@ import type { Command } from '../database/commands';
 import { openDatabase, type Db } from '../database/open-database';
 import { listNodes, listServices, listTasks } from '../database/queries';
 import { orchestrate } from '../daemon/deployment/orchestrator';
-import { schedule } from '../daemon/deployment/scheduler';
+import { schedule, schedulerInput } from '../daemon/deployment/scheduler';
 import { withCommands } from '../daemon/deployment/manager';
 import { SimCluster } from './raft-cluster-sim';
 import { fixed, onCleanup, runBenchmark, table, writeResults } from './common';
@@ -116,7 +116,8 @@ function managerPass(target: Target, phases: Phases): number {
     updateParallelism: UPDATE_PARALLELISM,
     autoRebalance: false,
   });
-  const placed = schedule(withCommands(tasks, orchestrated.commands), nodes, now);
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const placed = schedule(withCommands(schedulerInput(tasks), orchestrated.commands, (id) => byId.get(id)), nodes, now);
   const commands = [...orchestrated.commands, ...placed.commands];
   phases.decideMs += performance.now() - t;
   t = performance.now();

@@ -12,7 +12,7 @@
  *   node dist/bench/scheduler.js
  */
 import { performance } from 'node:perf_hooks';
-import { schedule } from '../daemon/deployment/scheduler';
+import { schedule, schedulerInput } from '../daemon/deployment/scheduler';
 import type { NodeRecord, TaskRecord } from '../database/queries';
 import { referenceSchedule } from '../test/unit/scheduler-reference';
 import { AT, nodeRecord, taskRecord } from '../test/helpers/records';
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
       const runs = taskCount >= 1_000_000 ? 3 : 5;
       const passes: number[] = [];
       for (let r = 0; r < runs; r++) {
-        const { ms, placed } = timeIt(() => schedule(tasks, nodes, AT).commands.length);
+        const { ms, placed } = timeIt(() => schedule(schedulerInput(tasks), nodes, AT).commands.length);
         if (placed !== taskCount) throw new Error(`schedule placed ${placed} of ${taskCount}`);
         passes.push(ms);
       }
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       // Before: the reference scan on the first services of the same input, about 1 s of work.
       const beforeSample = Math.max(REPLICAS_PER_SERVICE, Math.round(5_000_000 / nodeCount / REPLICAS_PER_SERVICE) * REPLICAS_PER_SERVICE);
       const sample = tasks.slice(0, beforeSample);
-      const same = schedule(sample, nodes, AT).commands;
+      const same = schedule(schedulerInput(sample), nodes, AT).commands;
       const before = timeIt(() => {
         const reference = referenceSchedule(sample, nodes, AT).commands;
         for (let i = 0; i < reference.length; i++) {
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       // A full cluster (every task placed, spread round-robin) and one new service arriving.
       const full = makeTasks(taskCount, 0, (i) => nodes[i % nodeCount]!.id).concat(makeTasks(REPLICAS_PER_SERVICE, taskCount / REPLICAS_PER_SERVICE));
       const newService: number[] = [];
-      for (let r = 0; r < 3; r++) newService.push(timeIt(() => schedule(full, nodes, AT).commands.length).ms);
+      for (let r = 0; r < 3; r++) newService.push(timeIt(() => schedule(schedulerInput(full), nodes, AT).commands.length).ms);
 
       const afterPerSecond = (taskCount / afterPassMs) * 1000;
       rows.push({

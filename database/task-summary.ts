@@ -17,20 +17,25 @@ export interface TaskCounts {
   total: number;
   /** Wanted RUNNING and observed RUNNING: what `running` shows. */
   running: number;
+  /** Of those, the ones that serve: healthy, or without a check (task-state.ts isServing). */
+  healthy: number;
   byState: Partial<Record<TaskState, number>>;
 }
 
 export function emptyCounts(): TaskCounts {
-  return { total: 0, running: 0, byState: {} };
+  return { total: 0, running: 0, healthy: 0, byState: {} };
 }
+
+/** A task's health as isServing reads it (database/task-state.ts): healthy, or no check, or not reported yet. */
+const SERVING_HEALTH = "(health IS NULL OR health IN ('none', 'healthy'))";
 
 /** Counts per service, for every service that has tasks; states in TASK_STATES order. */
 export function taskCountsByService(db: Db, serviceName?: string): Map<string, TaskCounts> {
   const rows = (
     serviceName === undefined
-      ? prepared(db, "SELECT service_name AS s, state, desired_state = 'RUNNING' AS wanted, count(*) AS n FROM tasks GROUP BY service_name, state, wanted").all()
-      : prepared(db, "SELECT service_name AS s, state, desired_state = 'RUNNING' AS wanted, count(*) AS n FROM tasks WHERE service_name = ? GROUP BY state, wanted").all(serviceName)
-  ) as { s: string; state: TaskState; wanted: number; n: number }[];
+      ? prepared(db, `SELECT service_name AS s, state, desired_state = 'RUNNING' AS wanted, ${SERVING_HEALTH} AS serving, count(*) AS n FROM tasks GROUP BY service_name, state, wanted, serving`).all()
+      : prepared(db, `SELECT service_name AS s, state, desired_state = 'RUNNING' AS wanted, ${SERVING_HEALTH} AS serving, count(*) AS n FROM tasks WHERE service_name = ? GROUP BY state, wanted, serving`).all(serviceName)
+  ) as { s: string; state: TaskState; wanted: number; serving: number; n: number }[];
   const counts = new Map<string, TaskCounts>();
   for (const r of rows) {
     let c = counts.get(r.s);
@@ -38,6 +43,7 @@ export function taskCountsByService(db: Db, serviceName?: string): Map<string, T
     c.total += r.n;
     c.byState[r.state] = (c.byState[r.state] ?? 0) + r.n;
     if (r.state === 'RUNNING' && r.wanted === 1) c.running += r.n;
+    if (r.state === 'RUNNING' && r.wanted === 1 && r.serving === 1) c.healthy += r.n;
   }
   for (const c of counts.values()) {
     c.byState = Object.fromEntries(TASK_STATES.filter((s) => c.byState[s] !== undefined).map((s) => [s, c.byState[s]]));
@@ -158,9 +164,38 @@ export function listTasksForOrchestration(db: Db, serviceName: string): TaskReco
     .map(toTask);
 }
 
-/** Tasks that have not ended, every service's: what the scheduler counts and places. */
-export function listUnendedTasks(db: Db): TaskRecord[] {
-  return prepared(db, `SELECT * FROM tasks WHERE state NOT IN ${TERMINAL} ORDER BY service_name, slot, created_at`).all().map(toTask);
+/** Tasks of one service that hold a place on one node: wanted RUNNING, on the node, not ended. */
+export interface PlacedCount {
+  serviceName: string;
+  nodeId: string;
+  tasks: number;
+}
+
+/** A task waiting for a node: NEW, wanted RUNNING, on none. */
+export interface PendingTask {
+  id: string;
+  serviceName: string;
+  slot: number;
+}
+
+/** What the scheduler counts, counted by SQLite: one row per (service, node) with tasks holding a place there. */
+export function countPlacedTasks(db: Db): PlacedCount[] {
+  return prepared(
+    db,
+    `SELECT service_name AS serviceName, node_id AS nodeId, count(*) AS tasks FROM tasks
+     WHERE node_id IS NOT NULL AND desired_state = 'RUNNING' AND state NOT IN ${TERMINAL}
+     GROUP BY service_name, node_id`,
+  ).all() as PlacedCount[];
+}
+
+/** What the scheduler places, in service, slot, creation order: only the three columns it reads. */
+export function listPendingTasks(db: Db): PendingTask[] {
+  return prepared(
+    db,
+    `SELECT id, service_name AS serviceName, slot FROM tasks
+     WHERE node_id IS NULL AND state = 'NEW' AND desired_state = 'RUNNING'
+     ORDER BY service_name, slot, created_at, id`,
+  ).all() as PendingTask[];
 }
 
 /**

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
 import { getLocal, listNodes, listServices, type TaskRecord } from '../../database/queries';
-import { listTasksForOrchestration, listUnendedTasks } from '../../database/task-summary';
+import { countPlacedTasks, listPendingTasks, listTasksForOrchestration } from '../../database/task-summary';
+import { isTerminalTaskState } from '../../database/task-state';
 import type { Logger } from '../logger';
 import { orchestrate, type OrchestratorOutput } from './orchestrator';
-import { schedule } from './scheduler';
+import { holdsPlace, isPending, schedule, type SchedulerInput } from './scheduler';
 
 export interface ManagerOptions {
   db: Db;
@@ -37,27 +38,30 @@ export class Manager {
     const now = (this.o.now ?? Date.now)();
     // One read transaction, so every service is seen at one point in the log. The orchestrator takes one
     // service's tasks at a time (its decisions are per service), so a pass holds one service's history, not
-    // the cluster's; the scheduler reads the tasks that have not ended, all it counts.
-    const { orchestrated, live, nodes } = this.o.db.transaction(() => {
+    // the cluster's; the scheduler's counts per (service, node) and the pending tasks come from SQLite.
+    const { orchestrated, input, named, nodes } = this.o.db.transaction(() => {
       const nodes = listNodes(this.o.db);
       const out: OrchestratorOutput = { commands: [] };
+      const named = new Map<string, TaskRecord>();
       for (const service of listServices(this.o.db)) {
+        const tasks = listTasksForOrchestration(this.o.db, service.name);
         const one = orchestrate({
           services: [service],
-          tasks: listTasksForOrchestration(this.o.db, service.name),
+          tasks,
           nodes,
           now,
           newTaskId: () => randomBytes(12).toString('hex'),
           updateParallelism: this.o.updateParallelism,
           autoRebalance: this.o.autoRebalance,
         });
+        keepNamedTasks(tasks, one.commands, named);
         for (const c of one.commands) out.commands.push(c);
         if (one.wakeAt !== undefined) out.wakeAt = Math.min(out.wakeAt ?? Infinity, one.wakeAt);
       }
-      return { orchestrated: out, live: listUnendedTasks(this.o.db), nodes };
+      const input: SchedulerInput = { placed: countPlacedTasks(this.o.db), pending: listPendingTasks(this.o.db) };
+      return { orchestrated: out, input, named, nodes };
     })();
-    const afterOrchestration = withCommands(live, orchestrated.commands);
-    const placed = schedule(afterOrchestration, nodes, now);
+    const placed = schedule(withCommands(input, orchestrated.commands, (id) => named.get(id)), nodes, now);
     const unplaced = placed.unplaced.map((u) => u.reason).join('\n');
     if (unplaced && unplaced !== this.lastUnplaced) this.o.log.warn('tasks wait for a node', { tasks: placed.unplaced.length, reason: placed.unplaced[0]!.reason });
     this.lastUnplaced = unplaced;
@@ -67,22 +71,78 @@ export class Manager {
   }
 }
 
-/** The task rows as they will be once `commands` apply: what the scheduler must see. */
-export function withCommands(tasks: readonly TaskRecord[], commands: readonly Command[]): TaskRecord[] {
-  // Rows are copied only where a command changes them: the input is not modified.
-  const byId = new Map<string, TaskRecord>(tasks.map((t) => [t.id, t]));
+/** The task a command changes, if it names one already in the table. */
+function namedTaskId(c: Command): string | undefined {
+  return c.type === 'task.set-desired' || c.type === 'task.observe' || c.type === 'task.remove' ? c.taskId : undefined;
+}
+
+/**
+ * Keeps, of `tasks`, the ones `commands` change that have not ended (an
+ * ended task neither counts nor waits, and states only move forward, so no
+ * command makes it do either): a pruning pass names thousands of dead tasks,
+ * and none of them is held.
+ */
+function keepNamedTasks(tasks: readonly TaskRecord[], commands: readonly Command[], named: Map<string, TaskRecord>): void {
+  const ids = new Set<string>();
+  for (const c of commands) {
+    const id = namedTaskId(c);
+    if (id !== undefined) ids.add(id);
+  }
+  if (ids.size === 0) return;
+  for (const t of tasks) if (ids.has(t.id) && !isTerminalTaskState(t.state)) named.set(t.id, t);
+}
+
+/** The fields of a task that decide whether it waits for a node or counts against one. */
+type Placement = Pick<TaskRecord, 'serviceName' | 'slot' | 'nodeId' | 'state' | 'desiredState'>;
+
+/**
+ * The scheduler's input as it will be once `commands` apply: what the
+ * scheduler must see. `read` answers a task the commands name as the pass
+ * read it; undefined is taken as a task that has ended (it neither counts
+ * nor waits before or after). The input is not modified.
+ */
+export function withCommands(input: SchedulerInput, commands: readonly Command[], read: (taskId: string) => Placement | undefined): SchedulerInput {
+  const changed = new Map<string, { before: Placement | undefined; after: Placement | undefined }>();
+  const rowOf = (id: string) => {
+    let row = changed.get(id);
+    if (!row) {
+      const t = read(id);
+      changed.set(id, (row = { before: t, after: t }));
+    }
+    return row;
+  };
   for (const c of commands) {
     if (c.type === 'task.create') {
-      byId.set(c.id, {
-        id: c.id, serviceName: c.serviceName, slot: c.slot, specVersion: c.specVersion, nodeId: null, state: 'NEW',
-        desiredState: 'RUNNING', containerId: null, error: null, exitCode: null, startedAt: null, health: null, createdAt: c.at, updatedAt: c.at,
-      });
+      rowOf(c.id).after = { serviceName: c.serviceName, slot: c.slot, nodeId: null, state: 'NEW', desiredState: 'RUNNING' };
     } else if (c.type === 'task.set-desired') {
-      const t = byId.get(c.taskId);
-      if (t) byId.set(c.taskId, { ...t, desiredState: c.desiredState });
+      const row = rowOf(c.taskId);
+      if (row.after) row.after = { ...row.after, desiredState: c.desiredState };
+    } else if (c.type === 'task.observe') {
+      // An ended task stays ended (the state machine refuses the move), whatever a command says.
+      const row = rowOf(c.taskId);
+      if (row.after && !isTerminalTaskState(row.after.state)) row.after = { ...row.after, state: c.state };
     } else if (c.type === 'task.remove') {
-      byId.delete(c.taskId);
+      rowOf(c.taskId).after = undefined;
     }
   }
-  return [...byId.values()];
+  if (changed.size === 0) return input;
+
+  const key = (serviceName: string, nodeId: string) => `${serviceName}\0${nodeId}`;
+  const placed = new Map(input.placed.map((p) => [key(p.serviceName, p.nodeId), { ...p }]));
+  const count = (t: Placement, by: number) => {
+    const k = key(t.serviceName, t.nodeId!);
+    const p = placed.get(k);
+    if (p) p.tasks += by;
+    else placed.set(k, { serviceName: t.serviceName, nodeId: t.nodeId!, tasks: by });
+  };
+  const pending = new Map(input.pending.map((p) => [p.id, p]));
+  for (const [id, { before, after }] of changed) {
+    if (before && holdsPlace(before)) count(before, -1);
+    if (after && holdsPlace(after)) count(after, +1);
+    const waited = before !== undefined && isPending(before);
+    const waits = after !== undefined && isPending(after);
+    if (waited && !waits) pending.delete(id);
+    else if (waits && !waited) pending.set(id, { id, serviceName: after.serviceName, slot: after.slot });
+  }
+  return { placed: [...placed.values()].filter((p) => p.tasks > 0), pending: [...pending.values()] };
 }

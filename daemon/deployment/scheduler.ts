@@ -1,5 +1,6 @@
 import type { Command } from '../../database/commands';
 import type { NodeRecord, TaskRecord } from '../../database/queries';
+import type { PendingTask, PlacedCount } from '../../database/task-summary';
 import { isSchedulable } from '../../database/node-state';
 import { isTerminalTaskState } from '../../database/task-state';
 
@@ -14,13 +15,54 @@ export interface ScheduleResult {
 }
 
 /**
- * Places every unassigned task (NEW, desired RUNNING, no node) on a
- * schedulable node (READY and active), spreading each service evenly: the
- * node with the fewest tasks of this service first, then the fewest tasks in
- * all, then the name. Pure: the same rows give the same placements.
+ * What the scheduler needs of the task table: how many tasks of each
+ * service hold a place on each node, and the tasks waiting for one. The
+ * leader's pass has SQLite count them (countPlacedTasks, listPendingTasks),
+ * so it never holds a row per replica; schedulerInput() derives the same
+ * from task rows.
+ */
+export interface SchedulerInput {
+  /** Tasks wanted RUNNING, on a node, not ended: counted by (service, node id), each pair at most once. */
+  placed: readonly PlacedCount[];
+  /** Tasks NEW, wanted RUNNING, on no node; ties of (service, slot) are placed in this order. */
+  pending: readonly PendingTask[];
+}
+
+/** The scheduler's input from task rows (pending tasks in the rows' order): what the two SQL reads answer for the table. */
+export function schedulerInput(tasks: readonly TaskRecord[]): SchedulerInput {
+  const placed = new Map<string, PlacedCount>();
+  const pending: PendingTask[] = [];
+  for (const t of tasks) {
+    if (isPending(t)) {
+      pending.push({ id: t.id, serviceName: t.serviceName, slot: t.slot });
+    } else if (holdsPlace(t)) {
+      const key = `${t.serviceName}\0${t.nodeId}`;
+      const count = placed.get(key);
+      if (count) count.tasks++;
+      else placed.set(key, { serviceName: t.serviceName, nodeId: t.nodeId!, tasks: 1 });
+    }
+  }
+  return { placed: [...placed.values()], pending };
+}
+
+/** A task the scheduler must place: NEW, wanted RUNNING, on no node. */
+export function isPending(t: Pick<TaskRecord, 'nodeId' | 'state' | 'desiredState'>): boolean {
+  return t.nodeId === null && t.state === 'NEW' && t.desiredState === 'RUNNING';
+}
+
+/** A task that counts against its node: wanted RUNNING, on a node, not ended. */
+export function holdsPlace(t: Pick<TaskRecord, 'nodeId' | 'state' | 'desiredState'>): boolean {
+  return t.nodeId !== null && t.desiredState === 'RUNNING' && !isTerminalTaskState(t.state);
+}
+
+/**
+ * Places every pending task on a schedulable node (READY and active),
+ * spreading each service evenly: the node with the fewest tasks of this
+ * service first, then the fewest tasks in all, then the name. Pure: the
+ * same input gives the same placements.
  *
- * Cost: O((tasks + nodes) log nodes), not O(tasks x nodes). The pending
- * tasks are taken service by service (they are sorted by service, then
+ * Cost: O((pending + placed + nodes) log nodes), not O(tasks x nodes). The
+ * pending tasks are taken service by service (sorted by service, then
  * slot). Within one service, nodes sit in buckets by their count of that
  * service; each bucket is a min-heap on (total count, rank by name). Bucket 0
  * is one heap of all nodes kept across services; the few nodes that already
@@ -30,11 +72,9 @@ export interface ScheduleResult {
  * moves up one bucket. This picks exactly what a scan over all nodes with
  * the key (count of the service, total, name) would.
  */
-export function schedule(tasks: readonly TaskRecord[], nodes: readonly NodeRecord[], at: number): ScheduleResult {
+export function schedule(input: SchedulerInput, nodes: readonly NodeRecord[], at: number): ScheduleResult {
   const candidates = nodes.filter(isSchedulable).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const pending = tasks
-    .filter((t) => t.nodeId === null && t.state === 'NEW' && t.desiredState === 'RUNNING')
-    .sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : a.slot - b.slot));
+  const pending = [...input.pending].sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : a.slot - b.slot));
   if (pending.length === 0) return { commands: [], unplaced: [] };
   if (candidates.length === 0) {
     const reason = explainNoNode(nodes);
@@ -54,14 +94,13 @@ export function schedule(tasks: readonly TaskRecord[], nodes: readonly NodeRecor
   }
   const total = new Float64Array(ids.length);
   const perService = new Map<string, Map<number, number>>();
-  for (const t of tasks) {
-    if (t.nodeId === null || t.desiredState !== 'RUNNING' || isTerminalTaskState(t.state)) continue;
-    const rank = rankOf.get(t.nodeId);
-    if (rank === undefined) continue;
-    total[rank]!++;
-    let counts = perService.get(t.serviceName);
-    if (!counts) perService.set(t.serviceName, (counts = new Map()));
-    counts.set(rank, (counts.get(rank) ?? 0) + 1);
+  for (const p of input.placed) {
+    const rank = rankOf.get(p.nodeId);
+    if (rank === undefined || p.tasks <= 0) continue;
+    total[rank]! += p.tasks;
+    let counts = perService.get(p.serviceName);
+    if (!counts) perService.set(p.serviceName, (counts = new Map()));
+    counts.set(rank, (counts.get(rank) ?? 0) + p.tasks);
   }
 
   const position = new Int32Array(ids.length);

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { schedule } from '../../daemon/deployment/scheduler';
+import { schedule, schedulerInput } from '../../daemon/deployment/scheduler';
 import { referenceSchedule } from './scheduler-reference';
 import type { NodeRecord, TaskRecord } from '../../database/queries';
 import type { NodeAvailability, NodeStatus } from '../../database/node-state';
@@ -51,7 +51,7 @@ describe('scheduler: the fast schedule() places exactly as the reference scan', 
   test('property: on random clusters (any node states, clashing names, tasks already placed anywhere) the commands are identical', () => {
     fc.assert(
       fc.property(clusterArbitrary, ({ nodes, tasks }) => {
-        const fast = schedule(tasks, nodes, AT);
+        const fast = schedule(schedulerInput(tasks), nodes, AT);
         const reference = referenceSchedule(tasks, nodes, AT);
         assert.deepEqual(fast.commands, reference.commands);
         assert.deepEqual(fast.unplaced.map((u) => u.taskId), reference.unplaced.map((u) => u.taskId));
@@ -81,7 +81,7 @@ describe('scheduler: the fast schedule() places exactly as the reference scan', 
               };
             }),
           );
-          assert.deepEqual(schedule(tasks, nodes, AT).commands, referenceSchedule(tasks, nodes, AT).commands);
+          assert.deepEqual(schedule(schedulerInput(tasks), nodes, AT).commands, referenceSchedule(tasks, nodes, AT).commands);
         },
       ),
       { seed: SEED, numRuns: 200 },

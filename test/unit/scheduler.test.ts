@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { schedule } from '../../daemon/deployment/scheduler';
+import { schedule, schedulerInput } from '../../daemon/deployment/scheduler';
 import type { NodeRecord, TaskRecord } from '../../database/queries';
 import { AT, nodeRecord, taskRecord } from '../helpers/records';
 import { isSchedulable, type NodeAvailability, type NodeStatus } from '../../database/node-state';
@@ -24,7 +24,7 @@ function tasksOf(serviceName: string, replicas: number): TaskRecord[] {
 
 /** Where each task was placed: task id → node id. */
 function placements(tasks: readonly TaskRecord[], nodes: readonly NodeRecord[]): Map<string, string> {
-  const result = schedule(tasks, nodes, AT);
+  const result = schedule(schedulerInput(tasks), nodes, AT);
   const map = new Map<string, string>();
   for (const c of result.commands) {
     assert.equal(c.type, 'task.assign');
@@ -124,7 +124,7 @@ describe('scheduler: spreading', () => {
       task('web', 2, { nodeId: 'id-a', state: 'ASSIGNED' }),
       task('web', 3, { state: 'FAILED' }),
     ];
-    const result = schedule(tasks, nodes, AT);
+    const result = schedule(schedulerInput(tasks), nodes, AT);
     assert.deepEqual(result, { commands: [], unplaced: [] });
   });
 });
@@ -145,7 +145,7 @@ describe('scheduler: unavailable nodes', () => {
 
   test('with no schedulable node, nothing is placed and each task says why, naming each node and its problem', () => {
     const nodes = [node('a', { status: 'DOWN' }), node('b', { availability: 'drain' }), node('c', { availability: 'pause' })];
-    const result = schedule(tasksOf('web', 2), nodes, AT);
+    const result = schedule(schedulerInput(tasksOf('web', 2)), nodes, AT);
     assert.deepEqual(result.commands, []);
     assert.deepEqual(result.unplaced.map((u) => u.taskId), ['web-1', 'web-2']);
     const reason = result.unplaced[0]!.reason;
@@ -156,12 +156,12 @@ describe('scheduler: unavailable nodes', () => {
   });
 
   test('with no nodes at all, the reason says the cluster has no nodes', () => {
-    const result = schedule(tasksOf('web', 1), [], AT);
+    const result = schedule(schedulerInput(tasksOf('web', 1)), [], AT);
     assert.deepEqual(result.unplaced, [{ taskId: 'web-1', reason: 'no nodes in the cluster' }]);
   });
 
   test('nothing to place gives no commands and no complaints, even without nodes', () => {
-    assert.deepEqual(schedule([], [], AT), { commands: [], unplaced: [] });
+    assert.deepEqual(schedule(schedulerInput([]), [], AT), { commands: [], unplaced: [] });
   });
 });
 
@@ -197,7 +197,7 @@ describe('scheduler: properties', () => {
           const nodes = shapes.map((shape, i) => node(`n${String(i).padStart(2, '0')}`, shape));
           const usable = nodes.filter(isSchedulable);
           const tasks = tasksOf('web', replicas);
-          const result = schedule(tasks, nodes, AT);
+          const result = schedule(schedulerInput(tasks), nodes, AT);
           if (usable.length === 0) {
             assert.equal(result.commands.length, 0);
             assert.equal(result.unplaced.length, replicas);
