@@ -10,6 +10,7 @@ import type { VotingClient } from '../daemon/voting-client';
 import { BicycleError } from '../daemon/errors';
 import { parseFlag } from './validation';
 import { tagWithRequest } from './idempotency';
+import type { LifecycleDefaults } from './present-lifecycle';
 
 /** What the REST modules need from their thread: reads, propose, change notes and log streams. Never Docker. */
 export interface RestContext {
@@ -27,6 +28,8 @@ export interface RestContext {
   now(): number;
   /** deployment.maxReplicas: replicas in the whole cluster, at most (DEFAULT_MAX_REPLICAS when absent). */
   maxReplicas?: number;
+  /** What a service's lifecycle leaves out takes (deployment.updateParallelism, deployment.stopGracePeriodMs); DEFAULT_LIFECYCLE when absent. */
+  lifecycleDefaults?: LifecycleDefaults;
   /** Streams the logs of these containers (through the monitoring thread) as text lines. */
   containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable;
   /** Calls `listener` with every daemon log record from now on; returns the unsubscribe function. */

@@ -8,6 +8,8 @@ import {
   liveTaskCountsByNode, taskCountsByService, type TaskCounts, type TaskCursor,
 } from '../database/task-summary';
 import { managerWarnings } from '../database/node-state';
+import { isServing } from '../database/task-state';
+import { DEFAULT_LIFECYCLE, lifecycleFields, updateStatusField, type LifecycleDefaults } from './present-lifecycle';
 
 /** The API's shapes: rows turned into what clients see (ISO times, node names, counts). */
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -15,6 +17,11 @@ const seconds = (now: number, since: number | null) => (since === null ? null : 
 
 export function isRunning(task: TaskRecord): boolean {
   return task.desiredState === 'RUNNING' && task.state === 'RUNNING';
+}
+
+/** Running as wanted and serving: healthy, or without a check (what `healthy` counts). */
+export function isHealthy(task: TaskRecord): boolean {
+  return task.desiredState === 'RUNNING' && isServing(task);
 }
 
 export function presentTask(task: TaskRecord, nodeNames: ReadonlyMap<string, string>) {
@@ -29,6 +36,8 @@ export function presentTask(task: TaskRecord, nodeNames: ReadonlyMap<string, str
     containerId: task.containerId,
     error: task.error,
     exitCode: task.exitCode,
+    /** none | starting | healthy | unhealthy as the engine reports it; null until it has. */
+    health: task.health,
     version: task.specVersion,
     startedAt: iso(task.startedAt),
     createdAt: iso(task.createdAt),
@@ -37,7 +46,7 @@ export function presentTask(task: TaskRecord, nodeNames: ReadonlyMap<string, str
 }
 
 /** A service's own fields, without its tasks: what every shape of it shares. */
-function serviceFields(service: ServiceRecord) {
+function serviceFields(service: ServiceRecord, defaults: LifecycleDefaults) {
   return {
     name: service.name,
     id: service.id,
@@ -49,6 +58,7 @@ function serviceFields(service: ServiceRecord) {
     ports: service.ports,
     /** What a node cut off from the leader does with its replicas: the setting, or the default rule's answer (stop with published ports, keep without). */
     onDisconnect: service.onDisconnect,
+    ...lifecycleFields(service, defaults),
     replicas: service.replicas,
   };
 }
@@ -57,8 +67,9 @@ function serviceStatus(service: ServiceRecord) {
   return {
     state: service.state,
     version: service.version,
-    /** Bumped only by changes that need new containers (image, command, env, labels; not replicas or ports); each task's `version` is the one it runs. */
+    /** The container spec it runs: a new one for each change that needs new containers (image, command, env, labels, healthcheck; not replicas, ports or policies), an older one after a rollback; each task's `version` is the one it runs. */
     specVersion: service.specVersion,
+    ...updateStatusField(service),
     rebalancing: service.rebalance,
     createdAt: iso(service.createdAt),
     updatedAt: iso(service.updatedAt),
@@ -71,11 +82,14 @@ function serviceStatus(service: ServiceRecord) {
  * `tasksOmitted` counts the older dead tasks left out (all of them are on
  * GET /services/:name/tasks).
  */
-export function presentService(service: ServiceRecord, tasks: readonly TaskRecord[], nodeNames: ReadonlyMap<string, string>, tasksOmitted = 0) {
+export function presentService(
+  service: ServiceRecord, tasks: readonly TaskRecord[], nodeNames: ReadonlyMap<string, string>, tasksOmitted = 0, defaults = DEFAULT_LIFECYCLE,
+) {
   const ordered = [...tasks].sort((a, b) => a.slot - b.slot || b.createdAt - a.createdAt);
   return {
-    ...serviceFields(service),
+    ...serviceFields(service, defaults),
     running: tasks.filter(isRunning).length,
+    healthy: tasks.filter(isHealthy).length,
     ...serviceStatus(service),
     tasks: ordered.map((t) => presentTask(t, nodeNames)),
     tasksOmitted,
@@ -85,10 +99,11 @@ export function presentService(service: ServiceRecord, tasks: readonly TaskRecor
 export type ServiceView = ReturnType<typeof presentService>;
 
 /** A service in GET /services: its tasks counted, not listed; `error` is why its latest failed task failed. */
-export function presentServiceSummary(service: ServiceRecord, counts: TaskCounts, error: string | null) {
+export function presentServiceSummary(service: ServiceRecord, counts: TaskCounts, error: string | null, defaults = DEFAULT_LIFECYCLE) {
   return {
-    ...serviceFields(service),
+    ...serviceFields(service, defaults),
     running: counts.running,
+    healthy: counts.healthy,
     ...serviceStatus(service),
     taskCounts: { total: counts.total, byState: counts.byState },
     error,
@@ -105,27 +120,27 @@ export function nodeNameMap(db: Db): Map<string, string> {
 export const SERVICE_HISTORY_LIMIT = 100;
 
 /** A service with its current tasks and its newest SERVICE_HISTORY_LIMIT dead ones: bounded by its replicas, not its history. */
-export function readService(db: Db, service: ServiceRecord): ServiceView {
+export function readService(db: Db, service: ServiceRecord, defaults = DEFAULT_LIFECYCLE): ServiceView {
   const { tasks, omitted } = db.transaction(() => listCurrentTasks(db, service.name, SERVICE_HISTORY_LIMIT))();
-  return presentService(service, tasks, nodeNameMap(db), omitted);
+  return presentService(service, tasks, nodeNameMap(db), omitted, defaults);
 }
 
 /** GET /services: every service summarised (counts, no task rows), read in one transaction. */
-export function readServiceSummaries(db: Db): ServiceSummary[] {
+export function readServiceSummaries(db: Db, defaults = DEFAULT_LIFECYCLE): ServiceSummary[] {
   return db.transaction(() => {
     const counts = taskCountsByService(db);
     const errors = lastErrorByService(db);
-    return listServices(db).map((s) => presentServiceSummary(s, counts.get(s.name) ?? emptyCounts(), errors.get(s.name) ?? null));
+    return listServices(db).map((s) => presentServiceSummary(s, counts.get(s.name) ?? emptyCounts(), errors.get(s.name) ?? null, defaults));
   })();
 }
 
 /** GET /services?tasks=true: every service with its tasks, each bounded as in readService. */
-export function readServices(db: Db): ServiceView[] {
+export function readServices(db: Db, defaults = DEFAULT_LIFECYCLE): ServiceView[] {
   return db.transaction(() => {
     const names = nodeNameMap(db);
     return listServices(db).map((s) => {
       const { tasks, omitted } = listCurrentTasks(db, s.name, SERVICE_HISTORY_LIMIT);
-      return presentService(s, tasks, names, omitted);
+      return presentService(s, tasks, names, omitted, defaults);
     });
   })();
 }
@@ -245,6 +260,7 @@ export function readState(db: Db, now: number, containersLimit = STATE_CONTAINER
       ports: s.ports,
       replicas: s.replicas,
       running: rows.counts.get(s.name)?.running ?? 0,
+      healthy: rows.counts.get(s.name)?.healthy ?? 0,
       state: s.state,
       version: s.version,
       error: rows.errors.get(s.name) ?? null,
@@ -259,6 +275,7 @@ export function readState(db: Db, now: number, containersLimit = STATE_CONTAINER
         node: nodeName(t.nodeId),
         state: t.state,
         desiredState: t.desiredState,
+        health: t.health,
         uptimeSeconds: t.state === 'RUNNING' ? seconds(now, t.startedAt) : null,
         cpuPercent: sample?.cpuPercent ?? null,
         memoryBytes: sample?.memoryBytes ?? null,

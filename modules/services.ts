@@ -4,14 +4,18 @@ import { BicycleError } from '../daemon/errors';
 import { requirePortsFree } from '../database/ports';
 import { DEFAULT_MAX_REPLICAS, requireReplicasWithinLimit } from '../database/replica-limit';
 import { decodeCursor, type TaskCursor } from '../database/task-summary';
-import { getService, listServices, listTasks } from '../database/queries';
+import { getService, listServices, listServiceVersions, listTasks, type ServiceRecord } from '../database/queries';
 import { isTerminalTaskState } from '../database/task-state';
 import { proposeOrThrow, readBarrier, waitUntil, type RestContext } from './context';
 import { isReplay } from './idempotency';
 import { readService, readServiceSummaries, readServices, readTaskPage } from './present';
-import { parseFlag, parseInteger, parseNewService, parseServiceChanges, parseServiceName } from './validation';
+import { DEFAULT_LIFECYCLE, presentVersion } from './present-lifecycle';
+import { parseFlag, parseInteger, parseNewService, parseRollback, parseServiceChanges, parseServiceName } from './validation';
 
 const MAX_WAIT_SECONDS = 3600;
+
+/** Where `?wait=true` stops waiting: converged, or a rollout stopped at a decision. */
+const SETTLED: ReadonlySet<string> = new Set(['RUNNING', 'PAUSED', 'ROLLED_BACK']);
 const DEFAULT_TASK_PAGE = 500;
 const MAX_TASK_PAGE = 5000;
 
@@ -31,6 +35,9 @@ function parseCursor(value: unknown): TaskCursor | null {
 export function servicesRouter(ctx: RestContext): Router {
   const router = new Router();
   const maxReplicas = ctx.maxReplicas ?? DEFAULT_MAX_REPLICAS;
+  const defaults = ctx.lifecycleDefaults ?? DEFAULT_LIFECYCLE;
+  /** The service as every answer shows it, the cluster's defaults filling in its policies. */
+  const view = (service: ServiceRecord) => readService(ctx.db, service, defaults);
 
   const requireService = (name: string) => {
     const service = getService(ctx.db, parseServiceName(name));
@@ -38,17 +45,21 @@ export function servicesRouter(ctx: RestContext): Router {
     return service;
   };
 
-  /** Converged: the service is RUNNING (every slot runs its current version, nothing else is still stopping). */
+  /**
+   * Settled: the service is RUNNING (every slot runs its current version,
+   * nothing else is still stopping), or an update or rollback has stopped
+   * at a decision (PAUSED, ROLLED_BACK) that the answer shows.
+   */
   const waitForConverged = async (name: string, query: Record<string, unknown>) => {
     if (!parseFlag(query.wait, 'wait', false)) return;
     const timeoutMs = parseInteger(query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS) * 1000;
-    await waitUntil(ctx, () => getService(ctx.db, name)?.state === 'RUNNING', timeoutMs);
+    await waitUntil(ctx, () => SETTLED.has(getService(ctx.db, name)?.state ?? 'RUNNING'), timeoutMs);
   };
 
   router.get('/services', async (k) => {
     const withTasks = parseFlag(k.query.tasks, 'tasks', false);
     await readBarrier(ctx, k.query);
-    k.body = { services: withTasks ? readServices(ctx.db) : readServiceSummaries(ctx.db) };
+    k.body = { services: withTasks ? readServices(ctx.db, defaults) : readServiceSummaries(ctx.db, defaults) };
   });
 
   router.post('/services', async (k) => {
@@ -73,12 +84,12 @@ export function servicesRouter(ctx: RestContext): Router {
     await waitForConverged(input.name, k.query);
     k.status = 201;
     k.set('Location', `/services/${input.name}`);
-    k.body = readService(ctx.db, requireService(input.name));
+    k.body = view(requireService(input.name));
   });
 
   router.get('/services/:name', async (k) => {
     await readBarrier(ctx, k.query);
-    k.body = readService(ctx.db, requireService(k.params.name!));
+    k.body = view(requireService(k.params.name!));
   });
 
   /** Every task of the service, history included, a page at a time: follow `next` until it is null. */
@@ -100,7 +111,32 @@ export function servicesRouter(ctx: RestContext): Router {
     await proposeOrThrow(ctx, { type: 'service.update', name: service.name, changes, maxReplicas, at: ctx.now() });
     ctx.log.info('service updated', { service: service.name, changes: Object.keys(changes).join(',') });
     await waitForConverged(service.name, k.query);
-    k.body = readService(ctx.db, requireService(service.name));
+    k.body = view(requireService(service.name));
+  });
+
+  /**
+   * Back to an earlier spec: `{ "version": N }`, or without a body the one
+   * the current update started from (else the one before the current). The
+   * rollback policy rolls it out; `?wait=true` as for PATCH.
+   */
+  router.post('/services/:name/rollback', async (k) => {
+    const service = requireService(k.params.name!);
+    const { toVersion } = parseRollback(k.request.body);
+    parseFlag(k.query.wait, 'wait', false);
+    parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS);
+    const reason = toVersion === undefined ? 'rollback asked for' : `rollback to version ${toVersion} asked for`;
+    await proposeOrThrow(ctx, { type: 'service.rollback', name: service.name, ...(toVersion === undefined ? {} : { toVersion }), reason, at: ctx.now() });
+    ctx.log.info('service rollback requested', { service: service.name, toVersion: toVersion ?? 'previous' });
+    await waitForConverged(service.name, k.query);
+    k.body = view(requireService(service.name));
+  });
+
+  /** The recorded spec versions (the newest few), newest first; `current` marks the one the service runs. */
+  router.get('/services/:name/history', async (k) => {
+    await readBarrier(ctx, k.query);
+    const service = requireService(k.params.name!);
+    const versions = listServiceVersions(ctx.db, service.name);
+    k.body = { versions: versions.map((v) => presentVersion(v, service.specVersion)) };
   });
 
   router.delete('/services/:name', async (k) => {
@@ -114,18 +150,18 @@ export function servicesRouter(ctx: RestContext): Router {
     const service = requireService(name);
     const wait = parseFlag(k.query.wait, 'wait', false);
     const timeoutMs = parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS) * 1000;
-    const view = readService(ctx.db, service);
+    const before = view(service);
     await proposeOrThrow(ctx, { type: 'service.delete', name: service.name, at: ctx.now() });
     ctx.log.info('service deletion requested', { service: service.name });
     if (wait && (await waitUntil(ctx, () => !getService(ctx.db, service.name), timeoutMs))) {
       k.status = 200;
-      k.body = { ...view, state: 'DELETED', running: 0, tasks: [], tasksOmitted: 0 };
+      k.body = { ...before, state: 'DELETED', running: 0, healthy: 0, tasks: [], tasksOmitted: 0 };
       return;
     }
     k.status = 202;
     // A service with no placed task may be gone already: that is a finished deletion, not a 404.
     const now = getService(ctx.db, service.name);
-    k.body = now ? readService(ctx.db, now) : { ...view, state: 'DELETED', running: 0, tasks: [], tasksOmitted: 0 };
+    k.body = now ? view(now) : { ...before, state: 'DELETED', running: 0, healthy: 0, tasks: [], tasksOmitted: 0 };
   });
 
   /** Opt-in rebalance: even out the replicas over the nodes, a few at a time. */
@@ -134,7 +170,7 @@ export function servicesRouter(ctx: RestContext): Router {
     await proposeOrThrow(ctx, { type: 'service.rebalance', name: service.name, requested: true, at: ctx.now() });
     ctx.log.info('rebalance requested', { service: service.name });
     k.status = 202;
-    k.body = readService(ctx.db, requireService(service.name));
+    k.body = view(requireService(service.name));
   });
 
   router.post('/rebalance', async (k) => {

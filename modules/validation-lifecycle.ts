@@ -30,6 +30,8 @@ function duration(minMs = 0) {
       ],
       { error: DURATION },
     )
+    // A pattern cannot say a duration's bounds: the fuzz test draws valid ones from these.
+    .meta({ examples: ['5s', '1m30s', '250ms', '2h', 1500] })
     .transform((value, ctx) => {
       const ms = parseDuration(value);
       if (ms === null) ctx.addIssue({ code: 'custom', message: DURATION });

@@ -91,6 +91,7 @@ const app = createApp({
   dataDir: config.dataDir,
   advertise: config.advertise,
   maxReplicas: config.deployment.maxReplicas,
+  lifecycleDefaults: { updateParallelism: config.deployment.updateParallelism, stopGracePeriodMs: config.deployment.stopGracePeriodMs },
   now: () => Date.now(),
   containerLogs,
   followDaemonLog,

@@ -20,6 +20,8 @@ export interface JsonSchema {
   enum?: unknown[];
   const?: unknown;
   anyOf?: JsonSchema[];
+  /** Values the schema accepts, for what its other keywords cannot bound (a duration's text). */
+  examples?: unknown[];
 }
 
 const SMALL = 4;
@@ -28,6 +30,11 @@ const SMALL = 4;
 export function validFrom(schema: JsonSchema): fc.Arbitrary<unknown> {
   if (schema.const !== undefined) return fc.constant(schema.const);
   if (schema.enum) return fc.constantFrom(...schema.enum);
+  // Mostly the examples, sometimes what the other keywords allow (which they may not bound).
+  if (schema.examples?.length) {
+    const { examples, ...rest } = schema;
+    return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...examples) }, { weight: 1, arbitrary: validFrom(rest) });
+  }
   if (schema.anyOf) return fc.oneof(...schema.anyOf.map(validFrom));
   switch (schema.type) {
     case 'object': {

@@ -52,6 +52,7 @@ describe('the REST API under schema-driven fuzzing', () => {
   test(`${RUNS} requests: no 5xx, every refusal the JSON error, nothing stored changed by a refusal`, async (t) => {
     const create = nearFrom(schemaOf(REQUEST_SCHEMAS.createService)).map((body): Request => ({ method: 'POST', path: '/services', body: tame(body) }));
     const update = nearFrom(schemaOf(REQUEST_SCHEMAS.updateService)).map((body): Request => ({ method: 'PATCH', path: '/services/keep', body: tame(body) }));
+    const rollback = nearFrom(schemaOf(REQUEST_SCHEMAS.rollbackRequest)).map((body): Request => ({ method: 'POST', path: '/services/keep/rollback', body }));
     const node = nearFrom(schemaOf(REQUEST_SCHEMAS.updateNode)).map((body): Request => ({ method: 'PATCH', path: `/nodes/${nodeId}`, body }));
     const query = fc
       .tuple(fc.constantFrom('/services/keep/logs?tail=', '/services?wait=true&timeout=', '/services/keep?consistent=', '/logs?tail='), fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('0x10', '1e3', '-1', '99999999999', '%00', 'true')))
@@ -63,7 +64,7 @@ describe('the REST API under schema-driven fuzzing', () => {
     let before = await stored();
     const seen = new Map<number, number>();
     await fc.assert(
-      fc.asyncProperty(fc.oneof(create, update, node, query, raw, names), async (req) => {
+      fc.asyncProperty(fc.oneof(create, update, rollback, node, query, raw, names), async (req) => {
         const res = req.raw !== undefined
           ? await call(daemon.url, req.method, req.path, req.raw, { 'content-type': 'application/json' })
           : await call(daemon.url, req.method, req.path, req.body);
