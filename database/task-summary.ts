@@ -147,16 +147,18 @@ export function liveContainerCounts(db: Db): { total: number; byService: Map<str
 
 /**
  * A service's tasks as the leader's orchestrator reads them each pass:
- * a task that ended carries no container id and no error (neither reads
- * them, and in a crash loop such tasks are most of the rows, each with a
- * 64-character id and a sentence), so a pass holds less per row.
+ * a task that ended carries no container id, and no error unless it is a
+ * failure of the current spec version (an update's verdict names it), since
+ * in a crash loop such tasks are most of the rows, each with a 64-character
+ * id and a sentence: a pass holds less per row.
  */
 export function listTasksForOrchestration(db: Db, serviceName: string): TaskRecord[] {
   return prepared(
     db,
     `SELECT id, service_name, slot, spec_version, node_id, state, desired_state,
        CASE WHEN state IN ${TERMINAL} THEN NULL ELSE container_id END AS container_id,
-       CASE WHEN state IN ${TERMINAL} THEN NULL ELSE error END AS error,
+       CASE WHEN state IN ${TERMINAL} AND NOT (state = 'FAILED' AND spec_version = (SELECT spec_version FROM services WHERE name = tasks.service_name))
+         THEN NULL ELSE error END AS error,
        exit_code, started_at, health, created_at, updated_at
      FROM tasks WHERE service_name = ? ORDER BY slot, created_at`,
   )

@@ -94,7 +94,8 @@ async function watchEngine(): Promise<void> {
     unwatch = await runtime.watch(
       labels,
       (event) => {
-        if (['die', 'stop', 'destroy', 'start', 'oom', 'kill'].includes(event.action)) {
+        // `health_status: healthy` and the like: a replica's health changed, which the agent reports and the traffic manager follows.
+        if (['die', 'stop', 'destroy', 'start', 'oom', 'kill'].includes(event.action) || event.action.startsWith('health_status')) {
           agentLoop.wake();
           if (traffic) trafficLoop.wake();
         }

@@ -42,3 +42,31 @@ export async function removeClusterContainers(docker: Docker, clusterId: string)
   const list = await clusterContainers(docker, clusterId);
   await Promise.all(list.map((c) => docker.getContainer(c.id).remove({ force: true }).catch(() => undefined)));
 }
+
+/** Runs a command in a container (by id) and returns what it printed (stdout and stderr). */
+export async function execInContainer(docker: Docker, containerId: string, cmd: string[]): Promise<string> {
+  const exec = await docker.getContainer(containerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (d: Buffer) => chunks.push(d));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  // Demultiplex Docker's 8-byte frame headers.
+  const raw = Buffer.concat(chunks);
+  let out = '';
+  for (let i = 0; i + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(i + 4);
+    out += raw.subarray(i + 8, i + 8 + size).toString();
+    i += 8 + size;
+  }
+  return out;
+}
+
+/** Runs a command in the first running container of `service`. */
+export async function execIn(docker: Docker, service: string, cmd: string[]): Promise<string> {
+  const [info] = await docker.listContainers({ filters: { label: [`io.bicycle.service=${service}`], status: ['running'] } });
+  if (!info) throw new Error(`no running container of ${service}`);
+  return execInContainer(docker, info.Id, cmd);
+}

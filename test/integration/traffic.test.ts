@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import type Docker from 'dockerode';
 import { freePort, startDaemon, removeDataDir, type TestDaemon } from '../helpers/daemon';
-import { requireDocker, TEST_IMAGE } from '../helpers/docker';
+import { execIn, requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api } from '../helpers/api';
 import { waitFor } from '../helpers/wait';
 import { chainPrefix } from '../../daemon/traffic/rules';
@@ -20,29 +20,6 @@ function natRules(): string {
   const out = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`this test reads the kernel's rules and needs iptables-save: ${out.stderr}`);
   return out.stdout;
-}
-
-/** Runs a command in the first running container of `service`. */
-async function execIn(docker: Docker, service: string, cmd: string[]): Promise<string> {
-  const [info] = await docker.listContainers({ filters: { label: [`io.bicycle.service=${service}`], status: ['running'] } });
-  if (!info) throw new Error(`no running container of ${service}`);
-  const exec = await docker.getContainer(info.Id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({});
-  const chunks: Buffer[] = [];
-  await new Promise<void>((resolve, reject) => {
-    stream.on('data', (d: Buffer) => chunks.push(d));
-    stream.on('end', resolve);
-    stream.on('error', reject);
-  });
-  // Demultiplex Docker's 8-byte frame headers.
-  const raw = Buffer.concat(chunks);
-  let out = '';
-  for (let i = 0; i + 8 <= raw.length; ) {
-    const size = raw.readUInt32BE(i + 4);
-    out += raw.subarray(i + 8, i + 8 + size).toString();
-    i += 8 + size;
-  }
-  return out;
 }
 
 describe('published ports on one node (the traffic manager on the real engine)', () => {
