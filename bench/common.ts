@@ -1,7 +1,8 @@
 /**
  * Shared pieces of the benchmarks (not the Raft ones): tables, medians and
- * percentiles, the results directory, the engine check, and cleanup that
- * runs on failure and on SIGINT/SIGTERM too.
+ * percentiles, the machine's load and busy share, the results directory,
+ * the engine check, and cleanup that runs on failure and on SIGINT/SIGTERM
+ * too.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,36 @@ import Docker from 'dockerode';
 export const ROOT = join(__dirname, '..', '..');
 export const TEST_IMAGE = 'bicycle/busybox:test';
 export const DOCKER_SOCKET = process.env.BICYCLE_DOCKER_SOCKET ?? '/var/run/docker.sock';
+
+/** The 1-, 5- and 15-minute load averages, as /proc/loadavg prints them. */
+export function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** The nearest-rank percentile q (0–1) of `values`; NaN when there are none. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** Clock ticks of both CPUs since boot (/proc/stat): busy (all but idle and iowait) and in all. */
+export function machineTicks(): { busy: number; total: number } {
+  const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const n = v.map(Number);
+  const all = n.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: all - n[3]! - n[4]!, total: all };
+}
+
+/** The machine's busy share, in %, between two machineTicks() readings. */
+export function busyPct(from: { busy: number; total: number }, to: { busy: number; total: number }): number {
+  return Math.round((1000 * (to.busy - from.busy)) / Math.max(1, to.total - from.total)) / 10;
+}
+
+/** Running containers labelled `label` on each engine, in the engines' order. */
+export async function containersByEngine(engines: readonly Docker[], label: string): Promise<Docker.ContainerInfo[][]> {
+  return Promise.all(engines.map((d) => d.listContainers({ filters: { label: [label], status: ['running'] } })));
+}
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;
@@ -50,7 +81,7 @@ export function machine(): Record<string, string | number> {
     node: process.version,
     docker: run('docker', ['-H', `unix://${DOCKER_SOCKET}`, 'version', '--format', '{{.Server.Version}}']),
     dockerSocket: DOCKER_SOCKET,
-    loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    loadAverage: loadAverage(),
   };
 }
 

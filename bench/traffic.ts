@@ -39,17 +39,19 @@
  *   node dist/bench/traffic.js      (root: namespaces, engines, a route)
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import Docker from 'dockerode';
-import { freeSubnet, Lab } from '../scripts/lab/lab';
-import { getOnce, startLoad } from '../scripts/lab/http-load';
+import type Docker from 'dockerode';
+import type { Lab } from '../scripts/lab/lab';
+import { getOnce } from '../scripts/lab/http-load';
 import { waitFor } from '../scripts/lab/wait-for';
-import { fixed, median, onCleanup, requireEngine, ROOT, runBenchmark, sleep, table, TEST_IMAGE, writeResults } from './common';
+import { labApi as api, startBicycleLab } from './bicycle-lab';
+import { containersByEngine, fixed, loadAverage, machineTicks, median, onCleanup, percentile, requireEngine, runBenchmark, sleep, table, TEST_IMAGE, writeResults } from './common';
+import { underLoad, type LoadWindow } from './load-window';
+import { meshProblem, removeSwarmService, startSwarmLab, swarmDocker, type SwarmLab } from './swarm-lab';
 
 const SECONDS = Number(process.env.BENCH_TRAFFIC_SECONDS ?? 2.5);
 const ROUNDS = Number(process.env.BENCH_TRAFFIC_ROUNDS ?? 4);
@@ -64,12 +66,10 @@ const PORT = 8080;
 const SERVICE = 'web';
 const HTTPD = ['httpd', '-f', '-p', '80', '-h', '/www'];
 const BULK_COMMAND = ['sh', '-c', `dd if=/dev/zero of=/www/big bs=1M count=${BULK_MIB} 2>/dev/null && exec ${HTTPD.join(' ')}`];
-const SWARM_SCRIPT = join(ROOT, 'bench', 'swarm-cluster.sh');
 const SWARM_LABEL = `com.docker.swarm.service.name=${SERVICE}`;
 const BICYCLE_LABEL = `io.bicycle.service=${SERVICE}`;
 
 const exec = promisify(execFile);
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 // ---------------------------------------------------------------- the client
 
@@ -184,13 +184,6 @@ async function closedLoop(host: string, port: number, connections: number, secon
   return { requests: latenciesUs.length, failed, errors, busyPorts, seconds: (performance.now() - t0) / 1000, latenciesUs };
 }
 
-/** The nearest-rank percentile q (0–1) of `values`. */
-function percentile(values: readonly number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 interface AutocannonResult {
   requests: { total: number };
   duration: number;
@@ -223,13 +216,6 @@ function processCpu(pid: number, children = false): Cpu {
 
 const minus = (a: Cpu, b: Cpu): Cpu => ({ userMs: a.userMs - b.userMs, sysMs: a.sysMs - b.sysMs });
 const total = (c: Cpu) => c.userMs + c.sysMs;
-
-function machineTicks(): { busy: number; total: number } {
-  const [, ...v] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-  const n = v.map(Number);
-  const all = n.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: all - n[3]! - n[4]!, total: all };
-}
 
 /** The server process of a container: its first process, or the child of the init the engine put in front of it. */
 function serverPid(containerPid: number): number {
@@ -472,28 +458,6 @@ function summarize(path: Path, samples: RoundSample[], floorSamples: RoundSample
 
 // ---------------------------------------------------------------- Bicycle
 
-async function api(lab: Lab, method: string, path: string, body?: unknown, timeoutMs = 90_000): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${lab.host(1).url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, body: parsed };
-}
-
-/** Running containers of `label` per engine. */
-async function containersByEngine(engines: Docker[], label: string): Promise<Docker.ContainerInfo[][]> {
-  return Promise.all(engines.map((d) => d.listContainers({ filters: { label: [label], status: ['running'] } })));
-}
-
 interface BicycleSide {
   lab: Lab;
   paths: Path[];
@@ -504,10 +468,7 @@ interface BicycleSide {
 }
 
 async function bicycleSetup(): Promise<BicycleSide> {
-  const lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-traffic-')), 3, { subnet: freeSubnet() });
-  let down: Promise<void> | undefined;
-  onCleanup(() => (down ??= lab.down()));
-  await lab.up();
+  const lab = await startBicycleLab('bicycle-traffic-');
   const res = await api(lab, 'POST', '/services?wait=true&timeout=90', { name: SERVICE, image: TEST_IMAGE, replicas: 1, command: BULK_COMMAND, ports: [{ published: PORT, target: 80 }] });
   if (res.status !== 201) throw new Error(`POST /services answered ${res.status}: ${JSON.stringify(res.body)}`);
   const byEngine = await containersByEngine(lab.hosts.map((h) => h.docker), BICYCLE_LABEL);
@@ -544,68 +505,12 @@ async function bicycleSetup(): Promise<BicycleSide> {
   };
 }
 
-interface UpdateResult {
+interface UpdateResult extends LoadWindow {
   system: string;
   publishing: string;
   replicas: number;
   parallelism: number;
   order: string;
-  ok: number;
-  failed: number;
-  errors: Record<string, number>;
-  /** Request → the update reported done. */
-  updateSeconds: number;
-  /** The whole load window (from 1 s before the request to 3 s after it was done). */
-  loadSeconds: number;
-  /** The loop's own figures in the second before the update and during it: requests answered per second, latency (ms). */
-  beforeUpdate: { requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; machineBusyPct: number };
-  duringUpdate: { requestsPerSecond: number; p50Ms: number; p99Ms: number; maxMs: number; machineBusyPct: number };
-  /** Failures by the target they went to. */
-  failedByTarget: Record<string, number>;
-  /** Containers of the service before and after: every one replaced. */
-  replaced: boolean;
-  firstFailures: Array<{ target: string; atMs: number; error: string }>;
-  loadAverage: string;
-}
-
-/** Runs `update` under a loop of 8 connections through every host's published port; `done` says when the update is over. */
-async function underLoad(targets: string[], engines: Docker[], label: string, update: () => Promise<number>): Promise<Omit<UpdateResult, 'system' | 'publishing' | 'replicas' | 'parallelism' | 'order'>> {
-  const before = new Set((await containersByEngine(engines, label)).flat().map((c) => c.Id));
-  const t0 = Date.now();
-  const load = startLoad(targets, { connections: CONNECTIONS, path: '/', timeoutMs: 5000 });
-  const m0 = machineTicks();
-  await sleep(1000);
-  const updateAt = Date.now();
-  const m1 = machineTicks();
-  const updateSeconds = await update();
-  const m2 = machineTicks();
-  const busyPct = (a: { busy: number; total: number }, b: { busy: number; total: number }) => Math.round((1000 * (b.busy - a.busy)) / Math.max(1, b.total - a.total)) / 10;
-  await sleep(3000);
-  const result = await load.stop();
-  const ms = (from: number, to: number) => {
-    const within = result.samples.filter((x) => x.error === null && x.startedAt >= from && x.startedAt < to).map((x) => x.endedAt - x.startedAt);
-    return { requestsPerSecond: Math.round(within.length / ((to - from) / 1000)), p50Ms: percentile(within, 0.5), p99Ms: percentile(within, 0.99), maxMs: within.length ? Math.max(...within) : NaN };
-  };
-  const after = (await containersByEngine(engines, label)).flat().map((c) => c.Id);
-  const errors: Record<string, number> = {};
-  const failedByTarget: Record<string, number> = {};
-  for (const f of result.failed) {
-    errors[f.error!] = (errors[f.error!] ?? 0) + 1;
-    failedByTarget[f.target] = (failedByTarget[f.target] ?? 0) + 1;
-  }
-  return {
-    ok: result.ok,
-    failed: result.failed.length,
-    errors,
-    updateSeconds,
-    loadSeconds: (Date.now() - t0) / 1000,
-    beforeUpdate: { ...ms(t0, updateAt), machineBusyPct: busyPct(m0, m1) },
-    duringUpdate: { ...ms(updateAt, updateAt + updateSeconds * 1000), machineBusyPct: busyPct(m1, m2) },
-    failedByTarget,
-    replaced: after.length > 0 && after.every((id) => !before.has(id)),
-    firstFailures: result.failed.slice(0, 10).map((f) => ({ target: f.target, atMs: f.startedAt - t0, error: f.error! })),
-    loadAverage: loadAverage(),
-  };
 }
 
 async function bicycleUpdate(side: BicycleSide): Promise<UpdateResult> {
@@ -619,7 +524,7 @@ async function bicycleUpdate(side: BicycleSide): Promise<UpdateResult> {
   const targets = lab.hosts.map((h) => `${h.ip}:${PORT}`);
   for (const t of targets) await waitFor(`${t} to answer`, () => getOnce(t).then(() => true), 20_000, 100);
   await sleep(1000);
-  const measured = await underLoad(targets, engines, BICYCLE_LABEL, async () => {
+  const measured = await underLoad(targets, CONNECTIONS, engines, BICYCLE_LABEL, async () => {
     const t = performance.now();
     const res = await api(lab, 'PATCH', `/services/${SERVICE}?wait=true&timeout=120`, { env: { ROUND: '2' } }, 130_000);
     if (res.status !== 200 || res.body.state !== 'RUNNING') throw new Error(`PATCH /services/${SERVICE} answered ${res.status}: ${JSON.stringify(res.body)}`);
@@ -630,21 +535,12 @@ async function bicycleUpdate(side: BicycleSide): Promise<UpdateResult> {
 
 // ---------------------------------------------------------------- Swarm
 
-interface SwarmSide {
-  sockets: string[];
-  engines: Docker[];
-  ips: string[];
-  dirs: string[];
+interface SwarmSide extends SwarmLab {
   mesh: boolean;
   /** Why the routing mesh was not measured, with what showed it. */
   meshProblem: string | null;
   paths: Path[];
   local: number;
-}
-
-async function swarmDocker(socket: string, args: string[], timeoutMs = 60_000): Promise<string> {
-  const { stdout } = await exec('docker', ['-H', `unix://${socket}`, ...args], { timeout: timeoutMs });
-  return stdout.trim();
 }
 
 async function swarmTask(engines: Docker[]): Promise<{ engine: number; container: Docker.ContainerInfo }> {
@@ -663,38 +559,22 @@ async function swarmServing(socket: string, containerId: string): Promise<void> 
   }, 60_000, 500);
 }
 
-async function swarmRemoveService(side: { sockets: string[]; engines: Docker[] }): Promise<void> {
-  await swarmDocker(side.sockets[0]!, ['service', 'rm', SERVICE]);
-  await waitFor('the Swarm service\'s containers gone', async () => (await Promise.all(side.engines.map((d) => d.listContainers({ all: true, filters: { label: [SWARM_LABEL] } })))).every((l) => l.length === 0), 60_000, 250);
-}
+const swarmRemoveService = (side: SwarmLab) => removeSwarmService(side, SERVICE);
 
 async function swarmSetup(): Promise<SwarmSide> {
-  let stopped: Promise<void> | undefined;
-  onCleanup(() => (stopped ??= exec(SWARM_SCRIPT, ['stop'], { timeout: 120_000 }).then(
-    () => undefined,
-    (e: Error) => void process.stderr.write(`swarm-cluster stop: ${e.message}\n`),
-  )));
-  const { stdout } = await exec(SWARM_SCRIPT, ['start'], { timeout: 180_000 });
-  const sockets = stdout.trim().split('\n').slice(-3).map((s) => s.replace(/^unix:\/\//, ''));
-  const engines = await Promise.all(sockets.map((s) => requireEngine(s)));
-  const ips = [1, 2, 3].map((n) => `10.77.0.${n}`);
-  const dirs = sockets.map((s) => join(s, '..'));
-  const side = { sockets, engines };
+  const side = await startSwarmLab();
+  const { sockets, engines, ips } = side;
   const create = (publish: string) =>
     swarmDocker(sockets[0]!, ['service', 'create', '--detach', '--name', SERVICE, '--init', '--publish', publish, '--replicas', '1', '--stop-grace-period', '2s', TEST_IMAGE, ...BULK_COMMAND]);
 
   await create(`published=${PORT},target=80`);
   let task = await swarmTask(engines);
   await swarmServing(sockets[task.engine - 1]!, task.container.Id);
-  // The routing mesh: does any node answer on the published port within 10 s of the task serving?
-  const answers = await Promise.all(ips.map((ip) => waitFor(`${ip}:${PORT}`, () => getOnce(`${ip}:${PORT}`, '/', 1000).then(() => true), 10_000, 250).then(() => 'answers', (e: Error) => e.message.replace(/^.*last: /, ''))));
-  let mesh = answers.every((a) => a === 'answers');
-  let meshProblem: string | null = null;
+  // The routing mesh: does every node answer on the published port within 10 s of the task serving?
+  const problem = await meshProblem(side, PORT);
+  const mesh = problem === null;
   if (!mesh) {
-    const logs = dirs.map((d) => (existsSync(join(d, 'dockerd.log')) ? readFileSync(join(d, 'dockerd.log'), 'utf8') : ''));
-    const ipvs = logs.map((l) => /level=error msg="(Could not get ipvs family information[^"]*)"/.exec(l)?.[1]).find(Boolean);
-    meshProblem = `with -p ${PORT}:80 (the routing mesh) the nodes answered: ${answers.map((a, i) => `${ips[i]} ${a}`).join('; ')}` + (ipvs ? `; the engines logged: ${ipvs}` : '');
-    process.stderr.write(`traffic: Swarm's routing mesh does not serve here (${meshProblem}); host-mode publishing instead\n`);
+    process.stderr.write(`traffic: Swarm's routing mesh does not serve here (${problem}); host-mode publishing instead\n`);
     await swarmRemoveService(side);
     await create(`mode=host,published=${PORT},target=80`);
     task = await swarmTask(engines);
@@ -708,7 +588,7 @@ async function swarmSetup(): Promise<SwarmSide> {
     { id: 'swarm-local', system: 'swarm', label: `swarm local${mesh ? '' : ' (host-mode port)'}: engine ${local} ${ips[local - 1]}:${PORT}`, host: ips[local - 1]!, port: PORT, containerPid: info.State.Pid },
   ];
   if (mesh) paths.push({ id: 'swarm-remote', system: 'swarm', label: `swarm remote: engine ${remote} ${ips[remote - 1]}:${PORT}`, host: ips[remote - 1]!, port: PORT, containerPid: info.State.Pid });
-  return { sockets, engines, ips, dirs, mesh, meshProblem, paths, local };
+  return { ...side, mesh, meshProblem: problem, paths, local };
 }
 
 async function swarmUpdate(side: SwarmSide): Promise<UpdateResult> {
@@ -729,7 +609,7 @@ async function swarmUpdate(side: SwarmSide): Promise<UpdateResult> {
   for (const t of targets) await waitFor(`${t} to answer`, () => getOnce(t).then(() => true), 20_000, 100);
   await sleep(1000);
   const service = side.engines[0]!.getService(SERVICE);
-  const measured = await underLoad(targets, side.engines, SWARM_LABEL, async () => {
+  const measured = await underLoad(targets, CONNECTIONS, side.engines, SWARM_LABEL, async () => {
     const t = performance.now();
     await swarmDocker(side.sockets[0]!, ['service', 'update', '--detach', '--env-add', 'ROUND=2', SERVICE]);
     const state = await waitFor('the Swarm update to finish', async () => {

@@ -1,0 +1,37 @@
+/**
+ * A Bicycle lab of three hosts for a benchmark (scripts/lab/, docs/lab.md),
+ * taken down by the benchmark's cleanup whatever way it ends, and its REST
+ * API on host 1.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freeSubnet, Lab } from '../scripts/lab/lab';
+import { onCleanup } from './common';
+
+/** Brings a 3-host lab up on a free subnet, its files under a new temporary directory named `prefix`…; its removal is registered first. */
+export async function startBicycleLab(prefix: string): Promise<Lab> {
+  const lab = new Lab(mkdtempSync(join(tmpdir(), prefix)), 3, { subnet: freeSubnet() });
+  let down: Promise<void> | undefined;
+  onCleanup(() => (down ??= lab.down()));
+  await lab.up();
+  return lab;
+}
+
+/** One request to host 1's REST API; the body parsed as JSON when it is JSON. Rejects only when no answer comes within timeoutMs. */
+export async function labApi(lab: Lab, method: string, path: string, body?: unknown, timeoutMs = 90_000): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${lab.host(1).url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body: parsed };
+}
