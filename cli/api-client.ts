@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Availability, ClusterNode, ClusterState, JoinToken, Service, ServicePatch, ServiceSpec, ServiceSummary, Task } from './types';
+import type {
+  Availability, ClusterNode, ClusterState, JoinToken, Service, ServicePatch, ServiceSpec, ServiceSummary, ServiceVersion, Task,
+} from './types';
 
 /** An error answered by the daemon, or a failure to reach it. */
 export class ApiError extends Error {
@@ -89,6 +91,16 @@ export class ApiClient {
 
   updateService(name: string, patch: ServicePatch): Promise<Service> {
     return this.json<Service>('PATCH', `/services/${enc(name)}`, patch);
+  }
+
+  /** POST /services/:name/rollback: back to `toVersion`, or to the version before the current one. */
+  rollbackService(name: string, toVersion?: number): Promise<Service> {
+    return this.json<Service>('POST', `/services/${enc(name)}/rollback`, toVersion === undefined ? {} : { version: toVersion });
+  }
+
+  /** GET /services/:name/history: the recorded spec versions, newest first. */
+  async serviceHistory(name: string): Promise<ServiceVersion[]> {
+    return (await this.json<{ versions: ServiceVersion[] }>('GET', `/services/${enc(name)}/history`)).versions;
   }
 
   removeService(name: string): Promise<Service> {

@@ -1,7 +1,7 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ApiClient } from './api-client';
 import { normaliseHost } from './host';
-import { parseSeconds } from './parse';
+import { parseCount, parseSeconds } from './parse';
 import { realWaitDeps, type WaitDeps } from './wait';
 
 /** The client for the daemon named by the global --host / BICYCLE_HOST. */
@@ -30,6 +30,27 @@ export function withWaitOptions(cmd: Command): Command {
         .argParser(parseSeconds)
         .default(DEFAULT_TIMEOUT_SECONDS),
     );
+}
+
+export const DEFAULT_MAX_FAILURES = 3;
+
+/**
+ * Adds --max-failures to `service add` and `update`: stop waiting once every
+ * replica has failed more than N times. The daemon keeps the newest few dead
+ * tasks of a slot (5), so N counts up to 4.
+ */
+export function withMaxFailures(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--max-failures <n>', 'stop waiting (exit 1) once every replica has failed more than N times, printing why (0-4)')
+      .argParser(parseMaxFailures)
+      .default(DEFAULT_MAX_FAILURES),
+  );
+}
+
+function parseMaxFailures(text: string): number {
+  const n = parseCount(text);
+  if (n > 4) throw new InvalidArgumentError(`at most 4: the daemon keeps a replica's newest 5 failures, got "${text}"`);
+  return n;
 }
 
 /** Where waiting commands get time and report progress; tests may swap it. */

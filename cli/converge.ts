@@ -17,6 +17,21 @@ export interface WaitGoal {
    * created the first task from it.
    */
   minTaskVersion?: number;
+  /**
+   * The spec version the caller's own change made (`update` reads it from
+   * the daemon's answer): an automatic rollback from it is the update's
+   * failure, not its success.
+   */
+  rolloutVersion?: number;
+  /** Set by `rollback`: done once the rollback has completed, not merely converged. */
+  rollback?: boolean;
+  /** Give up (exit 1) once every replica has failed more than this many times at the required version. */
+  maxFailures?: number;
+}
+
+/** An update or rollback under way or stopped half-way: not converged whatever the counts say. */
+export function isRollingState(state: string): boolean {
+  return state === 'UPDATING' || state === 'ROLLING_BACK' || state === 'PAUSED';
 }
 
 function taskVersion(task: Task): number {
@@ -41,7 +56,17 @@ export function requiredTaskVersion(service: Service, goal: WaitGoal = {}): numb
   return Math.max(newestTaskVersion(service), goal.minTaskVersion ?? 0);
 }
 
-function wantedTasks(service: Service): Task[] {
+/**
+ * At the required version: the very one when the daemon says which (a
+ * rollback goes back to an older one, so newer is not current), else at
+ * least it.
+ */
+export function atRequiredVersion(task: Task, service: Service, goal: WaitGoal = {}): boolean {
+  const version = requiredTaskVersion(service, goal);
+  return service.specVersion !== undefined ? taskVersion(task) === version : taskVersion(task) >= version;
+}
+
+export function wantedTasks(service: Service): Task[] {
   return service.tasks.filter((t) => t.desiredState === 'RUNNING');
 }
 
@@ -50,9 +75,8 @@ function wantedTasks(service: Service): Task[] {
  * is RUNNING at the required version (see requiredTaskVersion).
  */
 export function isConverged(service: Service, goal: WaitGoal = {}): boolean {
-  if (service.running !== service.replicas) return false;
-  const version = requiredTaskVersion(service, goal);
-  return wantedTasks(service).every((t) => t.state === 'RUNNING' && taskVersion(t) >= version);
+  if (service.running !== service.replicas || isRollingState(service.state)) return false;
+  return wantedTasks(service).every((t) => t.state === 'RUNNING' && atRequiredVersion(t, service, goal));
 }
 
 /**
@@ -60,11 +84,48 @@ export function isConverged(service: Service, goal: WaitGoal = {}): boolean {
  * tasks meant to run are still at an older version.
  */
 export function progressText(service: Service, goal: WaitGoal = {}): string {
-  const base = `${service.name}: ${service.running}/${service.replicas} running`;
-  const version = requiredTaskVersion(service, goal);
   const wanted = wantedTasks(service);
-  const updated = wanted.filter((t) => taskVersion(t) >= version).length;
-  return updated < wanted.length ? `${base}, ${updated}/${service.replicas} updated` : base;
+  const updated = wanted.filter((t) => atRequiredVersion(t, service, goal)).length;
+  const healthy = hasHealth(service) ? `, ${service.healthy ?? service.running} healthy` : '';
+  const failing = failingText(service, goal);
+  if (isRollingState(service.state)) {
+    const what = service.state === 'ROLLING_BACK' || service.updateStatus?.kind === 'rollback' ? 'rolled back' : 'updated';
+    return `${service.name}: ${service.state} ${updated}/${service.replicas} ${what}${healthy}${failing}`;
+  }
+  const base = `${service.name}: ${service.running}/${service.replicas} running${healthy}`;
+  return (updated < wanted.length ? `${base}, ${updated}/${service.replicas} updated` : base) + failing;
+}
+
+/** The service has a health check: its own, or the image's (a task reports a health other than none). */
+export function hasHealth(service: Service): boolean {
+  if (service.healthcheck) return service.healthcheck.test[0] !== 'NONE';
+  return service.tasks.some((t) => t.health === 'starting' || t.health === 'healthy' || t.health === 'unhealthy');
+}
+
+/** The failed attempts of each slot at the required version, newest first. */
+export function failuresBySlot(service: Service, goal: WaitGoal = {}): Map<number, Task[]> {
+  const bySlot = new Map<number, Task[]>();
+  for (let slot = 1; slot <= service.replicas; slot++) bySlot.set(slot, []);
+  for (const t of service.tasks) {
+    if (t.state !== 'FAILED' || !bySlot.has(t.slot) || !atRequiredVersion(t, service, goal)) continue;
+    bySlot.get(t.slot)!.push(t);
+  }
+  for (const list of bySlot.values()) list.sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt));
+  return bySlot;
+}
+
+/** `; web.2 failed 3 times: <error>` for the slot that failed most recently while not running at the version, or ''. */
+function failingText(service: Service, goal: WaitGoal): string {
+  let newest: { slot: number; count: number; task: Task } | undefined;
+  for (const [slot, failed] of failuresBySlot(service, goal)) {
+    const serving = wantedTasks(service).some((t) => t.slot === slot && t.state === 'RUNNING' && atRequiredVersion(t, service, goal));
+    const last = failed[0];
+    if (serving || !last?.error) continue;
+    if (!newest || Date.parse(last.updatedAt) > Date.parse(newest.task.updatedAt)) newest = { slot, count: failed.length, task: last };
+  }
+  if (!newest) return '';
+  const times = newest.count === 1 ? 'once' : `${newest.count} times`;
+  return `; ${taskName(service.name, { slot: newest.slot })} failed ${times}: ${newest.task.error!.trim()}`;
 }
 
 /**
@@ -79,7 +140,7 @@ export function pendingLines(service: Service, goal: WaitGoal = {}): string[] {
   for (let slot = 1; slot <= service.replicas; slot++) {
     const history = service.tasks.filter((t) => t.slot === slot).sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt));
     const current = history.find((t) => t.desiredState === 'RUNNING');
-    if (current && current.state === 'RUNNING' && taskVersion(current) >= version) continue;
+    if (current && current.state === 'RUNNING' && atRequiredVersion(current, service, goal)) continue;
     const failed = history.filter((t) => t.state === 'FAILED');
     const name = taskName(service.name, { slot });
     const attempts = `${failed.length} failed attempt${failed.length > 1 ? 's' : ''}`;

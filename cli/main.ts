@@ -12,19 +12,21 @@ import { registerNodePause } from './commands/node-pause';
 import { registerNodePromote } from './commands/node-promote';
 import { registerNodeRm } from './commands/node-rm';
 import { registerServiceAdd } from './commands/service-add';
+import { registerServiceHistory } from './commands/service-history';
 import { registerServiceInspect } from './commands/service-inspect';
 import { registerServiceLogs } from './commands/service-logs';
 import { registerServiceLs } from './commands/service-ls';
 import { registerServicePs } from './commands/service-ps';
 import { registerServiceRebalance } from './commands/service-rebalance';
 import { registerServiceRm } from './commands/service-rm';
+import { registerServiceRollback } from './commands/service-rollback';
 import { registerServiceScale } from './commands/service-scale';
 import { registerServiceUpdate } from './commands/service-update';
 import { registerState } from './commands/state';
 import { ExitCodeError, printError } from './context';
 import { DEFAULT_HOST } from './host';
 
-/** Exit codes: 0 success, 1 the daemon refused or the wait timed out, 2 usage. */
+/** Exit codes: 0 success, 1 the daemon refused, the wait timed out, or the rollout paused, rolled back or gave up; 2 usage. */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
@@ -57,6 +59,8 @@ export function buildProgram(): Command {
   registerServiceInspect(service);
   registerServiceScale(service);
   registerServiceUpdate(service);
+  registerServiceRollback(service);
+  registerServiceHistory(service);
   registerServiceRm(service);
   registerServiceLogs(service);
   registerServiceRebalance(service);

@@ -97,3 +97,48 @@ export function logsQuery(options: { follow?: boolean; tail?: number }): string 
   const query = params.toString();
   return query ? `?${query}` : '';
 }
+
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A Go-style duration ("5s", "1m30s", "250ms") or a whole number of ms, in
+ * ms; null when `text` is not one. The daemon reads them the same way.
+ */
+export function durationMs(text: string): number | null {
+  const value = text.trim();
+  if (/^\d+$/.test(value)) return Number(value);
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value)) return null;
+  let total = 0;
+  for (const [, amount, , unit] of value.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * DURATION_UNIT_MS[unit!]!;
+  return Math.round(total);
+}
+
+/** `--health-interval 5s`: checked here, sent as given (the daemon parses it). */
+export function parseDuration(text: string): string {
+  if (durationMs(text) === null) throw new InvalidArgumentError(`expected a duration such as 5s, 1m30s or 250ms, got "${text}"`);
+  return text.trim();
+}
+
+/** A whole number, 0 or more (`--health-retries`, `--update-parallelism`, `--max-failures`). */
+export function parseCount(text: string): number {
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text.trim()))) {
+    throw new InvalidArgumentError(`expected a whole number 0 or more, got "${text}"`);
+  }
+  return Number(text.trim());
+}
+
+/** `--update-max-failure-ratio 0.25`: a number from 0 to 1. */
+export function parseRatio(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`expected a number from 0 to 1, got "${text}"`);
+  return n;
+}
+
+/** A value from a fixed list (`--update-order start-first`). */
+export function oneOf<T extends string>(...values: T[]): (text: string) => T {
+  return (text) => {
+    const value = text.trim() as T;
+    if (values.includes(value)) return value;
+    throw new InvalidArgumentError(`must be ${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}, got "${text}"`);
+  };
+}

@@ -1,7 +1,12 @@
 // The daemon's REST shapes, as the CLI reads them. Kept here rather than
 // imported from the daemon so the CLI depends only on the wire contract.
 
-export type ServiceState = 'NEW' | 'DEPLOYING' | 'RUNNING' | 'DEGRADED' | 'DELETE' | 'DELETING';
+export type ServiceState =
+  | 'NEW' | 'DEPLOYING' | 'RUNNING' | 'DEGRADED'
+  | 'UPDATING' | 'PAUSED' | 'ROLLING_BACK' | 'ROLLED_BACK'
+  | 'DELETE' | 'DELETING';
+/** A running task's health as the engine reports it; null until it has. */
+export type TaskHealth = 'none' | 'starting' | 'healthy' | 'unhealthy';
 export type TaskState =
   | 'NEW' | 'ASSIGNED' | 'STARTING' | 'RUNNING'
   | 'COMPLETE' | 'SHUTDOWN' | 'FAILED' | 'ORPHANED';
@@ -16,6 +21,8 @@ export interface Task {
   desiredState: DesiredState;
   containerId: string | null;
   error: string | null;
+  /** Absent from older daemons (read as null). */
+  health?: TaskHealth | null;
   version: number;
   /** Not in the contract; read when present (see converge.ts). */
   specVersion?: number;
@@ -37,11 +44,65 @@ export interface PublishedPort {
   proxy: PortProxy;
 }
 
+/** A health check as the daemon shows it and takes it: durations as text ("30s"). */
+export interface Healthcheck {
+  /** ["CMD", arg…] | ["CMD-SHELL", "command"] | ["NONE"] */
+  test: string[];
+  interval?: string;
+  timeout?: string;
+  retries?: number;
+  startPeriod?: string;
+}
+
+export interface RestartPolicy {
+  condition?: 'any' | 'on-failure' | 'none';
+  /** null: the back-off. */
+  delay?: string | null;
+  maxAttempts?: number;
+  window?: string;
+}
+
+export interface RolloutPolicy {
+  parallelism?: number;
+  delay?: string;
+  order?: 'stop-first' | 'start-first';
+  monitor?: string;
+  maxFailureRatio?: number;
+  failureAction?: 'pause' | 'continue' | 'rollback';
+  healthyDeadline?: string;
+  progressDeadline?: string;
+}
+
+/** The update or rollback under way or last done. */
+export interface UpdateStatus {
+  kind: 'update' | 'rollback';
+  fromVersion: number;
+  toVersion: number;
+  startedAt: string;
+  completedAt: string | null;
+  /** Why it paused or rolled back. */
+  message: string | null;
+}
+
+/** One entry of GET /services/:name/history. */
+export interface ServiceVersion {
+  version: number;
+  image: string;
+  command: string[] | null;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  healthcheck: Healthcheck | null;
+  createdAt: string;
+  current: boolean;
+}
+
 export interface Service {
   name: string;
   image: string;
   replicas: number;
   running: number;
+  /** Running and healthy or without a check; absent from older daemons (read as running). */
+  healthy?: number;
   state: ServiceState;
   version: number;
   /** Not in the contract; read when present (see converge.ts). */
@@ -55,6 +116,13 @@ export interface Service {
   ports?: PublishedPort[];
   /** What a node cut off from the leader does with the replicas; absent from older daemons. */
   onDisconnect?: 'stop' | 'keep';
+  /** The check given (null: the image's own) and the policies in effect; absent from older daemons. */
+  healthcheck?: Healthcheck | null;
+  restart?: RestartPolicy;
+  update?: RolloutPolicy;
+  rollback?: RolloutPolicy;
+  stopGracePeriod?: string;
+  updateStatus?: UpdateStatus | null;
   createdAt: string;
   updatedAt: string;
   /** Its current tasks and a bounded history, newest first; every task is on GET /services/:name/tasks. */
@@ -80,6 +148,11 @@ export interface ServiceSpec {
   labels?: Record<string, string>;
   ports?: PublishedPort[];
   onDisconnect?: 'stop' | 'keep';
+  healthcheck?: Healthcheck;
+  restart?: RestartPolicy;
+  update?: RolloutPolicy;
+  rollback?: RolloutPolicy;
+  stopGracePeriod?: string;
 }
 
 /** Body of PATCH /services/:name: only the fields that change; onDisconnect null returns to the default rule. */
@@ -135,6 +208,6 @@ export interface ClusterState {
   };
   nodes: ClusterNode[];
   /** `error`: why the service's latest failed task failed, when the daemon says. */
-  services: (Pick<Service, 'name' | 'image' | 'replicas' | 'running' | 'state' | 'ports'> & { error?: string | null })[];
+  services: (Pick<Service, 'name' | 'image' | 'replicas' | 'running' | 'healthy' | 'state' | 'ports'> & { error?: string | null })[];
   containers: StateContainer[];
 }

@@ -1,8 +1,9 @@
 import type { ApiClient } from './api-client';
 import {
-  drainPendingLines, drainPicture, drainStatus, drainText, isConverged, isDrained, liveTaskLines, pendingLines, progressText,
+  drainPendingLines, drainPicture, drainStatus, drainText, isDrained, liveTaskLines, pendingLines, progressText,
   rebalanceText, removalText, type DrainPicture, type NodeRef, type WaitGoal,
 } from './converge';
+import { rolloutVerdict } from './rollout-verdict';
 import type { Service } from './types';
 
 /** Time and output, injected so the waiting logic is tested without sleeping. */
@@ -58,7 +59,19 @@ export async function pollUntil<T>(options: PollOptions<T>, deps: WaitDeps): Pro
   }
 }
 
-/** Waits until the service has converged (see isConverged) or throws WaitTimeoutError. */
+/** Thrown when a rollout ended in a decision against it: paused, rolled back, or every replica failing. */
+export class RolloutFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RolloutFailedError';
+  }
+}
+
+/**
+ * Waits until the service has converged (see rolloutVerdict): returns it,
+ * or throws RolloutFailedError (paused, rolled back, given up) or
+ * WaitTimeoutError.
+ */
 export async function waitForService(
   client: ApiClient,
   name: string,
@@ -69,13 +82,17 @@ export async function waitForService(
   const { done, last } = await pollUntil(
     {
       poll: () => client.getService(name),
-      done: (s) => isConverged(s, goal),
+      done: (s) => rolloutVerdict(s, goal).done,
       describe: (s) => progressText(s, goal),
       timeoutMs: timeoutSeconds * 1000,
     },
     deps,
   );
-  if (done) return last;
+  if (done) {
+    const verdict = rolloutVerdict(last, goal);
+    if (verdict.done && !verdict.ok) throw new RolloutFailedError(verdict.message);
+    return last;
+  }
   const details = pendingLines(last, goal).map((line) => `\n  ${line}`).join('');
   throw new WaitTimeoutError(
     `${name} did not converge within ${timeoutSeconds}s (${last.running}/${last.replicas} running, state ${last.state})${details}` +

@@ -1,17 +1,19 @@
-import type { Command } from 'commander';
-import { clientFor, waitDeps, withWaitOptions, type WaitOptions } from '../context';
+import { InvalidArgumentError, type Command } from 'commander';
+import { clientFor, waitDeps, withMaxFailures, withWaitOptions, type WaitOptions } from '../context';
+import { lifecycleBody, withLifecycleOptions, type LifecycleOptions } from '../lifecycle-flags';
 import { collectKeyValue, parseOnDisconnect, parseReplicas } from '../parse';
 import { collectPublish } from '../ports';
 import type { PublishedPort, ServiceSpec } from '../types';
 import { waitForService } from '../wait';
 
-interface AddOptions extends WaitOptions {
+interface AddOptions extends WaitOptions, LifecycleOptions {
   image: string;
   replicas: number;
   env?: Record<string, string>;
   label?: Record<string, string>;
   publish?: PublishedPort[];
   onDisconnect?: 'stop' | 'keep' | null;
+  maxFailures?: number;
 }
 
 /** Builds the POST /services body from the command line. */
@@ -22,12 +24,12 @@ export function buildServiceSpec(name: string, command: string[], options: AddOp
   if (options.label) spec.labels = options.label;
   if (options.publish) spec.ports = options.publish;
   if (options.onDisconnect) spec.onDisconnect = options.onDisconnect;
-  return spec;
+  return { ...spec, ...lifecycleBody(options) };
 }
 
-/** `bicycle service add NAME --image IMG [--replicas N] [--env K=V]... [-p PUBLISHED:TARGET]... [--on-disconnect stop|keep] [-- CMD ARGS...]` */
+/** `bicycle service add NAME --image IMG [--replicas N] [--env K=V]... [-p PUBLISHED:TARGET]... [--on-disconnect stop|keep] [--health-*|--restart-*|--update-*|--rollback-*|--stop-grace-period] [--max-failures N] [-- CMD ARGS...]` */
 export function registerServiceAdd(service: Command): void {
-  withWaitOptions(
+  withMaxFailures(withLifecycleOptions(withWaitOptions(
     service
       .command('add')
       .description('create a service, then wait until its replicas run')
@@ -47,10 +49,17 @@ export function registerServiceAdd(service: Command): void {
         'when a host is cut off from the leader for longer than the host-loss grace: stop its replicas there, or keep them running (default: stop with published ports, keep without)',
         parseOnDisconnect,
       ),
-  ).action(async (name: string, command: string[], options: AddOptions, cmd: Command) => {
+  ))).action(async (name: string, command: string[], options: AddOptions, cmd: Command) => {
     const client = clientFor(cmd);
-    await client.createService(buildServiceSpec(name, command, options));
-    if (!options.detach) await waitForService(client, name, options.timeout, waitDeps);
+    let spec: ServiceSpec;
+    try {
+      spec = buildServiceSpec(name, command, options);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) cmd.error(`error: ${err.message}`);
+      throw err;
+    }
+    await client.createService(spec);
+    if (!options.detach) await waitForService(client, name, options.timeout, waitDeps, { maxFailures: options.maxFailures });
     process.stdout.write(`${name}\n`);
   });
 }

@@ -4,10 +4,15 @@ import { formatPorts } from '../ports';
 import { formatTable } from '../table';
 import type { ServiceSummary } from '../types';
 
+/**
+ * REPLICAS counts the replicas that serve: running and healthy where a
+ * check exists (the service's or its image's), running otherwise; older
+ * daemons, without `healthy`, count running.
+ */
 export function serviceTable(services: readonly ServiceSummary[]): string {
   const rows = [...services]
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((s) => [s.name, s.image, `${s.running}/${s.replicas}`, s.state, s.version, formatPorts(s.ports)]);
+    .map((s) => [s.name, s.image, `${s.healthy ?? s.running}/${s.replicas}`, s.state, s.version, formatPorts(s.ports)]);
   return formatTable(['NAME', 'IMAGE', 'REPLICAS', 'STATE', 'VERSION', 'PORTS'], rows);
 }
 

@@ -20,6 +20,11 @@ export function truncate(text: string, width: number): string {
   return [...flat].length <= width ? flat : [...flat].slice(0, width - 1).join('') + '…';
 }
 
+/** A task's health while it runs (`none` without a check); blank for one not running, or not reported yet. */
+export function healthText(task: Task): string {
+  return task.state === 'RUNNING' && task.health ? task.health : '';
+}
+
 /**
  * The tasks table. Older tasks of a slot follow the current one, marked
  * `\_ ` as docker does; errors are cut to ERROR_WIDTH unless `noTrunc`.
@@ -30,9 +35,9 @@ export function taskTable(service: Pick<Service, 'name' | 'tasks'>, nowMs: numbe
     const name = t.slot === previousSlot ? ` \\_ ${taskName(service.name, t)}` : taskName(service.name, t);
     previousSlot = t.slot;
     const error = t.error ? (noTrunc ? t.error.trim() : truncate(t.error, ERROR_WIDTH)) : '';
-    return [shortId(t.id), name, t.node, t.desiredState, `${t.state} ${formatAge(t.updatedAt, nowMs)}`, error];
+    return [shortId(t.id), name, t.node, t.desiredState, `${t.state} ${formatAge(t.updatedAt, nowMs)}`, healthText(t), error];
   });
-  return formatTable(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR'], rows);
+  return formatTable(['ID', 'NAME', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'HEALTH', 'ERROR'], rows);
 }
 
 /** `bicycle service ps NAME [--json]` */

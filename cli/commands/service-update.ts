@@ -1,12 +1,13 @@
-import type { Command } from 'commander';
-import { clientFor, waitDeps, withWaitOptions, type WaitOptions } from '../context';
+import { InvalidArgumentError, type Command } from 'commander';
+import { clientFor, waitDeps, withMaxFailures, withWaitOptions, type WaitOptions } from '../context';
 import { applyChanges, collectKeyValue, collectString, parseOnDisconnect, parseReplicas } from '../parse';
 import { applyPortChanges, collectPublish, collectPublishRm, samePorts, type PortRef } from '../ports';
 import type { PublishedPort, Service, ServicePatch } from '../types';
 import { newestTaskVersion, type WaitGoal } from '../converge';
+import { hasLifecycleFlags, lifecycleBody, withLifecycleOptions, type LifecycleOptions } from '../lifecycle-flags';
 import { waitForService } from '../wait';
 
-interface UpdateOptions extends WaitOptions {
+interface UpdateOptions extends WaitOptions, LifecycleOptions {
   image?: string;
   replicas?: number;
   env?: Record<string, string>;
@@ -17,6 +18,7 @@ interface UpdateOptions extends WaitOptions {
   publishAdd?: PublishedPort[];
   publishRm?: PortRef[];
   onDisconnect?: 'stop' | 'keep' | null;
+  maxFailures?: number;
 }
 
 function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -45,13 +47,19 @@ export function buildServicePatch(current: Service, options: UpdateOptions, comm
   }
   // Always sent when given: the service shows the setting in effect, not whether it was set or defaulted.
   if (options.onDisconnect !== undefined) patch.onDisconnect = options.onDisconnect;
-  return patch;
+  // Policies as given (the daemon merges them); the health check only when it changes (a new one means new containers).
+  return { ...patch, ...lifecycleBody(options, current) };
 }
 
-/** A change to the container spec makes tasks of a newer version than any so far. */
-export function rolloutGoal(current: Service, patch: ServicePatch): WaitGoal {
-  const specChanged = ['image', 'command', 'env', 'labels'].some((field) => field in patch);
+/**
+ * A change to the container spec makes tasks of a newer version than any
+ * so far: the one the daemon's answer names (`updated`), which an automatic
+ * rollback would leave; older daemons did not say, and counted up by one.
+ */
+export function rolloutGoal(current: Service, patch: ServicePatch, updated?: Service): WaitGoal {
+  const specChanged = ['image', 'command', 'env', 'labels', 'healthcheck'].some((field) => field in patch);
   if (!specChanged) return {};
+  if (updated?.specVersion !== undefined) return { minTaskVersion: updated.specVersion, rolloutVersion: updated.specVersion };
   return { minTaskVersion: (current.specVersion ?? newestTaskVersion(current)) + 1 };
 }
 
@@ -60,13 +68,13 @@ function hasChangeFlags(options: UpdateOptions, command: string[]): boolean {
     options.image !== undefined || options.replicas !== undefined || options.env !== undefined ||
     options.envRm !== undefined || options.label !== undefined || options.labelRm !== undefined ||
     options.command !== undefined || options.publishAdd !== undefined || options.publishRm !== undefined ||
-    options.onDisconnect !== undefined || command.length > 0
+    options.onDisconnect !== undefined || command.length > 0 || hasLifecycleFlags(options)
   );
 }
 
-/** `bicycle service update NAME [--image IMG] [--replicas N] [--env K=V]... [--env-rm K]... [--publish-add SPEC]... [--publish-rm PORT]... [--on-disconnect stop|keep|default] [--command ...]` */
+/** `bicycle service update NAME [--image IMG] [--replicas N] [--env K=V]... [--env-rm K]... [--publish-add SPEC]... [--publish-rm PORT]... [--on-disconnect stop|keep|default] [--health-*|--restart-*|--update-*|--rollback-*|--stop-grace-period] [--command ...]` */
 export function registerServiceUpdate(service: Command): void {
-  withWaitOptions(
+  withMaxFailures(withLifecycleOptions(withWaitOptions(
     service
       .command('update')
       .description("change a service's spec, then wait until it has rolled out")
@@ -82,16 +90,24 @@ export function registerServiceUpdate(service: Command): void {
       .option('--publish-rm <port>', 'stop publishing a port: PUBLISHED, PUBLISHED:TARGET or published=P (repeatable)', collectPublishRm)
       .option('--command <args...>', 'new command and arguments (use -- CMD ARGS when an argument starts with -)')
       .option('--on-disconnect <stop|keep|default>', 'what a host cut off from the leader does with its replicas: stop, keep, or default (stop with published ports, keep without)', parseOnDisconnect),
-  ).action(async (name: string, command: string[], options: UpdateOptions, cmd: Command) => {
+  ))).action(async (name: string, command: string[], options: UpdateOptions, cmd: Command) => {
     if (!hasChangeFlags(options, command)) {
-      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm, --publish-add, --publish-rm, --on-disconnect or --command');
+      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm, --publish-add, --publish-rm, --on-disconnect, --command, or a --health-*, --restart-*, --update-*, --rollback-* or --stop-grace-period flag');
     }
     const client = clientFor(cmd);
     const current = await client.getService(name);
-    const patch = buildServicePatch(current, options, command);
-    if (Object.keys(patch).length > 0) await client.updateService(name, patch);
+    let patch: ServicePatch;
+    try {
+      patch = buildServicePatch(current, options, command);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) cmd.error(`error: ${err.message}`);
+      throw err;
+    }
+    let updated: Service | undefined;
+    if (Object.keys(patch).length > 0) updated = await client.updateService(name, patch);
     else process.stderr.write(`${name}: already up to date\n`);
-    if (!options.detach) await waitForService(client, name, options.timeout, waitDeps, rolloutGoal(current, patch));
+    const goal = { ...rolloutGoal(current, patch, updated), maxFailures: options.maxFailures };
+    if (!options.detach) await waitForService(client, name, options.timeout, waitDeps, goal);
     process.stdout.write(`${name}\n`);
   });
 }

@@ -21,7 +21,7 @@ export function stateSummary(state: ClusterState): string {
   const services = formatTable(
     ['NAME', 'IMAGE', 'REPLICAS', 'STATE', 'ERROR'],
     state.services.map((s) => [
-      s.name, s.image, `${s.running}/${s.replicas}`, s.state, s.error && s.state !== 'RUNNING' ? truncate(s.error, ERROR_WIDTH) : '',
+      s.name, s.image, `${s.healthy ?? s.running}/${s.replicas}`, s.state, s.error && s.state !== 'RUNNING' ? truncate(s.error, ERROR_WIDTH) : '',
     ]),
   );
   const containers = formatTable(

@@ -128,14 +128,14 @@ describe('tables', () => {
       tasks: [
         task({ id: 'bbbbbbbbbbbbbbbb', slot: 2, state: 'STARTING', node: null }),
         task({ id: 'cccccccccccccccc', desiredState: 'SHUTDOWN', state: 'FAILED', error: 'exit 1' }),
-        task({ id: 'aaaaaaaaaaaaaaaa' }),
+        task({ id: 'aaaaaaaaaaaaaaaa', health: 'healthy' }),
       ],
     });
     assert.equal(
       taskTable(s, now),
-      'ID             NAME        NODE     DESIRED STATE   CURRENT STATE   ERROR\n' +
-        'aaaaaaaaaaaa   web.1       node-a   RUNNING         RUNNING 12s\n' +
-        'cccccccccccc    \\_ web.1   node-a   SHUTDOWN        FAILED 12s      exit 1\n' +
+      'ID             NAME        NODE     DESIRED STATE   CURRENT STATE   HEALTH    ERROR\n' +
+        'aaaaaaaaaaaa   web.1       node-a   RUNNING         RUNNING 12s     healthy\n' +
+        'cccccccccccc    \\_ web.1   node-a   SHUTDOWN        FAILED 12s                exit 1\n' +
         'bbbbbbbbbbbb   web.2       -        RUNNING         STARTING 12s\n',
     );
   });
