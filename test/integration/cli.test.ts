@@ -149,7 +149,7 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
   it('service ps lists one running task per replica', T, async () => {
     const table = await bicycle('service', 'ps', web);
     expectOk(table, 'service ps');
-    assert.match(table.stdout, /^ID +NAME +NODE +DESIRED STATE +CURRENT STATE +ERROR\n/);
+    assert.match(table.stdout, /^ID +NAME +NODE +DESIRED STATE +CURRENT STATE +HEALTH +ERROR\n/);
     for (const slot of [1, 2]) {
       assert.match(table.stdout, new RegExp(`^[0-9a-zA-Z-]{1,12} +${web}\\.${slot} +${daemon.name} +RUNNING +RUNNING \\d+[smhd]`, 'm'));
     }
@@ -341,9 +341,10 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
   it('a wait that times out exits 1 saying what is pending; -d does not wait', T, async () => {
     const broken = `${run}-broken`;
     try {
-      const result = await bicycle('service', 'add', broken, '--image', 'bicycle/does-not-exist:test', '--replicas', '2', '--timeout', '4');
+      // Fewer failures than --max-failures allows fit in 2 s (the back-off waits 1 s, then 2 s): the wait times out.
+      const result = await bicycle('service', 'add', broken, '--image', 'bicycle/does-not-exist:test', '--replicas', '2', '--timeout', '2', '--max-failures', '4');
       assert.equal(result.code, 1, result.stderr);
-      assert.match(result.stderr, new RegExp(`^bicycle: ${broken} did not converge within 4s \\(0/2 running`, 'm'));
+      assert.match(result.stderr, new RegExp(`^bicycle: ${broken} did not converge within 2s \\(0/2 running`, 'm'));
       assert.match(result.stderr, new RegExp(`^  ${broken}\\.1\\b.*`, 'm'));
       assert.equal(result.stdout, '');
 
@@ -351,6 +352,20 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
       expectOk(detached, 'service scale -d');
       assert.equal(detached.stdout, `${broken} scaled to 1\n`);
       assert.equal(detached.stderr, '');
+    } finally {
+      expectOk(await bicycle('service', 'rm', broken, '--timeout', '60'), 'service rm');
+    }
+  });
+
+  it('service add gives up once every replica failed more than --max-failures times, saying why', T, async () => {
+    const broken = `${run}-hopeless`;
+    try {
+      const result = await bicycle('service', 'add', broken, '--image', 'bicycle/does-not-exist:test', '--replicas', '2', '--max-failures', '1', '--timeout', '60');
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, new RegExp(`; ${broken}\\.\\d failed (once|\\d times): image bicycle/does-not-exist:test`, 'm'), 'progress names a failing replica and why');
+      assert.match(result.stderr, new RegExp(`^bicycle: ${broken}: every replica failed more than 1 time; the last, ${broken}\\.\\d: image bicycle/does-not-exist:test`, 'm'));
+      assert.match(result.stderr, new RegExp(`^  ${broken}\\.1\\b.*`, 'm'));
+      assert.equal(result.stdout, '');
     } finally {
       expectOk(await bicycle('service', 'rm', broken, '--timeout', '60'), 'service rm');
     }
