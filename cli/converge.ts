@@ -71,11 +71,14 @@ export function wantedTasks(service: Service): Task[] {
 }
 
 /**
- * True when the service runs its replica count and every task meant to run
+ * True when the service runs its replica count, healthy where it has a
+ * check, no update or rollback is under way, and every task meant to run
  * is RUNNING at the required version (see requiredTaskVersion).
  */
 export function isConverged(service: Service, goal: WaitGoal = {}): boolean {
   if (service.running !== service.replicas || isRollingState(service.state)) return false;
+  // With a health check, a replica that runs but is not healthy yet does not serve.
+  if (service.healthy !== undefined && hasHealth(service) && service.healthy !== service.replicas) return false;
   return wantedTasks(service).every((t) => t.state === 'RUNNING' && atRequiredVersion(t, service, goal));
 }
 

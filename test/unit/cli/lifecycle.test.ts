@@ -150,6 +150,10 @@ describe('progress with health', () => {
 });
 
 describe('rollout verdicts', () => {
+  it('a service with a check has converged only once every replica is healthy', () => {
+    assert.deepEqual(rolloutVerdict(rolling('DEPLOYING', 6, 5), {}), { done: false });
+    assert.deepEqual(rolloutVerdict(rolling('RUNNING', 6, 6), {}), { done: true, ok: true });
+  });
   it('an update under way is waited for, and done once converged and RUNNING', () => {
     assert.deepEqual(rolloutVerdict(rolling('UPDATING', 6, 6), { rolloutVersion: 2 }), { done: false });
     assert.deepEqual(rolloutVerdict(rolling('RUNNING', 6, 6), { rolloutVersion: 2 }), { done: true, ok: true });
