@@ -137,7 +137,7 @@ describe('published ports on three hosts', () => {
     await api(lab.host(1).url).delete('/services/client?wait=true');
   });
 
-  test('no request is lost while every replica is updated, while a host is drained, and while it is activated and rebalanced', async (t) => {
+  test('no request is lost while every replica is updated, while a host is drained, while it is activated and rebalanced, and while a bad update is rolled back', async (t) => {
     const targets = [web(1), web(2), web(3)];
     const phases: Array<[string, () => Promise<void>]> = [
       ['update', async () => {
@@ -159,6 +159,15 @@ describe('published ports on three hosts', () => {
           const s = (await api(lab.host(1).url).get('/services/web')).body;
           return s.state === 'RUNNING' && !s.rebalancing;
         }, 30_000, 100);
+      }],
+      ['a bad update, rolled back', async () => {
+        // A health check that never passes, start-first: the new replicas never serve and the old ones never stop.
+        const res = await api(lab.host(1).url).patch('/services/web?wait=true&timeout=90', {
+          healthcheck: { test: ['CMD-SHELL', 'exit 1'], interval: '500ms', retries: 2 },
+          update: { order: 'start-first', failureAction: 'rollback', monitor: '1s' },
+        });
+        assert.equal(res.body.state, 'ROLLED_BACK', JSON.stringify(res.body.updateStatus));
+        assert.equal(res.body.healthcheck, null, 'the old spec, with the image\'s own check (none), is back');
       }],
     ];
     for (const [phase, act] of phases) {
