@@ -360,8 +360,9 @@ function recordVersion(db: Db, name: string, specVersion: number, at: number): v
 
 /**
  * Returns the service's container spec to an earlier version: `toVersion`,
- * else the version the current update started from, else the newest one
- * before the current. The service is ROLLING_BACK until the orchestrator has
+ * else the previous one (the version the last update or rollback to the
+ * current one started from, so a rollback of a rollback re-applies what it
+ * undid), else the newest one before the current. The service is ROLLING_BACK until the orchestrator has
  * replaced every replica of other versions (under the rollback policy).
  */
 function rollbackService(db: Db, service: ServiceRow, toVersion: number | undefined, reason: string, at: number): boolean {
@@ -370,7 +371,8 @@ function rollbackService(db: Db, service: ServiceRow, toVersion: number | undefi
   }
   const status = service.update_status ? (JSON.parse(service.update_status) as UpdateStatus) : null;
   let target = toVersion;
-  if (target === undefined && status && status.kind === 'update' && status.toVersion === service.spec_version) target = status.fromVersion;
+  // The previous spec (Swarm's PreviousSpec): the one the last update or rollback to the current version started from.
+  if (target === undefined && status && status.toVersion === service.spec_version && status.fromVersion !== service.spec_version) target = status.fromVersion;
   if (target === undefined) {
     const before = prepared(db, 'SELECT max(spec_version) AS v FROM service_versions WHERE service_name = ? AND spec_version < ?').get(service.name, service.spec_version) as { v: number | null };
     if (before.v === null) throw new BicycleError('NO_PREVIOUS_VERSION', `service ${service.name} has no earlier spec version to roll back to`);

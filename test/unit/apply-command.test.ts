@@ -392,7 +392,10 @@ describe('applyCommand: spec versions, rollback, lifecycle', () => {
     assert.equal(s.specVersion, 1, 'the old tasks are current again: nothing of theirs is replaced');
     assert.equal(s.state, 'ROLLING_BACK');
     assert.deepEqual(s.updateStatus, { kind: 'rollback', fromVersion: 2, toVersion: 1, startedAt: AT + 5, completedAt: null, message: 'asked for' });
-    ok(update(db, { image: 'nginx:3' }, AT + 6));
+    ok(applyCommand(db, { type: 'service.rollback', name: 'web', reason: 'again', at: AT + 6 }));
+    assert.equal(web(db).image, 'nginx:2', 'rolling back a rollback re-applies what it undid (the previous spec)');
+    assert.equal(web(db).specVersion, 2);
+    ok(update(db, { image: 'nginx:3' }, AT + 7));
     assert.equal(web(db).specVersion, 3, 'the next version is past every recorded one');
   });
 
