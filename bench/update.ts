@@ -31,17 +31,21 @@
  * fits per node), stop-first (start-first cannot place the new task while
  * the old one holds the node's port).
  *
- * Prints the table and writes bench/results/update.json.
+ * Prints the table (bench/update-report.ts) and writes bench/results/update.json.
  *   node dist/bench/update.js      (root: namespaces, engines)
  */
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type Docker from 'dockerode';
 import type { Lab } from '../scripts/lab/lab';
 import { getOnce } from '../scripts/lab/http-load';
 import { waitFor } from '../scripts/lab/wait-for';
 import { labApi, startBicycleLab } from './bicycle-lab';
-import { containersByEngine, fixed, loadAverage, median, requireEngine, runBenchmark, sleep, table, TEST_IMAGE, writeResults } from './common';
+import { containersByEngine, fixed, loadAverage, requireEngine, runBenchmark, sleep, TEST_IMAGE, writeResults } from './common';
 import { underLoad, type LoadWindow } from './load-window';
+import { printUpdateReport, type CaseResult, type Kind, type Observation, type Setup } from './update-report';
 import { meshProblem, removeSwarmService, startSwarmLab, swarmDocker, type SwarmLab } from './swarm-lab';
 
 const RUNS = Number(process.env.BENCH_UPDATE_RUNS ?? 2);
@@ -58,22 +62,10 @@ const BAD = ['sh', '-c', `exec ${HTTPD}`];
 const CHECK = { test: ['CMD-SHELL', 'test -f /tmp/healthy'], interval: '500ms', timeout: '1s', retries: 2 };
 const ROLLOUT = { parallelism: PARALLELISM, order: 'start-first', monitor: '1s', delay: '0s' } as const;
 
-type Kind = 'good' | 'bad';
 /** The states in which each system says it is rolling back. */
 const ROLLING_BACK: ReadonlySet<string> = new Set(['ROLLING_BACK', 'rollback_started']);
 /** What each kind of update should end in, in each system's words. */
 const EXPECTED = { bicycle: { good: 'RUNNING', bad: 'ROLLED_BACK' }, swarm: { good: 'completed', bad: 'rollback_completed' } } as const;
-
-/** One system's service set-up, as measured. */
-interface Setup {
-  id: string;
-  system: 'bicycle' | 'swarm';
-  publishing: string;
-  replicas: number;
-  order: 'start-first' | 'stop-first';
-  /** Whether the client loop runs during the update (only where the published port serves). */
-  underLoad: boolean;
-}
 
 /** What one system offers the measurement: the narrow part of it that differs between Bicycle and Swarm. */
 interface System {
@@ -113,8 +105,7 @@ function bicycleSystem(lab: Lab): System {
       const change = kind === 'good' ? { env: { RELEASE: '2' } } : { command: BAD };
       const res = await api('PATCH', `/services/${SERVICE}?wait=true&timeout=${UPDATE_TIMEOUT_S}`, change, (UPDATE_TIMEOUT_S + 10) * 1000);
       if (res.status !== 200) throw new Error(`PATCH /services/${SERVICE} answered ${res.status}: ${JSON.stringify(res.body)}`);
-      const { tasks, ...view } = res.body;
-      return { ended: view.state, detail: { ...view, tasks: tasks.filter((t: any) => t.desiredState === 'RUNNING') } };
+      return { ended: res.body.state, detail: res.body };
     },
     async observe() {
       const view = (await api('GET', `/services/${SERVICE}`)).body;
@@ -176,44 +167,11 @@ function swarmSystem(lab: SwarmLab): System {
 
 // ---------------------------------------------------------------- one update, measured
 
-interface Observation {
-  atS: number;
-  state: string;
-  healthy: number;
-  /** Running containers of the service on the engines, by their health: healthy, starting (check not yet passed), unhealthy. */
-  healthyContainers: number;
-  startingContainers: number;
-  unhealthyContainers: number;
-}
-
 /** The engines' running containers of the service, counted by the health their status line shows ("Up 3 seconds (health: starting)"). */
 async function containerHealth(system: System): Promise<Pick<Observation, 'healthyContainers' | 'startingContainers' | 'unhealthyContainers'>> {
   const statuses = (await containersByEngine(system.engines, system.label)).flat().map((c) => c.Status);
   const count = (re: RegExp) => statuses.filter((st) => re.test(st)).length;
   return { healthyContainers: count(/\(healthy\)/), startingContainers: count(/\(health: starting\)/), unhealthyContainers: count(/\(unhealthy\)/) };
-}
-
-interface CaseResult {
-  setup: string;
-  kind: Kind;
-  run: number;
-  /** Request → the system said the update was over. */
-  seconds: number;
-  ended: string;
-  asExpected: boolean;
-  /** The system's last word on the update (Bicycle: the PATCH answer without the ended tasks; Swarm: UpdateStatus). */
-  detail: unknown;
-  /** Fewest healthy replicas seen, by the system's own view and by the engines', sampled every ~100 ms. */
-  fewestHealthy: number;
-  fewestHealthyContainers: number;
-  /** Each change of state or count seen, from the request. */
-  timeline: Observation[];
-  /** When the system's state first said it was rolling back (ROLLING_BACK, rollback_started), s from the request; null if it never did. */
-  rollbackFromS: number | null;
-  /** When an engine first showed a container of the service unhealthy, s from the request; null if none did. */
-  firstUnhealthyS: number | null;
-  load: LoadWindow | null;
-  loadAverage: string;
 }
 
 /** Samples the system's view and the engines' healthy containers until stopped; records each change. */
@@ -285,7 +243,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   const loadAtStart = loadAverage();
   await requireEngine();
-  const bicycle = bicycleSystem(await startBicycleLab('bicycle-update-'));
+  const lab = await startBicycleLab('bicycle-update-');
+  const bicycle = bicycleSystem(lab);
   const swarmLab = process.env.BENCH_SWARM === '0' ? null : await startSwarmLab();
   const swarm = swarmLab ? swarmSystem(swarmLab) : null;
 
@@ -315,42 +274,14 @@ async function main(): Promise<void> {
     for (const { setup, system } of order) for (const kind of ['good', 'bad'] as const) results.push(await measure(system, setup, kind, run));
   }
 
-  const rows = setups.flatMap(({ setup }) => (['good', 'bad'] as const).map((kind) => {
-    const cases = results.filter((r) => r.setup === setup.id && r.kind === kind);
-    const loads = cases.map((c) => c.load).filter((l): l is LoadWindow => l !== null);
-    const sum = (pick: (l: LoadWindow) => number) => (loads.length ? String(loads.reduce((a, l) => a + pick(l), 0)) : '-');
-    const rollbackFrom = cases.map((c) => c.rollbackFromS).filter((x): x is number => x !== null);
-    const unhealthyFrom = cases.map((c) => c.firstUnhealthyS).filter((x): x is number => x !== null);
-    const rate = (pick: (l: LoadWindow) => number) => fixed(median(loads.map(pick)), 0);
-    return {
-      setup, kind, cases,
-      cells: [
-        setup.id, setup.publishing, setup.replicas, setup.order, kind, fixed(median(cases.map((c) => c.seconds)), 2), cases.map((c) => fixed(c.seconds, 2)).join(' '),
-        unhealthyFrom.length ? fixed(median(unhealthyFrom), 2) : '-', rollbackFrom.length ? fixed(median(rollbackFrom), 2) : '-', [...new Set(cases.map((c) => c.ended))].join(', '),
-        sum((l) => l.okDuring), sum((l) => l.failedDuring), sum((l) => l.failed),
-        loads.length ? `${rate((l) => l.beforeUpdate.requestsPerSecond)} → ${rate((l) => l.duringUpdate.requestsPerSecond)}` : '-',
-        Math.min(...cases.map((c) => c.fewestHealthy)), Math.min(...cases.map((c) => c.fewestHealthyContainers)),
-      ],
-    };
-  }));
-  console.log(`\nRolling update, parallelism ${PARALLELISM}, monitor ${ROLLOUT.monitor}, failure action rollback, health check every ${CHECK.interval}; ${RUNS} runs; loop of ${CONNECTIONS} connections through all three hosts' port ${PORT} where it serves\n`);
-  console.log(table([
-    ['set-up', 'publishing', 'replicas', 'order', 'update', 'median s', 'each s', 'unhealthy from s', 'rollback from s', 'ended', 'ok during', 'failed during', 'failed in window', 'req/s before → during', 'fewest healthy', '(engines)'],
-    ...rows.map((r) => r.cells),
-  ]));
-  if (mesh !== null) {
-    console.log(`\nSwarm's routing mesh does not serve on this machine (${mesh}).`);
-    console.log('So its same-settings update (6 replicas, start-first) is timed without load, beside Bicycle\'s without load; failed requests are measured with host-mode ports,');
-    console.log('where one replica fits per node (3, not 6) and only stop-first can place the new task (the old one holds the node\'s port).');
+  const summary = printUpdateReport(setups.map((s) => s.setup), results, { runs: RUNS, swarm: swarm !== null, meshProblem: mesh });
+  // What Bicycle's daemons said, kept when a Bicycle update lost requests or ended otherwise than expected (the lab's files go with it).
+  const troubled = results.some((r) => r.setup.startsWith('bicycle') && (!r.asExpected || (r.load?.failed ?? 0) > 0));
+  if (troubled) {
+    const dir = mkdtempSync(join(tmpdir(), 'bicycle-update-logs-'));
+    for (const h of lab.hosts) copyFileSync(join(h.dir, 'bicycled.out'), join(dir, `${h.name}.bicycled.out`));
+    console.log(`a Bicycle update lost requests or ended otherwise than expected: its daemons' logs are in ${dir}`);
   }
-  const medianOf = (id: string, kind: Kind) => median(results.filter((r) => r.setup === id && r.kind === kind).map((r) => r.seconds));
-  const pairs = mesh === null ? [['bicycle', 'swarm']] : [['bicycle', 'swarm-no-load'], ['bicycle-no-load', 'swarm-no-load']];
-  if (swarm) {
-    console.log('');
-    for (const [b, s] of pairs) for (const kind of ['good', 'bad'] as const) console.log(`${b} / ${s}, ${kind} update: ${fixed(medianOf(b!, kind) / medianOf(s!, kind), 2)}×`);
-  }
-  const unexpected = results.filter((r) => !r.asExpected);
-  for (const r of unexpected) console.log(`${r.setup} ${r.kind} run ${r.run} ended ${r.ended}: ${JSON.stringify(r.detail)}`);
 
   const file = writeResults('update', {
     durationS: Math.round((performance.now() - started) / 1000),
@@ -358,12 +289,7 @@ async function main(): Promise<void> {
     settings: { runs: RUNS, replicas: REPLICAS, parallelism: PARALLELISM, connections: CONNECTIONS, healthcheck: CHECK, rollout: ROLLOUT, sampleMs: SAMPLE_MS, good: { env: { RELEASE: '2' } }, bad: { command: BAD }, version1: { command: GOOD, env: { RELEASE: '1' } } },
     swarm: swarm ? { mesh: mesh === null, meshProblem: mesh } : { error: 'left out (BENCH_SWARM=0)' },
     setups: setups.map((s) => s.setup),
-    summary: rows.map((r) => ({
-      setup: r.setup.id, kind: r.kind, medianSeconds: median(r.cases.map((c) => c.seconds)), seconds: r.cases.map((c) => c.seconds),
-      firstUnhealthyS: r.cases.map((c) => c.firstUnhealthyS), rollbackFromS: r.cases.map((c) => c.rollbackFromS), ended: r.cases.map((c) => c.ended),
-      okDuring: r.cases.map((c) => c.load?.okDuring ?? null), failedDuring: r.cases.map((c) => c.load?.failedDuring ?? null),
-      fewestHealthy: r.cases.map((c) => c.fewestHealthy), fewestHealthyContainers: r.cases.map((c) => c.fewestHealthyContainers),
-    })),
+    summary,
     results,
   });
   console.log(`wrote ${file}`);
