@@ -98,6 +98,18 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       requireNode(db, c.nodeId);
       return prepared(db, 'UPDATE nodes SET role = ?, updated_at = ? WHERE id = ? AND role != ?').run(c.role, c.at, c.nodeId, c.role).changes > 0;
     }
+    case 'node.set-labels': {
+      touched.add('nodes');
+      requireNode(db, c.nodeId);
+      return prepared(db, 'UPDATE nodes SET labels = ?, updated_at = ? WHERE id = ? AND labels != ?')
+        .run(canonicalJson(c.labels), c.at, c.nodeId, canonicalJson(c.labels)).changes > 0;
+    }
+    case 'node.set-facts': {
+      touched.add('nodes');
+      requireNode(db, c.nodeId);
+      const facts = canonicalLifecycleJson(c.facts);
+      return prepared(db, 'UPDATE nodes SET facts = ?, updated_at = ? WHERE id = ? AND facts IS NOT ?').run(facts, c.at, c.nodeId, facts).changes > 0;
+    }
     case 'node.seen': {
       touched.add('nodes');
       const update = prepared(db, 'UPDATE nodes SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?');
@@ -182,13 +194,22 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
     case 'task.create': {
       touched.add('tasks');
       requireService(db, c.serviceName);
+      if (c.nodeId !== undefined) requireNode(db, c.nodeId);
       const result = db
         .prepare(
           `INSERT INTO tasks (id, service_name, slot, spec_version, node_id, state, desired_state, created_at, updated_at)
-           VALUES (?, ?, ?, ?, NULL, 'NEW', 'RUNNING', ?, ?) ON CONFLICT(id) DO NOTHING`,
+           VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?) ON CONFLICT(id) DO NOTHING`,
         )
-        .run(c.id, c.serviceName, c.slot, c.specVersion, c.at, c.at);
+        .run(c.id, c.serviceName, c.slot, c.specVersion, c.nodeId ?? null, c.nodeId === undefined ? 'NEW' : 'ASSIGNED', c.at, c.at);
       return result.changes > 0;
+    }
+    case 'task.set-pending': {
+      touched.add('tasks');
+      // Only tasks still waiting for a node: one placed since the reason was decided keeps its own state.
+      const set = prepared(db, "UPDATE tasks SET error = ? WHERE id = ? AND state = 'NEW' AND node_id IS NULL AND error IS NOT ?");
+      let changed = false;
+      for (const [taskId, reason] of Object.entries(c.reasons)) changed = set.run(reason, taskId, reason).changes > 0 || changed;
+      return changed;
     }
     case 'task.assign': {
       touched.add('tasks');
@@ -197,7 +218,7 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       if (task.node_id === c.nodeId) return false;
       if (task.state !== 'NEW') throw new IllegalTransitionError('task', `${task.state} on ${task.node_id}`, `ASSIGNED to ${c.nodeId}`);
       transitionTask(task.state, 'ASSIGNED');
-      prepared(db, "UPDATE tasks SET node_id = ?, state = 'ASSIGNED', updated_at = ? WHERE id = ?").run(c.nodeId, c.at, c.taskId);
+      prepared(db, "UPDATE tasks SET node_id = ?, state = 'ASSIGNED', error = NULL, updated_at = ? WHERE id = ?").run(c.nodeId, c.at, c.taskId);
       return true;
     }
     case 'task.observe': {

@@ -3,6 +3,7 @@ import type { ServiceState } from './service-state';
 import type { DesiredTaskState, TaskState } from './task-state';
 import type { OnDisconnect } from './on-disconnect';
 import type { HealthcheckSpec, RestartPolicy, UpdatePolicy } from './lifecycle';
+import type { NodeFacts, PlacementSpec, ResourceSpec, ServiceMode } from './placement';
 import type { TaskHealth } from './task-state';
 
 /**
@@ -33,6 +34,14 @@ export interface ServiceSpec {
   update?: Partial<UpdatePolicy> | null;
   rollback?: Partial<UpdatePolicy> | null;
   stopGracePeriodMs?: number | null;
+  /** Where replicas may run and how they spread (database/placement.ts); replaced whole when given. Not part of the spec version: a change moves only the replicas that no longer fit. */
+  placement?: PlacementSpec | null;
+  /** Reservations (what the scheduler counts) and limits (what the engine enforces); replaced whole when given. Limits are part of the spec version. */
+  resources?: ResourceSpec | null;
+  /** `replicated` (default): `replicas` replicas; `global`: one on every eligible node (replicas is ignored). Fixed at creation. */
+  mode?: ServiceMode;
+  /** Every eligible node pulls the image when the service is created or its image changes; absent or null: the cluster's `deployment.prepull`. */
+  prepull?: boolean | null;
 }
 
 /**
@@ -86,6 +95,10 @@ type CommandBody =
   | { type: 'node.set-status'; nodeId: string; status: NodeStatus; at: number }
   | { type: 'node.set-availability'; nodeId: string; availability: NodeAvailability; at: number }
   | { type: 'node.set-role'; nodeId: string; role: NodeRole; at: number }
+  /** The node's labels, replaced whole (the REST layer merges `--label-add`/`--label-rm` into the current ones). */
+  | { type: 'node.set-labels'; nodeId: string; labels: Record<string, string>; at: number }
+  /** What the node's engine says of it (CPUs, memory, OS, architecture, engine version), when it changed. */
+  | { type: 'node.set-facts'; nodeId: string; facts: NodeFacts; at: number }
   /** The leader last heard from these nodes at these times (ms since the epoch). */
   | { type: 'node.seen'; seen: Record<string, number>; at: number }
   /** The node leaves the cluster: its row goes, its tasks are replaced elsewhere. */
@@ -105,7 +118,10 @@ type CommandBody =
   | { type: 'service.remove'; name: string; at: number }
   /** Asks the orchestrator to even out the service's replicas over the nodes (`requested`), or says it is done. */
   | { type: 'service.rebalance'; name: string; requested: boolean; at: number }
-  | { type: 'task.create'; id: string; serviceName: string; slot: number; specVersion: number; at: number }
+  /** `nodeId`: a global service's task, created on its node (ASSIGNED at once; the scheduler does not place it). */
+  | { type: 'task.create'; id: string; serviceName: string; slot: number; specVersion: number; nodeId?: string; at: number }
+  /** Why these NEW tasks wait for a node (the scheduler's explanation), or null once they no longer wait; kept in the task's error. */
+  | { type: 'task.set-pending'; reasons: Record<string, string | null>; at: number }
   | { type: 'task.assign'; taskId: string; nodeId: string; at: number }
   | {
       type: 'task.observe';

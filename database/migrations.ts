@@ -123,6 +123,17 @@ const MIGRATIONS: readonly Migration[] = [
            updated_at
     FROM services;
   `,
+  // 7: placement (database/placement.ts): node labels and facts; a service's placement, resources, mode and pre-pull.
+  `
+  ALTER TABLE nodes ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+  -- What the node's engine reports (JSON NodeFacts); NULL until it has.
+  ALTER TABLE nodes ADD COLUMN facts TEXT;
+  ALTER TABLE services ADD COLUMN placement TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE services ADD COLUMN resources TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE services ADD COLUMN mode TEXT NOT NULL DEFAULT 'replicated';
+  -- 1 / 0, or NULL: the cluster's deployment.prepull.
+  ALTER TABLE services ADD COLUMN prepull INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,6 +3,7 @@ import { prepared } from './statements';
 import type { ServiceState } from './service-state';
 import type { DesiredTaskState, TaskHealth, TaskState } from './task-state';
 import type { HealthcheckSpec, LifecycleSettings } from './lifecycle';
+import type { NodeFacts, PlacementSpec, ResourceSpec, ServiceMode } from './placement';
 import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
 import type { PortSpec } from './commands';
 import { normalisePorts } from './ports';
@@ -28,6 +29,13 @@ export interface ServiceRecord {
   lifecycle: LifecycleSettings;
   /** The update or rollback under way or last done; null if none since the service was created. */
   updateStatus: UpdateStatus | null;
+  /** Constraints, spread preferences, per-node and per-value limits, strategy ({} when none). */
+  placement: PlacementSpec;
+  /** Reservations and limits ({} when none). */
+  resources: ResourceSpec;
+  mode: ServiceMode;
+  /** The service's own pre-pull setting; null: the cluster's. */
+  prepull: boolean | null;
   replicas: number;
   state: ServiceState;
   version: number;
@@ -88,6 +96,10 @@ export interface NodeRecord {
   availability: NodeAvailability;
   startedAt: number;
   lastSeenAt: number;
+  /** The operator's labels ({} when none). */
+  labels: Record<string, string>;
+  /** What its engine reports of it; null until it has. */
+  facts: NodeFacts | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -117,6 +129,11 @@ function toService(row: any): ServiceRecord {
     healthcheck: row.healthcheck ? JSON.parse(row.healthcheck) : null,
     lifecycle: row.lifecycle ? JSON.parse(row.lifecycle) : {},
     updateStatus: row.update_status ? JSON.parse(row.update_status) : null,
+    // Absent before migration 7.
+    placement: row.placement ? JSON.parse(row.placement) : {},
+    resources: row.resources ? JSON.parse(row.resources) : {},
+    mode: row.mode === 'global' ? 'global' : 'replicated',
+    prepull: row.prepull === null || row.prepull === undefined ? null : row.prepull === 1,
     replicas: row.replicas,
     state: row.state,
     version: row.version,
@@ -156,6 +173,8 @@ function toNode(row: any): NodeRecord {
     availability: row.availability,
     startedAt: row.started_at,
     lastSeenAt: row.last_seen_at,
+    labels: row.labels ? JSON.parse(row.labels) : {},
+    facts: row.facts ? JSON.parse(row.facts) : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -14,6 +14,8 @@ export function nodeRecord(id: string, overrides: Partial<NodeRecord> = {}): Nod
     availability: 'active',
     startedAt: AT,
     lastSeenAt: AT,
+    labels: {},
+    facts: null,
     createdAt: AT,
     updatedAt: AT,
     ...overrides,

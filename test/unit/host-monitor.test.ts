@@ -7,7 +7,7 @@ import type { NodeRecord } from '../../database/queries';
 const NOW = 1_700_000_000_000;
 const node = (id: string, status: NodeRecord['status'] = 'READY'): NodeRecord => ({
   id, name: id, address: `${id}:7070`, role: 'manager', status, availability: 'active',
-  startedAt: NOW - 60_000, lastSeenAt: NOW - 60_000, createdAt: NOW - 60_000, updatedAt: NOW - 60_000,
+  startedAt: NOW - 60_000, lastSeenAt: NOW - 60_000, labels: {}, facts: null, createdAt: NOW - 60_000, updatedAt: NOW - 60_000,
 });
 const statuses = (commands: ReturnType<typeof detectHostChanges>) =>
   commands.map((c) => (c.type === 'node.set-status' ? `${c.nodeId}:${c.status}` : c.type));

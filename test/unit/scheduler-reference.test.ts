@@ -69,7 +69,7 @@ describe('scheduler: the fast schedule() places exactly as the reference scan', 
         (nodeCount, replicaCounts, salt) => {
           const nodes: NodeRecord[] = Array.from({ length: nodeCount }, (_, i) => ({
             id: `id-${i}`, name: `n${(i * 7919 + salt) % 1000}`, address: '', role: 'worker', status: 'READY', availability: 'active',
-            startedAt: AT, lastSeenAt: AT, createdAt: AT, updatedAt: AT,
+            startedAt: AT, lastSeenAt: AT, labels: {}, facts: null, createdAt: AT, updatedAt: AT,
           }));
           const tasks: TaskRecord[] = replicaCounts.flatMap((replicas, s) =>
             Array.from({ length: replicas }, (_, i): TaskRecord => {
