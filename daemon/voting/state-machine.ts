@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import { writeTransaction, type Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
 import type { ApplyResult, Table } from '../../database/apply-command';
@@ -20,6 +21,18 @@ export interface AppliedBatch {
 }
 
 /**
+ * Per replicated table, the query of its rows as JSON objects (json_object
+ * of every column, in order). The tables hold integers, text and nulls (no
+ * reals, no blobs), which json_object writes as JSON.stringify does.
+ */
+function rowJsonQueries(db: Db): { table: string; sql: string }[] {
+  return REPLICATED_TABLES.map((table) => {
+    const columns = db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(table) as string[];
+    return { table, sql: `SELECT json_object(${columns.map((c) => `'${c}', "${c}"`).join(', ')}) FROM ${table}` };
+  });
+}
+
+/**
  * The cluster's replicated state machine: the entity tables of this node's
  * SQLite. Committed entries are applied in one transaction that also records
  * the applied index, so after a crash a node resumes exactly after the last
@@ -30,6 +43,8 @@ export interface AppliedBatch {
 export class SqliteStateMachine {
   private readonly applyTx: (entries: readonly Entry[]) => AppliedBatch;
   private readonly restoreTx: (snapshot: Snapshot) => void;
+  /** Prepared at the first snapshot: the columns are the schema's once migrated. */
+  private snapshotRows: { table: string; rows: Statement }[] | undefined;
 
   constructor(private readonly db: Db) {
     this.applyTx = writeTransaction(db, (entries: readonly Entry[]) => {
@@ -68,11 +83,27 @@ export class SqliteStateMachine {
     return this.applyTx(entries);
   }
 
-  /** The replicated tables as JSON, for a snapshot at the current applied index. */
+  /**
+   * The replicated tables as JSON, for a snapshot at the current applied
+   * index: `{ "<table>": [row, ...], ... }`, each row an object of its
+   * columns, the text JSON.stringify of `SELECT *` would give. SQLite writes
+   * each row's JSON and the rows are joined once: no object per row (60,000
+   * tasks were about 30 MiB of row objects at each snapshot), and no JSON
+   * aggregate in SQLite, which reallocates the whole text as it grows.
+   */
   snapshotData(): string {
-    const data: Record<string, unknown[]> = {};
-    for (const table of REPLICATED_TABLES) data[table] = this.db.prepare(`SELECT * FROM ${table}`).all();
-    return JSON.stringify(data);
+    this.snapshotRows ??= rowJsonQueries(this.db).map(({ table, sql }) => ({ table, rows: this.db.prepare(sql).pluck() }));
+    const parts: string[] = [];
+    for (const { table, rows } of this.snapshotRows) {
+      parts.push(`${parts.length === 0 ? '{' : '],'}${JSON.stringify(table)}:[`);
+      let first = true;
+      for (const row of rows.iterate() as IterableIterator<string>) {
+        parts.push(first ? row : `,${row}`);
+        first = false;
+      }
+    }
+    parts.push(']}');
+    return parts.join('');
   }
 
   /** Replaces the replicated tables with a snapshot's. */
