@@ -44,12 +44,21 @@ interface EntryRow {
 }
 
 /**
+ * How much entry data (characters of the commands' JSON) the in-memory log
+ * holds, newest entries first: one batch can be several MiB (a pruning
+ * pass's 90,000 `task.remove`), and compaction bounds the log by count.
+ */
+export const MIRRORED_DATA_CHARS = 4 * 2 ** 20;
+
+/**
  * RaftStorage on a better-sqlite3 connection shared with the daemon's other
  * tables. Each `save` is one transaction (snapshot, entries and hard state
  * together), and the connection is set to `synchronous = FULL`, so a saved
  * Ready survives a crash or power loss. The log since the last snapshot is
- * also kept in memory so the core's reads never touch the disk; compact
- * regularly to bound it.
+ * also kept in memory so the core's reads seldom touch the disk: every
+ * entry's index, term and type, and the data of the newest entries up to
+ * `mirroredDataChars`; older entries' data is read back when asked for (a
+ * lagging follower's catch-up). Compact regularly to bound the log.
  *
  * The connection must be used by one thread only (better-sqlite3 handles are
  * not shareable), and nothing else may write the `raft_` tables.
@@ -65,8 +74,12 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
   private readonly saveTx: (hs: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null) => void;
   private readonly compactTx: (snapshot: Snapshot) => void;
   private readonly snapshotData: Statement;
+  private readonly entryData: Statement;
+  /** Entries up to this index hold no data in the mirror (it is on disk); later ones hold theirs, `heldChars` in all. */
+  private releasedThrough = 0;
+  private heldChars = 0;
 
-  constructor(db: Database) {
+  constructor(db: Database, private readonly mirroredDataChars = MIRRORED_DATA_CHARS) {
     super();
     createRaftTables(db);
     db.pragma('synchronous = FULL');
@@ -93,6 +106,8 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
         throw new LogGapError(entry.index, this.snap.meta.index + 1, this.snap.meta.index + i);
       }
     });
+    this.entryData = db.prepare('SELECT data FROM raft_entries WHERE log_index BETWEEN ? AND ? ORDER BY log_index').pluck();
+    this.recount();
     this.stmt = {
       putHardState: db.prepare(
         'INSERT INTO raft_hard_state (id, term, vote, commit_index) VALUES (0, ?, ?, ?) ' +
@@ -128,7 +143,22 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
     this.checkSave(entries, snapshot);
     this.saveTx(hardState, entries, snapshot);
     // The transaction committed: mirror it in memory (the snapshot's data stays on disk).
+    const overwrites = entries.length > 0 && entries[0]!.index <= this.lastIndex();
+    if (snapshot !== null) this.releasedThrough = snapshot.meta.index;
+    if (overwrites) this.releasedThrough = Math.min(this.releasedThrough, entries[0]!.index - 1);
     this.mirrorSave(hardState, entries, snapshot === null ? null : { meta: snapshot.meta, data: '' });
+    if (snapshot !== null || overwrites) this.recount();
+    else for (const e of entries) this.heldChars += e.data.length;
+    this.releaseOverBound();
+  }
+
+  /** As the mirror's, with the data of released entries read back from disk. */
+  override entries(lo: number, hi: number): Entry[] {
+    const entries = super.entries(lo, hi);
+    if (lo > this.releasedThrough || entries.length === 0) return entries;
+    const upTo = Math.min(hi - 1, this.releasedThrough);
+    const data = this.entryData.all(lo, upTo) as string[];
+    return entries.map((e, i) => (i < data.length ? { ...e, data: data[i]! } : e));
   }
 
   /** The latest snapshot, its data read from disk: it is not kept in memory between sends. */
@@ -142,6 +172,33 @@ export class SqliteRaftStorage extends LogMirror implements RaftStorage {
     const snapshot = this.compactedSnapshot(index, data);
     this.compactTx(snapshot);
     this.mirrorCompact({ meta: snapshot.meta, data: '' });
+    this.recount();
+  }
+
+  /** Works out `releasedThrough` and `heldChars` again after the log lost entries (compaction, a snapshot, an overwritten suffix). */
+  private recount(): void {
+    const offset = this.snap.meta.index;
+    this.releasedThrough = Math.min(Math.max(this.releasedThrough, offset), this.lastIndex());
+    this.heldChars = 0;
+    for (let i = this.releasedThrough - offset; i < this.log.length; i++) this.heldChars += this.log[i]!.data.length;
+    this.releaseOverBound();
+  }
+
+  /**
+   * Drops the data of the oldest held entries until the rest fit the bound.
+   * The entry objects are the core's too: replaced, not changed. A config
+   * entry keeps its data (a few bytes): compaction reads the membership
+   * from the mirror.
+   */
+  private releaseOverBound(): void {
+    const offset = this.snap.meta.index;
+    while (this.heldChars > this.mirroredDataChars && this.releasedThrough < this.lastIndex()) {
+      const i = this.releasedThrough - offset;
+      const entry = this.log[i]!;
+      this.heldChars -= entry.data.length;
+      if (entry.type !== 'config') this.log[i] = { ...entry, data: '' };
+      this.releasedThrough++;
+    }
   }
 
   private putSnapshot(s: Snapshot): void {

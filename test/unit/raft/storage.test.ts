@@ -77,6 +77,7 @@ function contract(name: string, make: () => RaftStorage): void {
 
 contract('MemoryStorage', () => new MemoryStorage());
 contract('SqliteRaftStorage', () => new SqliteRaftStorage(openDb()));
+contract('SqliteRaftStorage holding 5 characters of entry data in memory', () => new SqliteRaftStorage(openDb(), 5));
 
 describe('SqliteRaftStorage durability', () => {
   test('reopening the database gives back the exact log, hard state and snapshot', () => {
@@ -95,6 +96,28 @@ describe('SqliteRaftStorage durability', () => {
     assert.equal(s.entries(5, 6)[0]!.data, 'rewritten');
     assert.deepEqual([s.firstIndex(), s.lastIndex(), s.term(2), s.snapshot().data], [3, 6, 1, 'snap']);
     assert.equal(db.pragma('synchronous', { simple: true }), 2, 'synchronous = FULL');
+    db.close();
+  });
+
+  test('past its bound of entry data in memory, the oldest entries\' data is read back from disk, through overwrites, compaction and a reopen', () => {
+    const path = join(dir, 'bounded.db');
+    let db = openDb(path);
+    let s = new SqliteRaftStorage(db, 10);
+    const big = 'x'.repeat(40);
+    s.save(null, [{ ...conf(['a']), index: 1, term: 1 }, e(2, 1, big), e(3, 1), e(4, 1)], null);
+    assert.deepEqual(s.entries(1, 5).map((x) => x.data), [JSON.stringify({ voters: ['a'], learners: [] }), big, 'd3', 'd4']);
+    s.save(null, [e(3, 2, 'y'.repeat(30)), e(4, 2), { ...conf(['a', 'b']), index: 5, term: 2 }], null);
+    assert.deepEqual(s.entries(2, 6).map((x) => [x.term, x.data.slice(0, 3)]), [[1, 'xxx'], [2, 'yyy'], [2, 'd4'], [2, '{"v']]);
+    s.compact(4, 'state@4');
+    assert.deepEqual(s.entries(5, 6)[0]!.data, JSON.stringify({ voters: ['a', 'b'], learners: [] }));
+    s.save(null, [e(6, 2, big)], null);
+    s.compact(6, 'state@6');
+    assert.deepEqual(s.snapshot().meta.conf, { voters: ['a', 'b'], learners: [] }, 'the membership survives the released data');
+    s.save(null, [e(7, 2, big), e(8, 2)], null);
+    db.close();
+    db = openDb(path);
+    s = new SqliteRaftStorage(db, 10);
+    assert.deepEqual(s.entries(7, 9).map((x) => x.data), [big, 'd8']);
     db.close();
   });
 
