@@ -2,6 +2,7 @@
 import { mkdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import { Command as CliCommand } from 'commander';
 import { loadConfig, type DaemonConfig, type Overrides } from './config';
 import { BicycleError, describeError } from './errors';
@@ -95,6 +96,9 @@ async function main(): Promise<void> {
   const nodeId = ensureNodeId(databaseFile, config.peers ? config.name : undefined);
 
   const log = createThreadLogger('main', config.logLevel).child({ node: config.name });
+  // Each thread collects its heap when quiet after a burst (daemon/heap-return.ts), with V8's collector:
+  // the flag gives it to every context made from now on, so to the threads' and not to this one.
+  setFlagsFromString('--expose-gc');
   let shuttingDown: Promise<void> | undefined;
   const supervisor = new Supervisor({
     base: { config, databaseFile, nodeId },

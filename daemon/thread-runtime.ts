@@ -1,6 +1,9 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import type { MainToWorker, ThreadMessage, ThreadName, WorkerData, WorkerToMain } from './messages';
 import { toErrorData } from './errors';
+import { HEAP_RETURN_POLICY, shouldCollect, type HeapReturnPolicy } from './heap-return';
 
 /**
  * The worker side of thread supervision: tells main when the thread is ready,
@@ -25,14 +28,39 @@ function post(message: WorkerToMain): void {
   parentPort?.postMessage(message);
 }
 
+/**
+ * Collects the heap when the thread is quiet after a burst (heap-return.ts).
+ * Needs V8's collector as a global, which main exposes (`--expose-gc`) before
+ * it starts the threads; without it (a test's thread) this does nothing.
+ * Returns the function that stops it.
+ */
+function returnHeapAfterBursts(policy: HeapReturnPolicy = HEAP_RETURN_POLICY): () => void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc !== 'function') return () => undefined;
+  let live = getHeapStatistics().used_heap_size;
+  let last = performance.eventLoopUtilization();
+  const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    if (!shouldCollect(policy, getHeapStatistics().used_heap_size, live, busy)) return;
+    gc();
+    live = getHeapStatistics().used_heap_size;
+  }, policy.checkIntervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Registers the thread with main. Call once the thread can take messages. */
 export function runThread(handlers: ThreadHandlers): void {
   let stopping = false;
+  const stopHeapReturn = returnHeapAfterBursts();
   parentPort?.on('message', (message: MainToWorker) => {
     if (message.kind === 'deliver') {
       handlers.onMessage?.(message.from, message.body);
     } else if (message.kind === 'stop' && !stopping) {
       stopping = true;
+      stopHeapReturn();
       handlers
         .stop()
         .catch(() => undefined)
