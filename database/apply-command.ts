@@ -5,6 +5,7 @@ import { IllegalTransitionError, transitionTask, type TaskState } from './task-s
 import { isRollingState, isServiceDeleting, transitionService, type ServiceState } from './service-state';
 import { canonicalLifecycleJson, mergeLifecycle, type LifecycleSettings } from './lifecycle';
 import type { UpdateStatus } from './queries';
+import type { ResourceSpec } from './placement';
 import { transitionNodeStatus, type NodeStatus } from './node-state';
 import { BicycleError, type ErrorData } from '../daemon/errors';
 import { portsJson, requirePortsFree } from './ports';
@@ -134,11 +135,13 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const lifecycle = mergeLifecycle({}, c.spec);
       const healthcheck = c.spec.healthcheck ? canonicalLifecycleJson(c.spec.healthcheck) : null;
       prepared(db, 
-        `INSERT INTO services (name, id, image, command, env, labels, ports, on_disconnect, healthcheck, lifecycle, replicas, state, version, spec_version, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
+        `INSERT INTO services (name, id, image, command, env, labels, ports, on_disconnect, healthcheck, lifecycle, placement, resources, mode, prepull,
+           replicas, state, version, spec_version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
       ).run(c.name, c.id, c.spec.image, c.spec.command ? JSON.stringify(c.spec.command) : null,
         canonicalJson(c.spec.env), canonicalJson(c.spec.labels), portsJson(ports), c.spec.onDisconnect ?? null,
-        healthcheck, canonicalLifecycleJson(lifecycle), c.replicas, c.at, c.at);
+        healthcheck, canonicalLifecycleJson(lifecycle), canonicalLifecycleJson(c.spec.placement ?? {}), canonicalLifecycleJson(c.spec.resources ?? {}),
+        c.spec.mode ?? 'replicated', c.spec.prepull === undefined || c.spec.prepull === null ? null : c.spec.prepull ? 1 : 0, c.replicas, c.at, c.at);
       recordVersion(db, c.name, 1, c.at);
       return true;
     }
@@ -270,6 +273,11 @@ interface ServiceRow {
   lifecycle: string;
   /** JSON UpdateStatus or NULL (migration 6). */
   update_status: string | null;
+  /** JSON PlacementSpec, JSON ResourceSpec, 'replicated' | 'global', 1 | 0 | NULL (migration 7). */
+  placement: string;
+  resources: string;
+  mode: string;
+  prepull: number | null;
 }
 
 interface TaskRow {
@@ -321,14 +329,22 @@ function updateService(db: Db, service: ServiceRow, changes: ServiceChanges, at:
     // null: back to the default rule.
     onDisconnect: changes.onDisconnect !== undefined ? changes.onDisconnect : service.on_disconnect,
     lifecycle,
+    placement: changes.placement !== undefined ? canonicalLifecycleJson(changes.placement ?? {}) : service.placement,
+    resources: changes.resources !== undefined ? canonicalLifecycleJson(changes.resources ?? {}) : service.resources,
+    prepull: changes.prepull !== undefined ? (changes.prepull === null ? null : changes.prepull ? 1 : 0) : service.prepull,
   };
+  if (changes.mode !== undefined && changes.mode !== service.mode) {
+    throw new BicycleError('INVALID_ARGUMENT', `mode: service ${service.name} is ${service.mode}; a service's mode cannot change (remove it and add it again)`);
+  }
+  const limitsOf = (json: string) => canonicalLifecycleJson((JSON.parse(json || '{}') as ResourceSpec).limits ?? {});
   const specChanged =
     next.image !== service.image || next.command !== service.command || next.env !== service.env || next.labels !== service.labels ||
-    next.healthcheck !== service.healthcheck;
+    next.healthcheck !== service.healthcheck || limitsOf(next.resources) !== limitsOf(service.resources);
+  const placementChanged = next.placement !== service.placement || next.resources !== service.resources || next.prepull !== service.prepull;
   const portsChanged = next.ports !== service.ports;
   const onDisconnectChanged = next.onDisconnect !== service.on_disconnect;
   const lifecycleChanged = next.lifecycle !== (service.lifecycle || '{}');
-  if (!specChanged && !portsChanged && !onDisconnectChanged && !lifecycleChanged && next.replicas === service.replicas) return false;
+  if (!specChanged && !portsChanged && !onDisconnectChanged && !lifecycleChanged && !placementChanged && next.replicas === service.replicas) return false;
   if (portsChanged) requirePortsFree(db, service.name, changes.ports!);
   let state: ServiceState = service.state;
   let updateStatus = service.update_status;
@@ -349,7 +365,8 @@ function updateService(db: Db, service: ServiceRow, changes: ServiceChanges, at:
   }
   prepared(db, 
     `UPDATE services SET image = @image, command = @command, env = @env, labels = @labels, healthcheck = @healthcheck, ports = @ports,
-       on_disconnect = @onDisconnect, lifecycle = @lifecycle, replicas = @replicas, state = @state, update_status = @updateStatus,
+       on_disconnect = @onDisconnect, lifecycle = @lifecycle, placement = @placement, resources = @resources, prepull = @prepull,
+       replicas = @replicas, state = @state, update_status = @updateStatus,
        version = version + 1, spec_version = @specVersion, updated_at = @at
      WHERE name = @name`,
   ).run({ ...next, state, updateStatus, specVersion, at, name: service.name });
@@ -368,9 +385,10 @@ export const VERSIONS_KEPT = 10;
 
 /** Records the service's current container spec as `specVersion`, and forgets all but the newest VERSIONS_KEPT. */
 function recordVersion(db: Db, name: string, specVersion: number, at: number): void {
-  const row = prepared(db, 'SELECT image, command, env, labels, healthcheck FROM services WHERE name = ?').get(name) as
-    { image: string; command: string | null; env: string; labels: string; healthcheck: string | null };
-  const spec = `{"image":${JSON.stringify(row.image)},"command":${row.command ?? 'null'},"env":${row.env},"labels":${row.labels},"healthcheck":${row.healthcheck ?? 'null'}}`;
+  const row = prepared(db, 'SELECT image, command, env, labels, healthcheck, resources FROM services WHERE name = ?').get(name) as
+    { image: string; command: string | null; env: string; labels: string; healthcheck: string | null; resources: string };
+  const limits = canonicalLifecycleJson((JSON.parse(row.resources || '{}') as ResourceSpec).limits ?? {});
+  const spec = `{"image":${JSON.stringify(row.image)},"command":${row.command ?? 'null'},"env":${row.env},"labels":${row.labels},"healthcheck":${row.healthcheck ?? 'null'},"limits":${limits}}`;
   prepared(db, 'INSERT INTO service_versions (service_name, spec_version, spec, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET spec = excluded.spec')
     .run(name, specVersion, spec, at);
   prepared(db, 
@@ -406,14 +424,18 @@ function rollbackService(db: Db, service: ServiceRow, toVersion: number | undefi
   if (!version) {
     throw new BicycleError('VERSION_NOT_FOUND', `service ${service.name} has no spec version ${target} (the newest ${VERSIONS_KEPT} are kept; see service history)`);
   }
-  const spec = JSON.parse(version.spec) as { image: string; command: string[] | null; env: Record<string, string>; labels: Record<string, string>; healthcheck: unknown };
+  const spec = JSON.parse(version.spec) as { image: string; command: string[] | null; env: Record<string, string>; labels: Record<string, string>; healthcheck: unknown; limits?: ResourceSpec['limits'] };
+  // Limits are part of the version; reservations are not (they place, they do not make the container).
+  const current = JSON.parse(service.resources || '{}') as ResourceSpec;
+  const { limits: _old, ...rest } = current;
+  const resources = canonicalLifecycleJson(spec.limits && Object.keys(spec.limits).length > 0 ? { ...rest, limits: spec.limits } : rest);
   const state = transitionService(service.state, 'ROLLING_BACK');
   const updateStatus: UpdateStatus = { kind: 'rollback', fromVersion: service.spec_version, toVersion: target, startedAt: at, completedAt: null, message: reason };
   prepared(db, 
-    `UPDATE services SET image = ?, command = ?, env = ?, labels = ?, healthcheck = ?, state = ?, update_status = ?,
+    `UPDATE services SET image = ?, command = ?, env = ?, labels = ?, healthcheck = ?, resources = ?, state = ?, update_status = ?,
        version = version + 1, spec_version = ?, updated_at = ? WHERE name = ?`,
   ).run(spec.image, spec.command ? JSON.stringify(spec.command) : null, canonicalJson(spec.env), canonicalJson(spec.labels),
-    spec.healthcheck ? canonicalLifecycleJson(spec.healthcheck) : null, state, JSON.stringify(updateStatus), target, at, service.name);
+    spec.healthcheck ? canonicalLifecycleJson(spec.healthcheck) : null, resources, state, JSON.stringify(updateStatus), target, at, service.name);
   return true;
 }
 

@@ -66,6 +66,8 @@ export interface ServiceVersion {
   env: Record<string, string>;
   labels: Record<string, string>;
   healthcheck: HealthcheckSpec | null;
+  /** The resource limits of that version ({} when none). */
+  limits: NonNullable<ResourceSpec['limits']>;
   createdAt: number;
 }
 
@@ -211,6 +213,7 @@ export function listServiceVersions(db: Db, serviceName: string): ServiceVersion
       env: spec.env ?? {},
       labels: spec.labels ?? {},
       healthcheck: spec.healthcheck ?? null,
+      limits: spec.limits ?? {},
       createdAt: r.created_at,
     };
   });

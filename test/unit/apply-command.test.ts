@@ -438,6 +438,56 @@ describe('applyCommand: spec versions, rollback, lifecycle', () => {
   });
 });
 
+describe('applyCommand: placement', () => {
+  const update = (db: Db, changes: object, at = AT + 1) => applyCommand(db, { type: 'service.update', name: 'web', changes, at });
+
+  test('node labels are replaced whole; facts are recorded when they change', () => {
+    const db = withService('RUNNING');
+    assert.equal(ok(applyCommand(db, { type: 'node.set-labels', nodeId: 'n1', labels: { zone: 'a', disk: 'ssd' }, at: AT + 1 })), true);
+    assert.equal(ok(applyCommand(db, { type: 'node.set-labels', nodeId: 'n1', labels: { disk: 'ssd', zone: 'a' }, at: AT + 2 })), false, 'the same labels');
+    assert.deepEqual(getNode(db, 'n1')!.labels, { disk: 'ssd', zone: 'a' });
+    const facts = { cpus: 2, memoryBytes: 24 * 2 ** 30, os: 'linux', arch: 'x86_64', engineVersion: '20.10.24' };
+    assert.equal(ok(applyCommand(db, { type: 'node.set-facts', nodeId: 'n1', facts, at: AT + 3 })), true);
+    assert.equal(ok(applyCommand(db, { type: 'node.set-facts', nodeId: 'n1', facts, at: AT + 4 })), false);
+    assert.deepEqual(getNode(db, 'n1')!.facts, facts);
+    refused(applyCommand(db, { type: 'node.set-labels', nodeId: 'nx', labels: {}, at: AT }), 'NODE_NOT_FOUND');
+  });
+
+  test('placement and reservations need no new containers; limits do, and a rollback restores them', () => {
+    const db = withService('RUNNING');
+    ok(update(db, { placement: { constraints: ['node.labels.zone==a'] }, resources: { reservations: { cpus: 0.5 } } }));
+    assert.equal(web(db).specVersion, 1);
+    assert.deepEqual(web(db).placement, { constraints: ['node.labels.zone==a'] });
+    ok(update(db, { resources: { reservations: { cpus: 0.5 }, limits: { memoryBytes: 64 * 2 ** 20 } } }, AT + 2));
+    assert.equal(web(db).specVersion, 2, 'limits are part of the spec version');
+    assert.deepEqual(listServiceVersions(db, 'web')[0]!.limits, { memoryBytes: 64 * 2 ** 20 });
+    ok(applyCommand(db, { type: 'service.rollback', name: 'web', reason: 'x', at: AT + 3 }));
+    assert.deepEqual(web(db).resources, { reservations: { cpus: 0.5 } }, 'the old limits (none) are back; the reservation stays');
+    ok(update(db, { placement: null }, AT + 4));
+    assert.deepEqual(web(db).placement, {});
+  });
+
+  test('a service\'s mode is fixed at creation', () => {
+    const db = freshDb();
+    ok(applyCommand(db, { type: 'service.create', id: 's', name: 'web', spec: spec({ mode: 'global' }), replicas: 0, at: AT }));
+    assert.equal(web(db).mode, 'global');
+    assert.match(refused(update(db, { mode: 'replicated' }), 'INVALID_ARGUMENT'), /mode cannot change/);
+  });
+
+  test('a global task is created on its node, ASSIGNED; a pending reason is kept on a waiting task until it is placed', () => {
+    const db = withService('RUNNING');
+    ok(applyCommand(db, { type: 'task.create', id: 'g1', serviceName: 'web', slot: 0, specVersion: 1, nodeId: 'n1', at: AT }));
+    assert.equal(task(db, 'g1').state, 'ASSIGNED');
+    assert.equal(task(db, 'g1').nodeId, 'n1');
+    createTask(db, 't1');
+    ok(applyCommand(db, { type: 'task.set-pending', reasons: { t1: 'no node fits: 1 fails node.labels.zone==b', g1: 'ignored: placed' }, at: AT }));
+    assert.equal(task(db, 't1').error, 'no node fits: 1 fails node.labels.zone==b');
+    assert.equal(task(db, 'g1').error, null);
+    ok(applyCommand(db, { type: 'task.assign', taskId: 't1', nodeId: 'n1', at: AT + 1 }));
+    assert.equal(task(db, 't1').error, null, 'placed: the reason is gone');
+  });
+});
+
 describe('applyCommand: tasks', () => {
   test('a created task is NEW, wanted RUNNING, on no node', () => {
     const db = withService();
