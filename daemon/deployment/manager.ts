@@ -113,7 +113,9 @@ export function withCommands(input: SchedulerInput, commands: readonly Command[]
   };
   for (const c of commands) {
     if (c.type === 'task.create') {
-      rowOf(c.id).after = { serviceName: c.serviceName, slot: c.slot, nodeId: null, state: 'NEW', desiredState: 'RUNNING' };
+      // As the command applies: on the node it names (a global service's task), ASSIGNED there; else NEW, waiting.
+      const nodeId = c.nodeId ?? null;
+      rowOf(c.id).after = { serviceName: c.serviceName, slot: c.slot, nodeId, state: nodeId === null ? 'NEW' : 'ASSIGNED', desiredState: 'RUNNING' };
     } else if (c.type === 'task.set-desired') {
       const row = rowOf(c.taskId);
       if (row.after) row.after = { ...row.after, desiredState: c.desiredState };

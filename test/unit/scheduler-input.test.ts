@@ -55,7 +55,10 @@ function normalized(input: SchedulerInput): { placed: string[]; pending: string[
 function applyToRows(tasks: readonly TaskRecord[], commands: readonly Command[]): TaskRecord[] {
   const byId = new Map(tasks.map((t) => [t.id, t]));
   for (const c of commands) {
-    if (c.type === 'task.create') byId.set(c.id, taskRecord(c.serviceName, c.slot, { id: c.id, createdAt: c.at, updatedAt: c.at }));
+    if (c.type === 'task.create') {
+      const placed = c.nodeId === undefined ? {} : { nodeId: c.nodeId, state: 'ASSIGNED' as const };
+      byId.set(c.id, taskRecord(c.serviceName, c.slot, { id: c.id, createdAt: c.at, updatedAt: c.at, ...placed }));
+    }
     const id = c.type === 'task.set-desired' || c.type === 'task.observe' || c.type === 'task.remove' ? c.taskId : undefined;
     const t = id === undefined ? undefined : byId.get(id);
     if (!t) continue;
@@ -71,9 +74,11 @@ function commandsArbitrary(tasks: readonly TaskRecord[]): fc.Arbitrary<Command[]
   const id = fc.oneof(fc.constantFrom(...tasks.map((t) => t.id), 'missing'), fc.constant('missing'));
   return fc.array(
     fc.oneof(
-      fc.record({ slot: fc.integer({ min: 1, max: 20 }), service: fc.integer({ min: 0, max: 2 }), n: fc.integer({ min: 0, max: 3 }) }).map(
-        ({ slot, service, n }): Command => ({ type: 'task.create', id: `new-${service}-${slot}-${n}`, serviceName: `svc${service}`, slot, specVersion: 1, at: AT }),
-      ),
+      fc
+        .record({ slot: fc.integer({ min: 1, max: 20 }), service: fc.integer({ min: 0, max: 2 }), n: fc.integer({ min: 0, max: 3 }), node: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }) })
+        .map(({ slot, service, n, node }): Command => ({
+          type: 'task.create', id: `new-${service}-${slot}-${n}`, serviceName: `svc${service}`, slot, specVersion: 1, ...(node === undefined ? {} : { nodeId: `n${node}` }), at: AT,
+        })),
       fc.record({ taskId: id, desiredState: fc.constantFrom(...DESIRED) }).map((c): Command => ({ type: 'task.set-desired', ...c, at: AT })),
       fc.record({ taskId: id, state: fc.constantFrom<TaskState>('ORPHANED', 'FAILED', 'RUNNING') }).map((c): Command => ({ type: 'task.observe', ...c, at: AT })),
       id.map((taskId): Command => ({ type: 'task.remove', taskId, at: AT })),
