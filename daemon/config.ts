@@ -1,3 +1,4 @@
+import type { Strategy } from '../database/placement';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
@@ -57,6 +58,8 @@ export interface DaemonConfig {
     autoRebalance: boolean;
     /** Replicas in the whole cluster (every service not being deleted), at most. */
     maxReplicas: number;
+    /** How the scheduler chooses among the nodes that fit, for services that name no strategy (docs/deployment.md, "Placement"). */
+    strategy: Strategy;
   };
   /** The traffic manager: published ports on every node, service names for containers. */
   traffic: {
@@ -122,6 +125,7 @@ const schema = z
         init: z.boolean(),
         autoRebalance: z.boolean(),
         maxReplicas: z.number().int().min(1).max(10_000_000),
+        strategy: z.enum(['spread', 'binpack', 'round-robin', 'epvm']),
       })
       .strict(),
     traffic: z
@@ -148,7 +152,7 @@ export function defaultConfig(): z.input<typeof schema> {
     logLevel: 'info',
     role: 'manager',
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
-    deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS },
+    deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS, strategy: 'spread' },
     traffic: { enabled: true, kernel: true, deregisterDelayMs: 2000, connectTimeoutMs: 1000, peerProbeIntervalMs: 250, dns: true },
     monitoring: { statsIntervalMs: 5000 },
   };

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
-import { getLocal, listNodes, listServices, type TaskRecord } from '../../database/queries';
+import { getLocal, listNodes, listServices, type ServiceRecord, type TaskRecord } from '../../database/queries';
+import type { Strategy } from '../../database/placement';
 import { countPlacedTasks, listPendingTasks, listTasksForOrchestration } from '../../database/task-summary';
 import { isTerminalTaskState } from '../../database/task-state';
 import type { Logger } from '../logger';
@@ -15,6 +16,8 @@ export interface ManagerOptions {
   log: Logger;
   updateParallelism: number;
   autoRebalance: boolean;
+  /** The cluster's default placement strategy (`deployment.strategy`). */
+  strategy?: Strategy;
   now?: () => number;
 }
 
@@ -25,8 +28,18 @@ export interface ManagerOptions {
  */
 export class Manager {
   private lastUnplaced = '';
+  /** Round-robin's last node per service (kept while this node leads). */
+  private readonly cursors = new Map<string, string>();
+  /** The reason last proposed for each task that waits for a node, so that only a change is proposed. */
+  private pendingReasons = new Map<string, string>();
 
   constructor(private readonly o: ManagerOptions) {}
+
+  private pendingChanges(unplaced: readonly { taskId: string; reason: string }[], at: number): Command | null {
+    const { command, current } = pendingReasonCommand(this.pendingReasons, unplaced, at);
+    this.pendingReasons = current;
+    return command;
+  }
 
   isLeader(): boolean {
     return getLocal(this.o.db, 'leader_id') === this.o.nodeId;
@@ -39,11 +52,13 @@ export class Manager {
     // One read transaction, so every service is seen at one point in the log. The orchestrator takes one
     // service's tasks at a time (its decisions are per service), so a pass holds one service's history, not
     // the cluster's; the scheduler's counts per (service, node) and the pending tasks come from SQLite.
-    const { orchestrated, input, named, nodes } = this.o.db.transaction(() => {
+    const { orchestrated, input, named, nodes, services } = this.o.db.transaction(() => {
       const nodes = listNodes(this.o.db);
       const out: OrchestratorOutput = { commands: [] };
       const named = new Map<string, TaskRecord>();
+      const services = new Map<string, ServiceRecord>();
       for (const service of listServices(this.o.db)) {
+        services.set(service.name, service);
         const tasks = listTasksForOrchestration(this.o.db, service.name);
         const one = orchestrate({
           services: [service],
@@ -59,19 +74,37 @@ export class Manager {
         if (one.wakeAt !== undefined) out.wakeAt = Math.min(out.wakeAt ?? Infinity, one.wakeAt);
       }
       const input: SchedulerInput = { placed: countPlacedTasks(this.o.db), pending: listPendingTasks(this.o.db) };
-      return { orchestrated: out, input, named, nodes };
+      return { orchestrated: out, input, named, nodes, services };
     })();
-    const placed = schedule(withCommands(input, orchestrated.commands, (id) => named.get(id)), nodes, now);
+    const placed = schedule(withCommands(input, orchestrated.commands, (id) => named.get(id)), nodes, now, {
+      services, strategy: this.o.strategy ?? 'spread', cursors: this.cursors,
+    });
     const unplaced = placed.unplaced.map((u) => u.reason).join('\n');
     if (unplaced && unplaced !== this.lastUnplaced) this.o.log.warn('tasks wait for a node', { tasks: placed.unplaced.length, reason: placed.unplaced[0]!.reason });
     this.lastUnplaced = unplaced;
     const commands = [...orchestrated.commands, ...placed.commands];
+    const pending = this.pendingChanges(placed.unplaced, now);
+    if (pending) commands.push(pending);
     if (commands.length > 0) await this.o.propose({ type: 'batch', commands });
     return orchestrated.wakeAt;
   }
 }
 
 /** The task a command changes, if it names one already in the table. */
+/** Why tasks wait, as a command, when that changed since the last pass (a task's error shows it in `service ps` and State). */
+function pendingReasonCommand(previous: ReadonlyMap<string, string>, unplaced: readonly { taskId: string; reason: string }[], at: number): { command: Command | null; current: Map<string, string> } {
+  const current = new Map(unplaced.map((u) => [u.taskId, u.reason]));
+  const reasons: Record<string, string | null> = {};
+  let changed = false;
+  for (const [taskId, reason] of current) {
+    if (previous.get(taskId) !== reason) {
+      reasons[taskId] = reason;
+      changed = true;
+    }
+  }
+  return { command: changed ? { type: 'task.set-pending', reasons, at } : null, current };
+}
+
 function namedTaskId(c: Command): string | undefined {
   return c.type === 'task.set-desired' || c.type === 'task.observe' || c.type === 'task.remove' ? c.taskId : undefined;
 }

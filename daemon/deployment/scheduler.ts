@@ -1,5 +1,7 @@
 import type { Command } from '../../database/commands';
-import type { NodeRecord, TaskRecord } from '../../database/queries';
+import type { NodeRecord, ServiceRecord, TaskRecord } from '../../database/queries';
+import type { Strategy } from '../../database/placement';
+import { ClusterLoad, needsFilteredPlacement, placeFiltered } from './filtered-placement';
 import type { PendingTask, PlacedCount } from '../../database/task-summary';
 import { isSchedulable } from '../../database/node-state';
 import { isTerminalTaskState } from '../../database/task-state';
@@ -72,7 +74,60 @@ export function holdsPlace(t: Pick<TaskRecord, 'nodeId' | 'state' | 'desiredStat
  * moves up one bucket. This picks exactly what a scan over all nodes with
  * the key (count of the service, total, name) would.
  */
-export function schedule(input: SchedulerInput, nodes: readonly NodeRecord[], at: number): ScheduleResult {
+export interface PlacementOptions {
+  /** The services, for their placement settings and reservations; without them every service is spread evenly. */
+  services?: ReadonlyMap<string, ServiceRecord>;
+  /** The cluster's default strategy (`deployment.strategy`). */
+  strategy?: Strategy;
+  /** Round-robin's last node per service, kept by the caller across passes. */
+  cursors?: Map<string, string>;
+}
+
+/**
+ * Places every pending task: services that ask for nothing but an even
+ * spread of tasks that reserve nothing through the fast path below
+ * (`spreadEvenly`); the others through their filters, preferences and
+ * strategy (filtered-placement.ts), seeing what the fast path placed.
+ */
+export function schedule(input: SchedulerInput, nodes: readonly NodeRecord[], at: number, options: PlacementOptions = {}): ScheduleResult {
+  const services = options.services;
+  const strategy = options.strategy ?? 'spread';
+  if (!services || input.pending.length === 0) return spreadEvenly(input, nodes, at);
+  const filtered = new Set<string>();
+  for (const s of services.values()) if (needsFilteredPlacement(s, strategy)) filtered.add(s.name);
+  if (filtered.size === 0) return spreadEvenly(input, nodes, at);
+  const plain = input.pending.filter((t) => !filtered.has(t.serviceName));
+  const fast = spreadEvenly({ placed: input.placed, pending: plain }, nodes, at);
+  const placed = [...input.placed];
+  const plainById = new Map(plain.map((t) => [t.id, t]));
+  for (const c of fast.commands) {
+    if (c.type !== 'task.assign') continue;
+    const task = plainById.get(c.taskId);
+    if (task) placed.push({ serviceName: task.serviceName, nodeId: c.nodeId, tasks: 1 });
+  }
+  const load = new ClusterLoad(nodes, placed, services);
+  const result: ScheduleResult = { commands: [...fast.commands], unplaced: [...fast.unplaced] };
+  const byService = new Map<string, PendingTask[]>();
+  for (const t of input.pending) {
+    if (!filtered.has(t.serviceName)) continue;
+    const list = byService.get(t.serviceName);
+    if (list) list.push(t);
+    else byService.set(t.serviceName, [t]);
+  }
+  for (const [name, tasks] of [...byService.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    tasks.sort((a, b) => a.slot - b.slot);
+    const one = placeFiltered(services.get(name)!, tasks, load, strategy, options.cursors ?? new Map(), at);
+    result.commands.push(...one.commands);
+    result.unplaced.push(...one.unplaced);
+  }
+  return result;
+}
+
+/**
+ * Places every pending task on a schedulable node (READY and active),
+ * spreading each service evenly (see schedule() above for the rest).
+ */
+function spreadEvenly(input: SchedulerInput, nodes: readonly NodeRecord[], at: number): ScheduleResult {
   const candidates = nodes.filter(isSchedulable).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const pending = [...input.pending].sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : a.slot - b.slot));
   if (pending.length === 0) return { commands: [], unplaced: [] };

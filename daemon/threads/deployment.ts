@@ -48,7 +48,8 @@ const traffic = config.traffic.enabled
     })
   : undefined;
 
-const manager = new Manager({ db, nodeId, propose, log, updateParallelism: config.deployment.updateParallelism, autoRebalance: config.deployment.autoRebalance });
+const manager = new Manager({ db, nodeId, propose, log, updateParallelism: config.deployment.updateParallelism, autoRebalance: config.deployment.autoRebalance,
+  strategy: config.deployment.strategy });
 const managerLoop = new Loop('orchestrator', () => manager.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
 const agentLoop: Loop = new Loop('agent', () => agent.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
 const agent: Agent = new Agent({

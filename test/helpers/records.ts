@@ -1,4 +1,4 @@
-import type { NodeRecord, TaskRecord } from '../../database/queries';
+import type { NodeRecord, ServiceRecord, TaskRecord } from '../../database/queries';
 
 /** The time every fixture is stamped with unless told otherwise. */
 export const AT = 1_700_000_000_000;
@@ -37,6 +37,36 @@ export function taskRecord(serviceName: string, slot: number, overrides: Partial
     exitCode: null,
     startedAt: null,
     health: null,
+    createdAt: AT,
+    updatedAt: AT,
+    ...overrides,
+  };
+}
+
+/** A RUNNING service `name` of 3 replicas at spec version 1 with every setting at its default, with any field overridden. */
+export function serviceRecord(name: string, overrides: Partial<ServiceRecord> = {}): ServiceRecord {
+  return {
+    name,
+    id: `svc-${name}`,
+    image: 'bicycle/busybox:test',
+    command: null,
+    env: {},
+    labels: {},
+    ports: [],
+    onDisconnect: 'keep',
+    onDisconnectSetting: null,
+    healthcheck: null,
+    lifecycle: {},
+    updateStatus: null,
+    placement: {},
+    resources: {},
+    mode: 'replicated',
+    prepull: null,
+    replicas: 3,
+    state: 'RUNNING',
+    version: 1,
+    specVersion: 1,
+    rebalance: false,
     createdAt: AT,
     updatedAt: AT,
     ...overrides,

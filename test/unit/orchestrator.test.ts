@@ -4,37 +4,12 @@ import { orchestrate, type OrchestratorInput, type OrchestratorOutput } from '..
 import { DEFAULT_BACKOFF, restartDelayMs } from '../../daemon/deployment/restart-backoff';
 import type { Command } from '../../database/commands';
 import type { NodeRecord, ServiceRecord, TaskRecord } from '../../database/queries';
-import { nodeRecord, taskRecord } from '../helpers/records';
+import { nodeRecord, serviceRecord, taskRecord } from '../helpers/records';
 
 const NOW = 1_700_000_000_000;
 
 function service(overrides: Partial<ServiceRecord> = {}): ServiceRecord {
-  return {
-    name: 'web',
-    id: 'svc-web',
-    image: 'nginx:1.27',
-    command: null,
-    env: {},
-    labels: {},
-    ports: [],
-    onDisconnect: 'keep',
-    onDisconnectSetting: null,
-    healthcheck: null,
-    lifecycle: {},
-    updateStatus: null,
-    placement: {},
-    resources: {},
-    mode: 'replicated',
-    prepull: null,
-    replicas: 3,
-    state: 'RUNNING',
-    version: 4,
-    specVersion: 1,
-    rebalance: false,
-    createdAt: NOW - 600_000,
-    updatedAt: NOW - 600_000,
-    ...overrides,
-  };
+  return serviceRecord('web', { image: 'nginx:1.27', version: 4, createdAt: NOW - 600_000, updatedAt: NOW - 600_000, ...overrides });
 }
 
 function node(id: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
