@@ -60,6 +60,8 @@ export interface DaemonConfig {
     maxReplicas: number;
     /** How the scheduler chooses among the nodes that fit, for services that name no strategy (docs/deployment.md, "Placement"). */
     strategy: Strategy;
+    /** Every eligible node pulls a service's image ahead, when the service is created or its image changes, unless the service says (`prepull`). */
+    prepull: boolean;
   };
   /** The traffic manager: published ports on every node, service names for containers. */
   traffic: {
@@ -126,6 +128,7 @@ const schema = z
         autoRebalance: z.boolean(),
         maxReplicas: z.number().int().min(1).max(10_000_000),
         strategy: z.enum(['spread', 'binpack', 'round-robin', 'epvm']),
+        prepull: z.boolean(),
       })
       .strict(),
     traffic: z
@@ -152,7 +155,7 @@ export function defaultConfig(): z.input<typeof schema> {
     logLevel: 'info',
     role: 'manager',
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
-    deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS, strategy: 'spread' },
+    deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS, strategy: 'spread', prepull: false },
     traffic: { enabled: true, kernel: true, deregisterDelayMs: 2000, connectTimeoutMs: 1000, peerProbeIntervalMs: 250, dns: true },
     monitoring: { statsIntervalMs: 5000 },
   };

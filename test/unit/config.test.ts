@@ -34,7 +34,7 @@ describe('loadConfig: defaults', () => {
     assert.equal(config.dataDir, 'data');
     assert.equal(config.dockerSocket, '/var/run/docker.sock');
     assert.equal(config.logLevel, 'info');
-    assert.deepEqual(config.deployment, { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: 50_000, strategy: 'spread' });
+    assert.deepEqual(config.deployment, { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: 50_000, strategy: 'spread', prepull: false });
     assert.deepEqual(config.monitoring, { statsIntervalMs: 5000 });
     assert.equal(config.role, 'manager');
     assert.equal(config.join, undefined);
