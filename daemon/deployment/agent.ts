@@ -269,8 +269,10 @@ function isRecordedRunning(task: TaskRecord | undefined, containerId: string): b
 
 /** The container for a task: readable name `service.slot.taskid`, Bicycle's labels over the user's. */
 export function containerSpec(service: ServiceRecord, task: TaskRecord, labels: Record<string, string>, dns?: ContainerSpec['dns']): ContainerSpec {
+  const limits = service.resources.limits;
   return {
     ...(dns ? { dns } : {}),
+    ...(limits && Object.keys(limits).length > 0 ? { limits } : {}),
     name: containerName(task),
     image: service.image,
     command: service.command,

@@ -13,6 +13,8 @@ export interface ContainerSpec {
   healthcheck?: HealthcheckSpec | null;
   /** The resolver the container asks (this node's, for service names) and the domains it searches; the engine's own when absent. */
   dns?: { servers: string[]; search: string[] };
+  /** What the engine enforces (the service's `resources.limits`): CPUs as a decimal number of cores, memory in bytes, processes; absent: none. */
+  limits?: { cpus?: number; memoryBytes?: number; pids?: number };
 }
 
 /** The engine's default bridge network, where containers get their addresses. */
@@ -46,6 +48,8 @@ export interface ContainerRuntime {
   list(labels: Record<string, string>): Promise<ObservedContainer[]>;
   /** Creates the container, pulling the image if the engine lacks it, and returns its id. Throws ImagePullError, NameConflictError. */
   create(spec: ContainerSpec): Promise<string>;
+  /** Pulls the image (all of it, as the engine reports progress to the end); resolves once the engine has it. Throws ImagePullError. */
+  pull(image: string): Promise<void>;
   /** Starts a created container; returns when it started (ms since the epoch, as the engine confirmed it). */
   start(containerId: string): Promise<number>;
   /** When a running container started (ms since the epoch, null if it does not run), its health, and its health check's last output. */

@@ -49,7 +49,7 @@ export class DockerRuntime implements ContainerRuntime {
       Image: spec.image,
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       Labels: spec.labels,
-      HostConfig: { Init: this.options.init, ...(spec.dns ? { Dns: spec.dns.servers, DnsSearch: spec.dns.search } : {}) },
+      HostConfig: hostConfig(spec, this.options.init),
       ...(spec.healthcheck ? { Healthcheck: dockerHealthcheck(spec.healthcheck) } : {}),
     };
     if (spec.command) options.Cmd = spec.command;
@@ -68,7 +68,7 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  private async pull(image: string): Promise<void> {
+  async pull(image: string): Promise<void> {
     try {
       const stream = (await this.docker.pull(image)) as Readable;
       await new Promise<void>((resolve, reject) => {
@@ -161,6 +161,21 @@ export function localAddressIn(cidr: string): string | null {
     }
   }
   return null;
+}
+
+/** The engine's host settings for a container: init, the resolver, and the service's resource limits (NanoCpus, Memory, PidsLimit). */
+export function hostConfig(spec: Pick<ContainerSpec, 'dns' | 'limits'>, init: boolean): Docker.HostConfig {
+  const config: Docker.HostConfig = { Init: init };
+  if (spec.dns) {
+    config.Dns = spec.dns.servers;
+    config.DnsSearch = spec.dns.search;
+  }
+  const limits = spec.limits ?? {};
+  // The engine takes CPUs in billionths of a core, whole (--cpus 1.5 is 1500000000).
+  if (limits.cpus !== undefined) config.NanoCpus = Math.round(limits.cpus * 1e9);
+  if (limits.memoryBytes !== undefined) config.Memory = limits.memoryBytes;
+  if (limits.pids !== undefined) config.PidsLimit = limits.pids;
+  return config;
 }
 
 /** The engine's health check from a service's (durations in ns, as the engine takes them). */

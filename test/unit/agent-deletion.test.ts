@@ -38,6 +38,7 @@ class SlowRuntime implements ContainerRuntime {
     return { startedAt: Date.now(), health: 'none' as const, healthOutput: null };
   }
   async remove(): Promise<void> {}
+  async pull(): Promise<void> {}
   async bridge() {
     return null;
   }
