@@ -206,6 +206,11 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
         .run(c.id, c.serviceName, c.slot, c.specVersion, c.nodeId ?? null, c.nodeId === undefined ? 'NEW' : 'ASSIGNED', c.at, c.at);
       return result.changes > 0;
     }
+    case 'task.set-slot': {
+      touched.add('tasks');
+      requireTask(db, c.taskId);
+      return prepared(db, 'UPDATE tasks SET slot = ?, updated_at = ? WHERE id = ? AND slot != ?').run(c.slot, c.at, c.taskId, c.slot).changes > 0;
+    }
     case 'task.set-pending': {
       touched.add('tasks');
       // Only tasks still waiting for a node: one placed since the reason was decided keeps its own state.

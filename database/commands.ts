@@ -120,6 +120,8 @@ type CommandBody =
   | { type: 'service.rebalance'; name: string; requested: boolean; at: number }
   /** `nodeId`: a global service's task, created on its node (ASSIGNED at once; the scheduler does not place it). */
   | { type: 'task.create'; id: string; serviceName: string; slot: number; specVersion: number; nodeId?: string; at: number }
+  /** The task takes over another slot (a scale-down keeps the replica in the emptier domain and stops the one in the crowded domain). */
+  | { type: 'task.set-slot'; taskId: string; slot: number; at: number }
   /** Why these NEW tasks wait for a node (the scheduler's explanation), or null once they no longer wait; kept in the task's error. */
   | { type: 'task.set-pending'; reasons: Record<string, string | null>; at: number }
   | { type: 'task.assign'; taskId: string; nodeId: string; at: number }

@@ -166,7 +166,9 @@ export class Agent {
       // A replica with published ports leaves every node's backend set first (the same commit reaches them all);
       // its container stops only after the deregistration delay, so no new connection meets a stopping replica.
       const service = action.taskId ? services.get(serviceOf.get(action.taskId) ?? '') : undefined;
-      const delayMs = action.reportState === 'SHUTDOWN' && service && service.ports.length > 0 ? (this.o.traffic?.deregisterDelayMs ?? 0) : 0;
+      // A failed replica (unhealthy, say) waits too: a node that has not applied its failure yet may still send it a connection.
+      const leaving = action.reportState === 'SHUTDOWN' || (action.taskId !== null && action.reportState === null);
+      const delayMs = leaving && service && service.ports.length > 0 ? (this.o.traffic?.deregisterDelayMs ?? 0) : 0;
       const graceMs = service?.lifecycle.stopGracePeriodMs ?? this.o.stopGracePeriodMs;
       this.background(action.containerId, () => this.remove(action, graceMs), delayMs);
     }

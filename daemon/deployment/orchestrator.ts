@@ -6,6 +6,7 @@ import { effectiveLifecycle, formatDuration, type Lifecycle } from '../../databa
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './restart-backoff';
 import { decideRestart, emptyEndings, noteEnding, type SlotEndings } from './restart-policy';
 import { isComplete, judgeRollout, lastProgressAt, settledAt } from './rollout';
+import { rolloutOrder, slotPlan, spreadKeepingSwaps, type SlotKey, type SlotPlan } from './slots';
 
 export interface OrchestratorInput {
   services: readonly ServiceRecord[];
@@ -102,21 +103,30 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
     out.wakeAt = Math.min(out.wakeAt ?? Infinity, when);
   };
   const shutdown = (task: TaskRecord) => commands.push({ type: 'task.set-desired', taskId: task.id, desiredState: 'SHUTDOWN', at });
-  const create = (slot: number) =>
-    commands.push({ type: 'task.create', id: input.newTaskId(), serviceName: service.name, slot, specVersion: service.specVersion, at });
+  const plan = slotPlan(service, nodes);
+  const create = (key: SlotKey) =>
+    commands.push({ type: 'task.create', id: input.newTaskId(), serviceName: service.name, ...plan.placeOf(key), specVersion: service.specVersion, at });
+  // A scale-down with spread preferences stops replicas of the most crowded value (slots.ts).
+  if (!isRollingState(service.state)) {
+    const swapped = spreadKeepingSwaps(service, tasks, nodes, at);
+    for (const c of swapped.commands) commands.push(c);
+    tasks = swapped.tasks as TaskRecord[];
+  }
 
   if (service.state === 'NEW') commands.push({ type: 'service.set-state', name: service.name, state: 'DEPLOYING', version: service.version, at });
 
   // Live tasks, by slot: wanted running and still able to run. Tasks of another version still stopping, by slot
   // (a stop-first rollout starts a slot's new replica once its old one is gone).
-  const liveBySlot = new Map<number, TaskRecord[]>();
-  const oldStopping = new Set<number>();
-  const endings = new Map<number, SlotEndings>();
+  const liveBySlot = new Map<SlotKey, TaskRecord[]>();
+  const oldStopping = new Set<SlotKey>();
+  const endings = new Map<SlotKey, SlotEndings>();
+  const perNode = new Map<string, number>();
+  const maxPerNode = service.mode === 'global' ? 1 : (service.placement.maxReplicasPerNode ?? 0);
   let stopping = 0;
   for (const task of tasks) {
     if (task.state === 'COMPLETE' || task.state === 'FAILED' || task.state === 'SHUTDOWN' || task.state === 'ORPHANED') {
-      let e = endings.get(task.slot);
-      if (!e) endings.set(task.slot, (e = emptyEndings()));
+      let e = endings.get(plan.keyOf(task));
+      if (!e) endings.set(plan.keyOf(task), (e = emptyEndings()));
       noteEnding(e, task, service.specVersion, life.restart, backoff, at);
     }
     if (task.desiredState !== 'RUNNING') {
@@ -126,7 +136,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
         if (isOnLostNode(task, nodes)) commands.push({ type: 'task.observe', taskId: task.id, state: 'ORPHANED', error: 'node is down', at });
         else {
           stopping++;
-          if (task.specVersion !== service.specVersion) oldStopping.add(task.slot);
+          if (task.specVersion !== service.specVersion) oldStopping.add(plan.keyOf(task));
         }
       }
       continue;
@@ -140,10 +150,20 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
       commands.push({ type: 'task.observe', taskId: task.id, state: 'ORPHANED', error: 'node is down', at });
       continue;
     }
-    if (isDrained(task, nodes) || task.slot > service.replicas) {
+    if (isDrained(task, nodes) || !plan.wanted(task)) {
       shutdown(task);
       stopping++;
       continue;
+    }
+    // maxReplicasPerNode, as it is now (it may have been lowered): the extras on a node go, and are placed elsewhere.
+    if (task.nodeId !== null && maxPerNode > 0 && service.mode !== 'global') {
+      const n = (perNode.get(task.nodeId) ?? 0) + 1;
+      perNode.set(task.nodeId, n);
+      if (n > maxPerNode) {
+        shutdown(task);
+        stopping++;
+        continue;
+      }
     }
     // A replica on a node that never gets it running (a hung engine, a pull that never ends) or never healthy fails at the deadline.
     if (task.nodeId !== null && !isServing(task)) {
@@ -156,9 +176,9 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
       }
       wake(deadline);
     }
-    const list = liveBySlot.get(task.slot);
+    const list = liveBySlot.get(plan.keyOf(task));
     if (list) list.push(task);
-    else liveBySlot.set(task.slot, [task]);
+    else liveBySlot.set(plan.keyOf(task), [task]);
   }
 
   const firstSlotCommand = commands.length;
@@ -168,7 +188,8 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
   /** Slots running only a replica of another version: the rollout's next candidates. */
   const stale: TaskRecord[] = [];
   const stopFirst = policy.order === 'stop-first';
-  for (let slot = 1; slot <= service.replicas; slot++) {
+  const staleKey = new Map<string, SlotKey>();
+  for (const slot of plan.keys) {
     const live = liveBySlot.get(slot) ?? [];
     const current = live.filter((t) => t.specVersion === service.specVersion).sort((a, b) => rank(b) - rank(a) || b.createdAt - a.createdAt);
     const old = live.filter((t) => t.specVersion !== service.specVersion).sort((a, b) => rank(b) - rank(a) || b.createdAt - a.createdAt);
@@ -219,17 +240,18 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
       stopping++;
     }
     stale.push(old[0]!);
+    staleKey.set(old[0]!.id, slot);
   }
 
   // An update or rollback under way is judged before it goes on: a failure pauses it or rolls it back.
   let paused = service.state === 'PAUSED';
   if (rolling && !paused && status!.completedAt === null) {
-    const verdict = judgeRollout({ service, status: status!, policy, tasks, now: at });
+    const verdict = judgeRollout({ service, status: status!, policy, tasks, plan, now: at });
     if (verdict.kind === 'fail' && verdict.action === 'rollback') {
       // Nothing more of the failed version starts: this pass's new replicas are dropped before they are proposed.
       for (let i = commands.length - 1; i >= firstSlotCommand; i--) if (commands[i]!.type === 'task.create') commands.splice(i, 1);
       commands.push({ type: 'service.rollback', name: service.name, reason: verdict.reason, at });
-      pruneHistory(service, tasks, historyBounds(input, life), at, commands);
+      pruneHistory(plan, tasks, historyBounds(input, life), at, commands);
       return; // the next pass rolls the old version back out
     }
     if (verdict.kind === 'fail') {
@@ -244,10 +266,12 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
   if (!paused) {
     const budget = policy.parallelism === 0 ? stale.length : Math.max(0, policy.parallelism - inFlight);
     let started = 0;
-    for (const task of stale) {
+    const live = [...liveBySlot.values()].flat();
+    for (const task of rolloutOrder(service, stale, live, nodes)) {
       if (started >= budget) break;
+      const key = staleKey.get(task.id)!;
       // A slot whose new replica failed is retried under the restart policy (its delay or back-off), the old one still serving.
-      const ended = endings.get(task.slot);
+      const ended = endings.get(key);
       if (ended?.last?.state === 'FAILED' && ended.last.specVersion === service.specVersion) {
         const decision = decideRestart(ended, life.restart, backoff, at);
         if (decision.kind === 'wait') wake(decision.until);
@@ -258,7 +282,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
         shutdown(task);
         stopping++;
       } else {
-        create(task.slot);
+        create(key);
       }
     }
   }
@@ -266,7 +290,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
   const converged = inProgress === 0 && stale.length === 0 && stopping === 0;
   if (rolling) {
     // Done once every slot serves the new version, and `monitor` has passed since the last one became healthy.
-    if (converged && !paused && isComplete({ service, tasks })) {
+    if (converged && !paused && isComplete({ service, tasks, plan })) {
       const doneAt = lastProgressAt({ service, status: status!, tasks }) + policy.monitorMs;
       if (at >= doneAt) {
         const state = status!.kind === 'rollback' ? 'ROLLED_BACK' : 'RUNNING';
@@ -275,11 +299,11 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
         wake(doneAt);
       }
     }
-    pruneHistory(service, tasks, historyBounds(input, life), at, commands);
+    pruneHistory(plan, tasks, historyBounds(input, life), at, commands);
     return;
   }
 
-  if (converged && (service.rebalance || input.autoRebalance)) {
+  if (converged && service.mode !== 'global' && (service.rebalance || input.autoRebalance)) {
     const moves = rebalanceMoves(liveBySlot, nodes, input.updateParallelism);
     for (const task of moves) {
       shutdown(task);
@@ -287,7 +311,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
     }
     if (moves.length === 0 && service.rebalance) commands.push({ type: 'service.rebalance', name: service.name, requested: false, at });
     if (moves.length > 0) {
-      pruneHistory(service, tasks, historyBounds(input, life), at, commands);
+      pruneHistory(plan, tasks, historyBounds(input, life), at, commands);
       return; // the service stays as it is until the moved replicas run
     }
   }
@@ -297,7 +321,7 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
     commands.push({ type: 'service.set-state', name: service.name, state: next, version: service.version, at });
   }
 
-  pruneHistory(service, tasks, historyBounds(input, life), at, commands);
+  pruneHistory(plan, tasks, historyBounds(input, life), at, commands);
 }
 
 interface HistoryBounds {
@@ -322,7 +346,7 @@ function historyBounds(input: OrchestratorInput, life: Lifecycle): HistoryBounds
  * more than one, at most `limit` at a time. The replacements go where the
  * scheduler puts them, which is the node with the fewest.
  */
-function rebalanceMoves(liveBySlot: ReadonlyMap<number, TaskRecord[]>, nodes: Nodes, limit: number): TaskRecord[] {
+function rebalanceMoves(liveBySlot: ReadonlyMap<SlotKey, TaskRecord[]>, nodes: Nodes, limit: number): TaskRecord[] {
   const schedulable = [...nodes.values()].filter((n) => n.status === 'READY' && n.availability === 'active');
   if (schedulable.length < 2) return [];
   const byNode = new Map<string, TaskRecord[]>(schedulable.map((n) => [n.id, []]));
@@ -358,19 +382,21 @@ function nextServiceState(state: ServiceState, converged: boolean, recentFailure
  * newest; a failure inside the back-off window is kept, so pruning never
  * shortens a crash loop's back-off).
  */
-function pruneHistory(service: ServiceRecord, tasks: TaskRecord[], bounds: HistoryBounds, at: number, commands: Command[]): void {
+function pruneHistory(plan: SlotPlan, tasks: readonly TaskRecord[], bounds: HistoryBounds, at: number, commands: Command[]): void {
   // A task that ended but is still wanted RUNNING is shut down by this same pass: it counts toward its slot's
   // bound (so the bound holds after the pass, in a crash loop too) but is not removed before it is replaced.
-  const dead = new Map<number, TaskRecord[]>();
+  const dead = new Map<SlotKey, TaskRecord[]>();
   for (const task of tasks) {
     if (!isTerminalTaskState(task.state)) continue;
-    const list = dead.get(task.slot);
+    const list = dead.get(plan.keyOf(task));
     if (list) list.push(task);
-    else dead.set(task.slot, [task]);
+    else dead.set(plan.keyOf(task), [task]);
   }
+  const places = new Set<SlotKey>(plan.keys);
   const kept: TaskRecord[] = [];
-  for (const [slot, list] of dead) {
-    const limit = slot > service.replicas ? 0 : bounds.perSlot;
+  for (const [key, list] of dead) {
+    // None is kept for a place that is gone (a slot past the replica count, a node no longer eligible).
+    const limit = places.has(key) ? bounds.perSlot : 0;
     list.sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : 1));
     let count = list.length;
     for (let i = list.length - 1; i >= 0 && count > limit; i--) {

@@ -1,7 +1,8 @@
 import type { ServiceRecord, TaskRecord, UpdateStatus } from '../../database/queries';
 import type { UpdatePolicy } from '../../database/lifecycle';
 import { formatDuration } from '../../database/lifecycle';
-import { isServing } from '../../database/task-state';
+import { isServing, isTerminalTaskState } from '../../database/task-state';
+import type { SlotKey, SlotPlan } from './slots';
 
 /**
  * The judgement of an update or a rollback under way (docs/deployment.md,
@@ -18,6 +19,8 @@ export interface RolloutFacts {
   policy: UpdatePolicy;
   /** Every task of the service (live and dead). */
   tasks: readonly TaskRecord[];
+  /** The places its replicas fill. */
+  plan: SlotPlan;
   now: number;
 }
 
@@ -75,14 +78,14 @@ export function judgeRollout(facts: RolloutFacts): RolloutVerdict {
   return { kind: 'go' };
 }
 
-/** Every slot runs a serving replica of the version rolled to, and nothing of another version is left running. */
-export function isComplete(facts: Pick<RolloutFacts, 'service' | 'tasks'>): boolean {
-  const { service } = facts;
-  const serving = new Set<number>();
+/** Every place runs a serving replica of the version rolled to, and nothing of another version is left running. */
+export function isComplete(facts: Pick<RolloutFacts, 'service' | 'tasks'> & { plan: SlotPlan }): boolean {
+  const { service, plan } = facts;
+  const serving = new Set<SlotKey>();
   for (const t of facts.tasks) {
-    if (t.desiredState !== 'RUNNING' || t.slot > service.replicas) continue;
+    if (t.desiredState !== 'RUNNING' || isTerminalTaskState(t.state) || !plan.wanted(t)) continue;
     if (t.specVersion !== service.specVersion) return false;
-    if (isServing(t)) serving.add(t.slot);
+    if (isServing(t)) serving.add(plan.keyOf(t));
   }
-  return serving.size >= service.replicas;
+  return plan.keys.every((k) => serving.has(k));
 }

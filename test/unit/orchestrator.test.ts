@@ -446,6 +446,54 @@ describe('orchestrator: restart policy', () => {
   });
 });
 
+describe('orchestrator: placement', () => {
+  const zoned = () => [node('n1', { labels: { zone: 'a' } }), node('n2', { labels: { zone: 'a' } }), node('n3', { labels: { zone: 'b' } })];
+
+  test('a global service gets one replica on every eligible node, created there; none where its constraints fail or the node is drained', () => {
+    const nodes = [...zoned(), node('n4', { labels: { zone: 'a' }, availability: 'drain' })];
+    const global = service({ mode: 'global', replicas: 0, state: 'DEPLOYING', placement: { constraints: ['node.labels.zone==a'] } });
+    const out = run({ services: [global], tasks: [], nodes });
+    assert.deepEqual(creates(out.commands).map((c) => [c.nodeId, c.slot]).sort(), [['n1', 0], ['n2', 0]]);
+  });
+
+  test('a global service follows its nodes: a relabelled node\'s replica stops, a new node gets one, a dead one is replaced on its node', () => {
+    const tasks = [
+      task(0, { nodeId: 'n1' }),
+      task(0, { nodeId: 'n3' }),
+      task(0, { nodeId: 'n2', state: 'FAILED', desiredState: 'SHUTDOWN', updatedAt: NOW - 120_000 }),
+    ];
+    const global = service({ mode: 'global', replicas: 0, placement: { constraints: ['node.labels.zone==a'] } });
+    const out = run({ services: [global], tasks, nodes: zoned() });
+    assert.deepEqual(shutdowns(out.commands), [tasks[1]!.id], 'n3 is zone b now');
+    assert.deepEqual(creates(out.commands).map((c) => c.nodeId), ['n2']);
+  });
+
+  test('changing constraints moves only the replicas that no longer fit', () => {
+    const tasks = [task(1, { nodeId: 'n1' }), task(2, { nodeId: 'n2' }), task(3, { nodeId: 'n3' })];
+    const out = run({ services: [service({ placement: { constraints: ['node.labels.zone==a'] } })], tasks, nodes: zoned() });
+    assert.deepEqual(shutdowns(out.commands), [tasks[2]!.id]);
+    assert.deepEqual(createdSlots(out.commands), [3]);
+  });
+
+  test('a lowered maxReplicasPerNode stops the extras on a node; they are placed elsewhere', () => {
+    const tasks = [task(1, { nodeId: 'n1' }), task(2, { nodeId: 'n1' }), task(3, { nodeId: 'n2' })];
+    const out = run({ services: [service({ placement: { maxReplicasPerNode: 1 } })], tasks, nodes: zoned() });
+    assert.equal(shutdowns(out.commands).length, 1);
+    assert.deepEqual(createdSlots(out.commands), [2]);
+  });
+
+  test('a scale-down with a spread preference stops replicas of the most crowded zone, not the highest slots', () => {
+    // Zone a: slots 1, 2, 3 (n1, n2, n1); zone b: slot 4 (n3). Down to 2: two go from zone a, and slot 4 (zone b) is kept.
+    const tasks = [task(1, { nodeId: 'n1' }), task(2, { nodeId: 'n2' }), task(3, { nodeId: 'n1' }), task(4, { nodeId: 'n3' })];
+    const out = run({ services: [service({ replicas: 2, placement: { preferences: [{ spread: 'node.labels.zone' }] } })], tasks, nodes: zoned() });
+    const stopped = new Set(shutdowns(out.commands));
+    assert.equal(stopped.size, 2);
+    assert.ok(!stopped.has(tasks[3]!.id), 'the only zone-b replica stays');
+    const swaps = ofType(out.commands, 'task.set-slot');
+    assert.ok(swaps.some((c) => c.taskId === tasks[3]!.id && c.slot <= 2), 'it takes over a slot within the new count');
+  });
+});
+
 describe('orchestrator: service state', () => {
   test('a NEW service moves to DEPLOYING, decided from its current version', () => {
     const out = run({ services: [service({ state: 'NEW', version: 1 })], tasks: [] });
