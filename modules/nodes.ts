@@ -3,9 +3,10 @@ import { BicycleError } from '../daemon/errors';
 import { getNode } from '../database/queries';
 import { proposeOrThrow, readBarrier, type RestContext } from './context';
 import { readNodes } from './present';
-import { parseNodeChanges } from './validation';
+import { nextNodeLabels, parseNodeChanges } from './validation';
+import type { Command } from '../database/commands';
 
-/** Member nodes: list, one, and availability (drain/activate). */
+/** Member nodes: list, one, availability (drain/activate) and labels. */
 export function nodesRouter(ctx: RestContext): Router {
   const router = new Router();
   const find = (idOrName: string) => {
@@ -27,8 +28,15 @@ export function nodesRouter(ctx: RestContext): Router {
   router.patch('/nodes/:id', async (k) => {
     const node = find(k.params.id!);
     const changes = parseNodeChanges(k.request.body);
-    await proposeOrThrow(ctx, { type: 'node.set-availability', nodeId: node.id, availability: changes.availability, at: ctx.now() });
-    ctx.log.info('node availability changed', { target: node.name, availability: changes.availability });
+    const at = ctx.now();
+    const commands: Command[] = [];
+    if (changes.availability) commands.push({ type: 'node.set-availability', nodeId: node.id, availability: changes.availability, at });
+    // Merged here, against the labels this node has applied; the command sets them whole.
+    const labels = nextNodeLabels(node.labels, changes);
+    if (labels) commands.push({ type: 'node.set-labels', nodeId: node.id, labels, at });
+    if (commands.length > 0) await proposeOrThrow(ctx, commands.length === 1 ? commands[0]! : { type: 'batch', commands });
+    if (changes.availability) ctx.log.info('node availability changed', { target: node.name, availability: changes.availability });
+    if (labels) ctx.log.info('node labels changed', { target: node.name, labels: Object.keys(labels).join(',') });
     k.body = readNodes(ctx.db, ctx.now()).find((n) => n.id === node.id);
   });
 

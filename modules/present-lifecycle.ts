@@ -3,6 +3,7 @@ import {
   type HealthcheckSpec, type RestartPolicy, type UpdatePolicy,
 } from '../database/lifecycle';
 import type { ServiceRecord, ServiceVersion, UpdateStatus } from '../database/queries';
+import { presentResources } from './present-placement';
 
 /**
  * A service's lifecycle as the API shows it (docs/rest.md, "Health checks,
@@ -10,10 +11,12 @@ import type { ServiceRecord, ServiceVersion, UpdateStatus } from '../database/qu
  * Go-style strings ("5s", "1m30s"), times as ISO strings.
  */
 
-/** The cluster's defaults that fill in what a service leaves out: `deployment.updateParallelism` and `deployment.stopGracePeriodMs`. */
+/** The cluster's defaults that fill in what a service leaves out: `deployment.updateParallelism`, `deployment.stopGracePeriodMs` and `deployment.prepull`. */
 export interface LifecycleDefaults {
   updateParallelism: number;
   stopGracePeriodMs: number;
+  /** Whether a service without its own `prepull` is pulled ahead on every eligible node; false when absent. */
+  prepull?: boolean;
 }
 
 /** The daemon's own defaults (daemon/config.ts), for callers without a config. */
@@ -94,6 +97,8 @@ export function presentVersion(version: ServiceVersion, currentSpecVersion: numb
     env: version.env,
     labels: version.labels,
     healthcheck: presentHealthcheck(version.healthcheck),
+    /** The resource limits of that version, memory in bytes ({} when none). */
+    limits: presentResources({ limits: version.limits }).limits ?? {},
     createdAt: iso(version.createdAt),
     current: version.specVersion === currentSpecVersion,
   };

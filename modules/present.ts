@@ -10,6 +10,8 @@ import {
 import { managerWarnings } from '../database/node-state';
 import { isServing } from '../database/task-state';
 import { DEFAULT_LIFECYCLE, lifecycleFields, updateStatusField, type LifecycleDefaults } from './present-lifecycle';
+import { nodePlacementFields, placementFields, reservedByNode, wantedByService, type Capacity } from './present-placement';
+import { readPrepullStatus, type PrepullStatus } from '../daemon/deployment/prepull-status';
 
 /** The API's shapes: rows turned into what clients see (ISO times, node names, counts). */
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -45,8 +47,12 @@ export function presentTask(task: TaskRecord, nodeNames: ReadonlyMap<string, str
   };
 }
 
-/** A service's own fields, without its tasks: what every shape of it shares. */
-function serviceFields(service: ServiceRecord, defaults: LifecycleDefaults) {
+/**
+ * A service's own fields, without its tasks: what every shape of it shares.
+ * A global service's `replicas` is how many of its tasks are wanted
+ * running (one per eligible node), `wanted`: its stored count is not used.
+ */
+function serviceFields(service: ServiceRecord, defaults: LifecycleDefaults, wanted: number) {
   return {
     name: service.name,
     id: service.id,
@@ -59,8 +65,13 @@ function serviceFields(service: ServiceRecord, defaults: LifecycleDefaults) {
     /** What a node cut off from the leader does with its replicas: the setting, or the default rule's answer (stop with published ports, keep without). */
     onDisconnect: service.onDisconnect,
     ...lifecycleFields(service, defaults),
-    replicas: service.replicas,
+    ...placementFields(service, defaults.prepull ?? false),
+    replicas: replicaCount(service, wanted),
   };
+}
+
+function replicaCount(service: ServiceRecord, wanted: number): number {
+  return service.mode === 'global' ? wanted : service.replicas;
 }
 
 function serviceStatus(service: ServiceRecord) {
@@ -87,7 +98,7 @@ export function presentService(
 ) {
   const ordered = [...tasks].sort((a, b) => a.slot - b.slot || b.createdAt - a.createdAt);
   return {
-    ...serviceFields(service, defaults),
+    ...serviceFields(service, defaults, tasks.filter((t) => t.desiredState === 'RUNNING').length),
     running: tasks.filter(isRunning).length,
     healthy: tasks.filter(isHealthy).length,
     ...serviceStatus(service),
@@ -99,9 +110,9 @@ export function presentService(
 export type ServiceView = ReturnType<typeof presentService>;
 
 /** A service in GET /services: its tasks counted, not listed; `error` is why its latest failed task failed. */
-export function presentServiceSummary(service: ServiceRecord, counts: TaskCounts, error: string | null, defaults = DEFAULT_LIFECYCLE) {
+export function presentServiceSummary(service: ServiceRecord, counts: TaskCounts, error: string | null, defaults = DEFAULT_LIFECYCLE, wanted = 0) {
   return {
-    ...serviceFields(service, defaults),
+    ...serviceFields(service, defaults, wanted),
     running: counts.running,
     healthy: counts.healthy,
     ...serviceStatus(service),
@@ -130,7 +141,8 @@ export function readServiceSummaries(db: Db, defaults = DEFAULT_LIFECYCLE): Serv
   return db.transaction(() => {
     const counts = taskCountsByService(db);
     const errors = lastErrorByService(db);
-    return listServices(db).map((s) => presentServiceSummary(s, counts.get(s.name) ?? emptyCounts(), errors.get(s.name) ?? null, defaults));
+    const wanted = wantedByService(db);
+    return listServices(db).map((s) => presentServiceSummary(s, counts.get(s.name) ?? emptyCounts(), errors.get(s.name) ?? null, defaults, wanted.get(s.name) ?? 0));
   })();
 }
 
@@ -156,7 +168,8 @@ export function readTaskPage(db: Db, serviceName: string, after: TaskCursor | nu
   };
 }
 
-export function presentNode(node: NodeRecord, leaderId: string | undefined, taskCount: number, now: number) {
+/** A node as GET /nodes and GET /state show it; `reserved`: what its live tasks reserve. */
+export function presentNode(node: NodeRecord, leaderId: string | undefined, taskCount: number, now: number, reserved?: Capacity) {
   return {
     id: node.id,
     name: node.name,
@@ -168,12 +181,13 @@ export function presentNode(node: NodeRecord, leaderId: string | undefined, task
     uptimeSeconds: node.status === 'READY' ? seconds(now, node.startedAt) : null,
     lastSeenAt: iso(node.lastSeenAt),
     tasks: taskCount,
+    ...nodePlacementFields(node, reserved),
   };
 }
 
 export function readNodes(db: Db, now: number) {
-  const { nodes, liveByNode, leaderId } = stateRows(db);
-  return nodes.map((n) => presentNode(n, leaderId, liveByNode.get(n.id) ?? 0, now));
+  const { nodes, liveByNode, reservedByNode: reserved, leaderId } = stateRows(db);
+  return nodes.map((n) => presentNode(n, leaderId, liveByNode.get(n.id) ?? 0, now, reserved.get(n.id)));
 }
 
 /** Containers GET /state lists by default; past it, `containerCounts` still counts them all. */
@@ -186,6 +200,12 @@ interface StateRows {
   counts: Map<string, TaskCounts>;
   errors: Map<string, string>;
   liveByNode: Map<string, number>;
+  reservedByNode: Map<string, Capacity>;
+  /** Tasks wanted running, by service: a global service's replicas. */
+  wantedByService: Map<string, number>;
+  /** This node's id and its pre-pull status (node-local, not replicated). */
+  localNodeId: string | undefined;
+  prepull: PrepullStatus[];
   containerCounts: ReturnType<typeof liveContainerCounts>;
   /** The first containers in service, slot order, as many as the largest limit asked for since the last change. */
   containers: TaskRecord[];
@@ -221,6 +241,10 @@ function stateRows(db: Db, containersLimit = 0): StateRows {
     counts: taskCountsByService(db),
     errors: lastErrorByService(db),
     liveByNode: liveTaskCountsByNode(db),
+    reservedByNode: reservedByNode(db),
+    wantedByService: wantedByService(db),
+    localNodeId: getLocal(db, 'node_id'),
+    prepull: readPrepullStatus(db),
     containerCounts: liveContainerCounts(db),
     containers: containersLimit > 0 ? listLiveContainerTasks(db, containersLimit) : [],
     containersLimit,
@@ -253,12 +277,17 @@ export function readState(db: Db, now: number, containersLimit = STATE_CONTAINER
       term,
       warnings: managerWarnings(nodes),
     },
-    nodes: nodes.map((n) => presentNode(n, leaderId, rows.liveByNode.get(n.id) ?? 0, now)),
+    // What this node has pulled ahead is known here only: other nodes' is null.
+    nodes: nodes.map((n) => ({
+      ...presentNode(n, leaderId, rows.liveByNode.get(n.id) ?? 0, now, rows.reservedByNode.get(n.id)),
+      prepull: n.id === rows.localNodeId ? rows.prepull : null,
+    })),
     services: services.map((s) => ({
       name: s.name,
       image: s.image,
       ports: s.ports,
-      replicas: s.replicas,
+      mode: s.mode,
+      replicas: replicaCount(s, rows.wantedByService.get(s.name) ?? 0),
       running: rows.counts.get(s.name)?.running ?? 0,
       healthy: rows.counts.get(s.name)?.healthy ?? 0,
       state: s.state,

@@ -104,6 +104,9 @@ export function servicesRouter(ctx: RestContext): Router {
   router.patch('/services/:name', async (k) => {
     const service = requireService(k.params.name!);
     const changes = parseServiceChanges(k.request.body);
+    if (service.mode === 'global' && changes.replicas !== undefined) {
+      throw new BicycleError('INVALID_ARGUMENT', `replicas: service ${service.name} is global: it runs one replica on every eligible node, so it has no replica count to change`);
+    }
     parseFlag(k.query.wait, 'wait', false);
     parseInteger(k.query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS);
     if (changes.ports) requirePortsFree(ctx.db, service.name, changes.ports);

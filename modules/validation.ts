@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BicycleError } from '../daemon/errors';
 import type { ServiceChanges, ServiceSpec } from '../database/commands';
 import { lifecycleFields } from './validation-lifecycle';
+import { placementFields } from './validation-placement';
 
 /** What the REST API accepts, in one place. Unknown fields are refused, each error names its field. */
 export const MAX_REPLICAS = 10_000;
@@ -80,21 +81,29 @@ const ports = z
 /** What a node cut off from the leader does with the replicas (docs/voting.md); null on an update returns to the default rule. */
 const onDisconnect = z.enum(['stop', 'keep'], { error: 'must be "stop" or "keep"' });
 
-const createService = z.strictObject({
-  name,
-  image,
-  replicas: replicas.optional(),
-  command: command.optional(),
-  env: env.optional(),
-  labels: labels.optional(),
-  ports: ports.optional(),
-  onDisconnect: onDisconnect.optional(),
-  ...lifecycleFields(false),
-});
+const createService = z
+  .strictObject({
+    name,
+    image,
+    replicas: replicas.optional(),
+    command: command.optional(),
+    env: env.optional(),
+    labels: labels.optional(),
+    ports: ports.optional(),
+    onDisconnect: onDisconnect.optional(),
+    ...lifecycleFields(false),
+    ...placementFields(false),
+  })
+  .superRefine((v, ctx) => {
+    if (v.mode === 'global' && v.replicas !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'a global service runs one replica on every eligible node: leave replicas out', path: ['replicas'] });
+    }
+  });
 
 /** Every field PATCH /services/:name accepts, for the message that asks for one. */
 const UPDATE_FIELDS = [
   'image', 'replicas', 'command', 'env', 'labels', 'ports', 'onDisconnect', 'healthcheck', 'restart', 'update', 'rollback', 'stopGracePeriod',
+  'placement', 'resources', 'mode', 'prepull',
 ] as const;
 
 const updateService = z
@@ -107,12 +116,34 @@ const updateService = z
     ports: ports.optional(),
     onDisconnect: onDisconnect.nullable().optional(),
     ...lifecycleFields(true),
+    ...placementFields(true),
   })
   .refine((v) => Object.keys(v).length > 0, `give at least one of ${UPDATE_FIELDS.join(', ')}`);
 
-const updateNode = z.strictObject({
-  availability: z.enum(['active', 'drain', 'pause'], { error: 'must be one of active, drain, pause' }),
-});
+/** Node labels: the same keys as a service's (io.bicycle.* reserved), at most 100 of them. */
+const nodeLabels = labels.refine((map) => Object.keys(map).length <= 100, 'must have at most 100 labels');
+
+const LABEL_KEY = 'must be a label key (1-255 characters)';
+
+const updateNode = z
+  .strictObject({
+    availability: z.enum(['active', 'drain', 'pause'], { error: 'must be one of active, drain, pause' }).optional(),
+    /** The labels, replaced whole. */
+    labels: nodeLabels.optional(),
+    /** Labels added or changed, merged into the current ones. */
+    labelAdd: nodeLabels.optional(),
+    /** Label keys removed (a key the node does not have is no error). */
+    labelRm: z
+      .array(z.string({ error: LABEL_KEY }).min(1, LABEL_KEY).max(255, LABEL_KEY), { error: 'must be an array of label keys, e.g. ["zone"]' })
+      .max(100, 'must have at most 100 keys')
+      .optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.labels !== undefined && (v.labelAdd !== undefined || v.labelRm !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'replaces the labels whole: give it alone, or labelAdd and labelRm to change some', path: ['labels'] });
+    }
+  })
+  .refine((v) => Object.keys(v).length > 0, 'give at least one of availability, labels, labelAdd, labelRm');
 
 const SPEC_VERSION = 'must be a whole number 1 or more (a version service history lists)';
 const rollbackRequest = z.strictObject({
@@ -185,7 +216,12 @@ export function parseNewService(body: unknown): NewService {
   if (v.update) spec.update = v.update;
   if (v.rollback) spec.rollback = v.rollback;
   if (v.stopGracePeriod !== undefined) spec.stopGracePeriodMs = v.stopGracePeriod;
-  return { name: v.name, replicas: v.replicas ?? 1, spec };
+  if (v.placement && Object.keys(v.placement).length > 0) spec.placement = v.placement;
+  if (v.resources && Object.keys(v.resources).length > 0) spec.resources = v.resources;
+  if (v.mode) spec.mode = v.mode;
+  if (v.prepull !== undefined) spec.prepull = v.prepull;
+  // A global service's replicas are its eligible nodes' (the orchestrator's); the stored count is not used, and counts nothing against deployment.maxReplicas.
+  return { name: v.name, replicas: v.mode === 'global' ? 0 : (v.replicas ?? 1), spec };
 }
 
 /** The changes as the service.update command takes them: `stopGracePeriod` becomes `stopGracePeriodMs`, null kept (back to the default). */
@@ -203,8 +239,25 @@ export function parseRollback(body: unknown): { toVersion?: number } {
   return v.version === undefined ? {} : { toVersion: v.version };
 }
 
-export function parseNodeChanges(body: unknown): { availability: 'active' | 'drain' | 'pause' } {
+/** The body of PATCH /nodes/:id: any of availability, labels (whole), labelAdd and labelRm (merged into the current labels). */
+export interface NodeChanges {
+  availability?: 'active' | 'drain' | 'pause';
+  labels?: Record<string, string>;
+  labelAdd?: Record<string, string>;
+  labelRm?: string[];
+}
+
+export function parseNodeChanges(body: unknown): NodeChanges {
   return parse(updateNode, body, 'the node update');
+}
+
+/** The labels a node has after `changes` (undefined: they do not change): `labels` whole, else the current ones without `labelRm`, with `labelAdd`. */
+export function nextNodeLabels(current: Readonly<Record<string, string>>, changes: NodeChanges): Record<string, string> | undefined {
+  if (changes.labels !== undefined) return changes.labels;
+  if (changes.labelAdd === undefined && changes.labelRm === undefined) return undefined;
+  const next = { ...current };
+  for (const key of changes.labelRm ?? []) delete next[key];
+  return { ...next, ...changes.labelAdd };
 }
 
 export function parseServiceName(value: string): string {

@@ -91,7 +91,11 @@ const app = createApp({
   dataDir: config.dataDir,
   advertise: config.advertise,
   maxReplicas: config.deployment.maxReplicas,
-  lifecycleDefaults: { updateParallelism: config.deployment.updateParallelism, stopGracePeriodMs: config.deployment.stopGracePeriodMs },
+  lifecycleDefaults: {
+    updateParallelism: config.deployment.updateParallelism,
+    stopGracePeriodMs: config.deployment.stopGracePeriodMs,
+    prepull: config.deployment.prepull,
+  },
   now: () => Date.now(),
   containerLogs,
   followDaemonLog,

@@ -238,7 +238,7 @@ describe('parseServiceChanges', () => {
   });
 
   test('an empty update is refused, saying what may be given', () => {
-    assertInvalid(() => parseServiceChanges({}), /the update/, /at least one of image, replicas, command, env, labels, ports, onDisconnect, healthcheck, restart, update, rollback, stopGracePeriod$/);
+    assertInvalid(() => parseServiceChanges({}), /the update/, /at least one of image, replicas, command, env, labels, ports, onDisconnect, healthcheck, restart, update, rollback, stopGracePeriod, placement, resources, mode, prepull$/);
   });
 
   test('the name cannot be changed: it is an unknown field of an update', () => {
@@ -262,7 +262,7 @@ describe('other request values', () => {
   test('node availability is one of active, drain, pause', () => {
     assert.deepEqual(parseNodeChanges({ availability: 'drain' }), { availability: 'drain' });
     assertInvalid(() => parseNodeChanges({ availability: 'off' }), /^availability: /, /active, drain, pause/);
-    assertInvalid(() => parseNodeChanges({}), /^availability: /);
+    assertInvalid(() => parseNodeChanges({}), /^the node update: give at least one of availability, labels, labelAdd, labelRm$/);
   });
 
   test('a service name in a path is checked like a name in a body', () => {
