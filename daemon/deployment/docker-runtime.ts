@@ -5,7 +5,9 @@ import type { ObservedContainer } from './agent-reconcile';
 import { ImagePullError, NameConflictError, type BridgeNetwork, type ContainerRuntime, type ContainerSpec, type ContainerStatus, type RuntimeEvent } from './container-runtime';
 import type { HealthcheckSpec } from '../../database/lifecycle';
 import type { TaskHealth } from '../../database/task-state';
+import type { NodeFacts } from '../../database/placement';
 import { LABELS } from '../docker-client';
+import { factsFromInfo, type DockerInfo, type EngineInfo } from './node-facts';
 import { onJsonLines } from '../json-lines';
 
 interface DockerError extends Error {
@@ -27,8 +29,12 @@ function labelFilter(labels: Record<string, string>): string[] {
 }
 
 /** ContainerRuntime on a Docker engine, through dockerode. */
-export class DockerRuntime implements ContainerRuntime {
+export class DockerRuntime implements ContainerRuntime, EngineInfo {
   constructor(private readonly docker: Docker, private readonly options: { init: boolean }) {}
+
+  async engineFacts(): Promise<NodeFacts> {
+    return factsFromInfo((await this.docker.info()) as DockerInfo);
+  }
 
   async list(labels: Record<string, string>): Promise<ObservedContainer[]> {
     const found = await this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });

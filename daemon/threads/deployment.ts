@@ -12,6 +12,8 @@ import type { Command } from '../../database/commands';
 import { TrafficManager } from '../traffic/traffic-manager';
 import { Iptables, ownerComment } from '../traffic/iptables';
 import { chainPrefix } from '../traffic/rules';
+import { NodeFactsReporter } from '../deployment/node-facts';
+import { Prepuller } from '../deployment/prepull';
 
 /**
  * The deployment thread: the leader's orchestrator and scheduler (one
@@ -74,7 +76,38 @@ const cutOffWatch = setInterval(() => {
   if (agent.cutOffChanged()) agentLoop.wake();
 }, 250);
 
+/** Pre-pull: this node pulls ahead the images of the services it may run (deployment.prepull, or the service's own). */
+const prepullLoop: Loop = new Loop('prepull', () => prepuller.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
+const prepuller: Prepuller = new Prepuller({
+  db,
+  nodeId,
+  runtime,
+  log: log.child({ loop: 'prepull' }),
+  clusterDefault: config.deployment.prepull,
+  concurrency: 2,
+  wake: () => prepullLoop.wake(),
+});
+
+/** This node's facts from its engine: at start, then every minute; sooner again (with back-off) while the engine or the node's row is not there yet. */
+const FACTS_INTERVAL_MS = 60_000;
+const facts = new NodeFactsReporter({ db, nodeId, engine: runtime, propose, log });
+let factsTimer: NodeJS.Timeout | undefined;
+let factsRetryMs = 1000;
+async function reportFacts(): Promise<void> {
+  let delayMs = FACTS_INTERVAL_MS;
+  try {
+    if (await facts.check()) factsRetryMs = 1000;
+    else delayMs = factsRetryMs;
+  } catch (error) {
+    log.warn('cannot read the engine\'s facts; retrying', { error: errorMessage(error), retryMs: factsRetryMs });
+    delayMs = factsRetryMs;
+  }
+  if (delayMs === factsRetryMs) factsRetryMs = Math.min(factsRetryMs * 2, FACTS_INTERVAL_MS);
+  if (!stopping) factsTimer = setTimeout(() => void reportFacts(), delayMs);
+}
+
 notes.subscribe((note) => {
+  if (note.tables.some((t) => t === 'services' || t === 'nodes')) prepullLoop.wake();
   if (note.tables.some((t) => t === 'services' || t === 'tasks' || t === 'nodes' || t === 'meta')) managerLoop.wake();
   if (note.tables.some((t) => t === 'tasks' || t === 'services' || t === 'meta')) agentLoop.wake();
   if (traffic && note.tables.some((t) => t === 'tasks' || t === 'services' || t === 'nodes' || t === 'meta')) trafficLoop.wake();
@@ -125,11 +158,14 @@ runThread({
   async stop() {
     stopping = true;
     clearInterval(cutOffWatch);
+    clearTimeout(factsTimer);
     unwatch?.();
     await managerLoop.stop();
     await agentLoop.stop();
     await agent.drain();
     await trafficLoop.stop();
+    // A pull under way is not waited for (it may take minutes); its outcome is only kept in memory.
+    await prepullLoop.stop();
     await traffic?.stop();
     proposer.close();
     notes.close();
@@ -137,6 +173,8 @@ runThread({
   },
 });
 managerLoop.start();
+prepullLoop.start();
+void reportFacts();
 agentLoop.start();
 if (traffic) trafficLoop.start();
 void watchEngine();
