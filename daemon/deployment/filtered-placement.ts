@@ -54,17 +54,28 @@ export class ClusterLoad {
     m.set(i, (m.get(i) ?? 0) + count);
   }
 
+  private readonly scratch: NodeLoad = { serviceTasks: 0, tasks: 0, cpus: 0, memoryBytes: 0, cpuCapacity: 0, memoryCapacity: 0 };
+
+  /** The node's counters for scoring; the object is reused by the next call (scores read it at once). */
   load(serviceName: string, i: number): NodeLoad {
     const facts = this.nodes[i]!.facts;
-    return {
-      serviceTasks: this.serviceTasks(serviceName, i),
-      tasks: this.tasks[i]!,
-      cpus: this.cpus[i]!,
-      memoryBytes: this.memoryBytes[i]!,
-      cpuCapacity: facts?.cpus ?? 0,
-      memoryCapacity: facts?.memoryBytes ?? 0,
-    };
+    const l = this.scratch;
+    l.serviceTasks = this.serviceTasks(serviceName, i);
+    l.tasks = this.tasks[i]!;
+    l.cpus = this.cpus[i]!;
+    l.memoryBytes = this.memoryBytes[i]!;
+    l.cpuCapacity = facts?.cpus ?? 0;
+    l.memoryCapacity = facts?.memoryBytes ?? 0;
+    return l;
   }
+
+  /** The nodes of a service and how many of its tasks each holds. */
+  nodesOf(serviceName: string): ReadonlyMap<number, number> {
+    return this.perService.get(serviceName) ?? new Map();
+  }
+
+  /** Static filtering and domain grouping, shared by services with the same constraints, needs and preferences within a pass. */
+  readonly shapes = new Map<string, Shape>();
 }
 
 export function demandOf(service: ServiceRecord | undefined): Demand {
@@ -153,21 +164,14 @@ export function placeFiltered(
 ): FilteredPlacement {
   const out: FilteredPlacement = { commands: [], unplaced: [] };
   const demand = demandOf(service);
-  const { constraints, broken } = compileConstraints(service);
-  const misfits = new Map<string, number>();
-  const note = (why: string) => misfits.set(why, (misfits.get(why) ?? 0) + 1);
-  const candidates: number[] = [];
-  for (let i = 0; i < load.nodes.length; i++) {
-    const why = broken ?? staticMisfit(load.nodes[i]!, constraints, demand);
-    if (why) note(why);
-    else candidates.push(i);
-  }
-  const strategy = service.placement.strategy ?? defaultStrategy;
-  const score: Score | null = strategy === 'round-robin' ? null : scoreFor(strategy, candidates.length);
   const descriptors = (service.placement.preferences ?? []).map((p) => p.spread);
-  const root = buildDomains(service, load, candidates, descriptors, score, demand);
+  const shape = shapeOf(service, load, demand, descriptors);
+  const strategy = service.placement.strategy ?? defaultStrategy;
+  const score: Score | null = strategy === 'round-robin' ? null : scoreFor(strategy, shape.candidates.length);
+  const root = buildDomains(service, load, shape, score, demand);
   const maxPerValue = descriptors.length > 0 ? (service.placement.maxPerValue ?? 0) : 0;
   const loadMisfits = new Map<number, string>();
+  const misfits = shape.misfits;
 
   for (const task of pending) {
     const placed = placeOne(service, root, 0, load, demand, score, cursors, loadMisfits, maxPerValue);
@@ -180,13 +184,41 @@ export function placeFiltered(
   return out;
 }
 
-function buildDomains(service: ServiceRecord, load: ClusterLoad, nodes: number[], descriptors: string[], score: Score | null, demand: Demand): Domain {
-  const make = (value: string, members: number[], level: number): Domain => {
-    const tasks = members.reduce((sum, i) => sum + load.serviceTasks(service.name, i), 0);
+/** A service's candidate nodes (those passing the filters that do not depend on load), why the others fail, and their grouping by the preferences. */
+interface Shape {
+  candidates: number[];
+  misfits: Map<string, number>;
+  /** The domain tree's structure: for each leaf, the path of values and its member nodes. */
+  tree: ShapeNode;
+  /** Each candidate's leaf. */
+  leafOf: Map<number, ShapeNode[]>;
+}
+
+interface ShapeNode {
+  value: string;
+  members: number[];
+  children: ShapeNode[] | null;
+}
+
+function shapeOf(service: ServiceRecord, load: ClusterLoad, demand: Demand, descriptors: string[]): Shape {
+  const key = `${JSON.stringify(service.placement.constraints ?? [])}|${demand.cpus > 0 || demand.memoryBytes > 0}|${JSON.stringify(descriptors)}`;
+  const cached = load.shapes.get(key);
+  if (cached) return cached;
+  const { constraints, broken } = compileConstraints(service);
+  const misfits = new Map<string, number>();
+  const candidates: number[] = [];
+  for (let i = 0; i < load.nodes.length; i++) {
+    const why = broken ?? staticMisfit(load.nodes[i]!, constraints, demand);
+    if (why) misfits.set(why, (misfits.get(why) ?? 0) + 1);
+    else candidates.push(i);
+  }
+  const leafOf = new Map<number, ShapeNode[]>();
+  const group = (value: string, members: number[], level: number, path: ShapeNode[]): ShapeNode => {
+    const node: ShapeNode = { value, members, children: null };
+    const here = [...path, node];
     if (level === descriptors.length) {
-      const heap = score ? new NodeScoreHeap() : null;
-      if (heap) for (const i of members) heap.push(score!(load.load(service.name, i), demand), i);
-      return { value, tasks, children: null, heap, ring: score ? null : members, exhausted: members.length === 0 };
+      for (const i of members) leafOf.set(i, here);
+      return node;
     }
     const groups = new Map<string, number[]>();
     // A node without the attribute is a value of its own, "" (as Swarm groups them).
@@ -196,10 +228,35 @@ function buildDomains(service: ServiceRecord, load: ClusterLoad, nodes: number[]
       if (g) g.push(i);
       else groups.set(v, [i]);
     }
-    const children = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([v, m]) => make(v, m, level + 1));
-    return { value, tasks, children, heap: null, ring: null, exhausted: children.length === 0 };
+    node.children = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([v, m]) => group(v, m, level + 1, here));
+    return node;
   };
-  return make('', nodes, 0);
+  const shape: Shape = { candidates, misfits, tree: group('', candidates, 0, []), leafOf };
+  load.shapes.set(key, shape);
+  return shape;
+}
+
+/** The service's own domain tree: the shape, with the service's task counts per domain and a heap of nodes per leaf. */
+function buildDomains(service: ServiceRecord, load: ClusterLoad, shape: Shape, score: Score | null, demand: Demand): Domain {
+  const domains = new Map<ShapeNode, Domain>();
+  const make = (node: ShapeNode): Domain => {
+    const children = node.children ? node.children.map(make) : null;
+    let heap: NodeScoreHeap | null = null;
+    if (!children && score) {
+      const scores = new Float64Array(node.members.length);
+      node.members.forEach((i, k) => (scores[k] = score(load.load(service.name, i), demand)));
+      heap = NodeScoreHeap.of(scores, node.members);
+    }
+    const domain: Domain = { value: node.value, tasks: 0, children, heap, ring: children || score ? null : node.members, exhausted: node.members.length === 0 };
+    domains.set(node, domain);
+    return domain;
+  };
+  const root = make(shape.tree);
+  // The service's tasks counted up its domains: only the nodes that hold some are visited.
+  for (const [i, count] of load.nodesOf(service.name)) {
+    for (const node of shape.leafOf.get(i) ?? []) domains.get(node)!.tasks += count;
+  }
+  return root;
 }
 
 /** Places one task under `domain`; returns the node, or null when nothing under it fits (it is then exhausted). */
@@ -284,8 +341,17 @@ function singular(why: string): string {
 
 /** A min-heap of (score, node index); ties go to the lower index (the first by name). */
 class NodeScoreHeap {
-  private readonly scores: number[] = [];
-  private readonly nodes: number[] = [];
+  private scores: number[] = [];
+  private nodes: number[] = [];
+
+  /** A heap of these (score, node) pairs, built in linear time. */
+  static of(scores: ArrayLike<number>, nodes: readonly number[]): NodeScoreHeap {
+    const heap = new NodeScoreHeap();
+    heap.scores = Array.from(scores);
+    heap.nodes = [...nodes];
+    for (let i = (heap.nodes.length >> 1) - 1; i >= 0; i--) heap.down(i);
+    return heap;
+  }
 
   get size(): number {
     return this.nodes.length;
@@ -310,19 +376,22 @@ class NodeScoreHeap {
     if (this.nodes.length > 0) {
       this.scores[0] = lastScore;
       this.nodes[0] = lastNode;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < this.nodes.length && this.less(l, m)) m = l;
-        if (r < this.nodes.length && this.less(r, m)) m = r;
-        if (m === i) break;
-        this.swap(i, m);
-        i = m;
-      }
+      this.down(0);
     }
     return top;
+  }
+
+  private down(i: number): void {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < this.nodes.length && this.less(l, m)) m = l;
+      if (r < this.nodes.length && this.less(r, m)) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
   }
 
   private less(a: number, b: number): boolean {

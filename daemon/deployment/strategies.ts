@@ -51,8 +51,9 @@ export const binpackScore: Score = (node, demand) => {
  * per CPU, so tasks that reserve nothing still spread by load.
  */
 export function epvmScore(base: number): Score {
-  const a = Math.max(2, base);
-  const cost = (used: number, capacity: number) => (capacity > 0 ? a ** Math.min(used / capacity, 64) : 0);
+  const lnA = Math.log(Math.max(2, base));
+  // a^x as e^(x ln a): the same value, without a power per term.
+  const cost = (used: number, capacity: number) => (capacity > 0 ? Math.exp(lnA * Math.min(used / capacity, 64)) : 0);
   return (node, demand) => {
     const taskCapacity = Math.max(1, node.cpuCapacity) * 100;
     return (
