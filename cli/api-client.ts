@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type {
-  Availability, ClusterNode, ClusterState, JoinToken, Service, ServicePatch, ServiceSpec, ServiceSummary, ServiceVersion, Task,
+  Availability, ClusterNode, ClusterState, JoinToken, NodePatch, Service, ServicePatch, ServiceSpec, ServiceSummary, ServiceVersion, Task,
 } from './types';
 
 /** An error answered by the daemon, or a failure to reach it. */
@@ -113,7 +113,17 @@ export class ApiClient {
 
   /** PATCH /nodes/:id, `idOrName` being a node's id or name; answers the node. */
   setNodeAvailability(idOrName: string, availability: Availability): Promise<ClusterNode> {
-    return this.json<ClusterNode>('PATCH', `/nodes/${enc(idOrName)}`, { availability });
+    return this.updateNode(idOrName, { availability });
+  }
+
+  /** PATCH /nodes/:id with availability and labels (whole, or labelAdd/labelRm merged by the daemon); answers the node. */
+  updateNode(idOrName: string, patch: NodePatch): Promise<ClusterNode> {
+    return this.json<ClusterNode>('PATCH', `/nodes/${enc(idOrName)}`, patch);
+  }
+
+  /** GET /nodes/:id */
+  getNode(idOrName: string): Promise<ClusterNode> {
+    return this.json<ClusterNode>('GET', `/nodes/${enc(idOrName)}`);
   }
 
   /** DELETE /nodes/:id; answers the removed node's name. */

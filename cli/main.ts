@@ -7,10 +7,12 @@ import { registerNodeActivate } from './commands/node-activate';
 import { registerNodeDemote } from './commands/node-demote';
 import { registerNodeDrain } from './commands/node-drain';
 import { registerNodeJoinToken } from './commands/node-join-token';
+import { registerNodeInspect } from './commands/node-inspect';
 import { registerNodeLs } from './commands/node-ls';
 import { registerNodePause } from './commands/node-pause';
 import { registerNodePromote } from './commands/node-promote';
 import { registerNodeRm } from './commands/node-rm';
+import { registerNodeUpdate } from './commands/node-update';
 import { registerServiceAdd } from './commands/service-add';
 import { registerServiceHistory } from './commands/service-history';
 import { registerServiceInspect } from './commands/service-inspect';
@@ -67,6 +69,8 @@ export function buildProgram(): Command {
 
   const node = program.command('node').description('manage cluster nodes');
   registerNodeLs(node);
+  registerNodeInspect(node);
+  registerNodeUpdate(node);
   registerNodeJoinToken(node);
   registerNodeDrain(node);
   registerNodeActivate(node);

@@ -96,6 +96,21 @@ export interface ServiceVersion {
   current: boolean;
 }
 
+/** Where a service's replicas may run (as the daemon shows it and takes it). */
+export interface Placement {
+  constraints?: string[];
+  preferences?: { spread: string }[];
+  maxReplicasPerNode?: number;
+  maxPerValue?: number;
+  strategy?: 'spread' | 'binpack' | 'round-robin' | 'epvm';
+}
+
+/** Reservations and limits; memory in bytes as the daemon shows it, bytes or a size ("512M") as it takes it. */
+export interface Resources {
+  reservations?: { cpus?: number; memory?: number | string };
+  limits?: { cpus?: number; memory?: number | string; pids?: number };
+}
+
 export interface Service {
   name: string;
   image: string;
@@ -123,6 +138,12 @@ export interface Service {
   rollback?: RolloutPolicy;
   stopGracePeriod?: string;
   updateStatus?: UpdateStatus | null;
+  /** Absent from older daemons (read as replicated, no placement, no resources). A global service's replicas are its tasks wanted running. */
+  mode?: 'replicated' | 'global';
+  placement?: Placement;
+  resources?: Resources;
+  /** Whether the image is pulled ahead on every eligible node (the setting in effect). */
+  prepull?: boolean;
   createdAt: string;
   updatedAt: string;
   /** Its current tasks and a bounded history, newest first; every task is on GET /services/:name/tasks. */
@@ -142,7 +163,8 @@ export type ServiceSummary = Omit<Service, 'tasks' | 'tasksOmitted'> & {
 export interface ServiceSpec {
   name: string;
   image: string;
-  replicas: number;
+  /** Left out for a global service. */
+  replicas?: number;
   command?: string[];
   env?: Record<string, string>;
   labels?: Record<string, string>;
@@ -153,6 +175,10 @@ export interface ServiceSpec {
   update?: RolloutPolicy;
   rollback?: RolloutPolicy;
   stopGracePeriod?: string;
+  placement?: Placement;
+  resources?: Resources;
+  mode?: 'replicated' | 'global';
+  prepull?: boolean;
 }
 
 /** Body of PATCH /services/:name: only the fields that change; onDisconnect null returns to the default rule. */
@@ -175,6 +201,23 @@ export interface ClusterNode {
   /** ISO time the node was last heard from; absent from older daemons. */
   lastSeenAt?: string | null;
   tasks: number;
+  /** Absent from older daemons. */
+  labels?: Record<string, string>;
+  /** What the node's engine reports; null until it has. */
+  facts?: { cpus: number; memoryBytes: number; os: string; arch: string; engineVersion: string } | null;
+  /** What its live tasks reserve, and what is left of its facts (null without facts). */
+  reserved?: { cpus: number; memoryBytes: number };
+  free?: { cpus: number; memoryBytes: number } | null;
+  /** In GET /state, on the node answering: what it pulled ahead; null for other nodes. */
+  prepull?: { service: string; image: string; state: 'pulling' | 'done' | 'failed'; error: string | null }[] | null;
+}
+
+/** Body of PATCH /nodes/:id. */
+export interface NodePatch {
+  availability?: Availability;
+  labels?: Record<string, string>;
+  labelAdd?: Record<string, string>;
+  labelRm?: string[];
 }
 
 /** GET /cluster/join-token */

@@ -4,11 +4,16 @@ import { shortId } from '../format';
 import { formatTable } from '../table';
 import type { ClusterNode } from '../types';
 
+/** `zone=a,disk=ssd` in key order; "" without labels. */
+export function labelsText(labels: Readonly<Record<string, string>> | undefined): string {
+  return Object.keys(labels ?? {}).sort().map((k) => `${k}=${labels![k]}`).join(',');
+}
+
 export function nodeTable(nodes: readonly ClusterNode[]): string {
   const rows = [...nodes]
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((n) => [shortId(n.id), n.name, n.address, n.role, n.status, n.availability, n.leader ? '*' : '', n.tasks]);
-  return formatTable(['ID', 'NAME', 'ADDRESS', 'ROLE', 'STATUS', 'AVAILABILITY', 'LEADER', 'TASKS'], rows);
+    .map((n) => [shortId(n.id), n.name, n.address, n.role, n.status, n.availability, n.leader ? '*' : '', n.tasks, labelsText(n.labels)]);
+  return formatTable(['ID', 'NAME', 'ADDRESS', 'ROLE', 'STATUS', 'AVAILABILITY', 'LEADER', 'TASKS', 'LABELS'], rows);
 }
 
 /** The cluster's warnings (GET /state), one `warning: …` line each; "" without any. */

@@ -5,9 +5,10 @@ import { applyPortChanges, collectPublish, collectPublishRm, samePorts, type Por
 import type { PublishedPort, Service, ServicePatch } from '../types';
 import { newestTaskVersion, type WaitGoal } from '../converge';
 import { hasLifecycleFlags, lifecycleBody, withLifecycleOptions, type LifecycleOptions } from '../lifecycle-flags';
+import { hasPlacementFlags, placementBody, withPlacementOptions, type PlacementOptions } from '../placement-flags';
 import { waitForService } from '../wait';
 
-interface UpdateOptions extends WaitOptions, LifecycleOptions {
+interface UpdateOptions extends WaitOptions, LifecycleOptions, PlacementOptions {
   image?: string;
   replicas?: number;
   env?: Record<string, string>;
@@ -48,7 +49,10 @@ export function buildServicePatch(current: Service, options: UpdateOptions, comm
   // Always sent when given: the service shows the setting in effect, not whether it was set or defaulted.
   if (options.onDisconnect !== undefined) patch.onDisconnect = options.onDisconnect;
   // Policies as given (the daemon merges them); the health check only when it changes (a new one means new containers).
-  return { ...patch, ...lifecycleBody(options, current) };
+  // Placement and resources whole, from the current ones, when they change; a changed prepull is sent as given.
+  const placement = placementBody(options, current);
+  if (placement.prepull !== undefined && placement.prepull === current.prepull) delete placement.prepull;
+  return { ...patch, ...lifecycleBody(options, current), ...placement };
 }
 
 /**
@@ -57,7 +61,9 @@ export function buildServicePatch(current: Service, options: UpdateOptions, comm
  * rollback would leave; older daemons did not say, and counted up by one.
  */
 export function rolloutGoal(current: Service, patch: ServicePatch, updated?: Service): WaitGoal {
-  const specChanged = ['image', 'command', 'env', 'labels', 'healthcheck'].some((field) => field in patch);
+  // Limits are part of the container spec; reservations and placement are not.
+  const limitsChanged = patch.resources !== undefined && JSON.stringify(patch.resources.limits ?? {}) !== JSON.stringify(current.resources?.limits ?? {});
+  const specChanged = limitsChanged || ['image', 'command', 'env', 'labels', 'healthcheck'].some((field) => field in patch);
   if (!specChanged) return {};
   if (updated?.specVersion !== undefined) return { minTaskVersion: updated.specVersion, rolloutVersion: updated.specVersion };
   return { minTaskVersion: (current.specVersion ?? newestTaskVersion(current)) + 1 };
@@ -68,13 +74,13 @@ function hasChangeFlags(options: UpdateOptions, command: string[]): boolean {
     options.image !== undefined || options.replicas !== undefined || options.env !== undefined ||
     options.envRm !== undefined || options.label !== undefined || options.labelRm !== undefined ||
     options.command !== undefined || options.publishAdd !== undefined || options.publishRm !== undefined ||
-    options.onDisconnect !== undefined || command.length > 0 || hasLifecycleFlags(options)
+    options.onDisconnect !== undefined || command.length > 0 || hasLifecycleFlags(options) || hasPlacementFlags(options)
   );
 }
 
 /** `bicycle service update NAME [--image IMG] [--replicas N] [--env K=V]... [--env-rm K]... [--publish-add SPEC]... [--publish-rm PORT]... [--on-disconnect stop|keep|default] [--health-*|--restart-*|--update-*|--rollback-*|--stop-grace-period] [--command ...]` */
 export function registerServiceUpdate(service: Command): void {
-  withMaxFailures(withLifecycleOptions(withWaitOptions(
+  withMaxFailures(withPlacementOptions(withLifecycleOptions(withWaitOptions(
     service
       .command('update')
       .description("change a service's spec, then wait until it has rolled out")
@@ -90,9 +96,9 @@ export function registerServiceUpdate(service: Command): void {
       .option('--publish-rm <port>', 'stop publishing a port: PUBLISHED, PUBLISHED:TARGET or published=P (repeatable)', collectPublishRm)
       .option('--command <args...>', 'new command and arguments (use -- CMD ARGS when an argument starts with -)')
       .option('--on-disconnect <stop|keep|default>', 'what a host cut off from the leader does with its replicas: stop, keep, or default (stop with published ports, keep without)', parseOnDisconnect),
-  ))).action(async (name: string, command: string[], options: UpdateOptions, cmd: Command) => {
+  )), 'update')).action(async (name: string, command: string[], options: UpdateOptions, cmd: Command) => {
     if (!hasChangeFlags(options, command)) {
-      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm, --publish-add, --publish-rm, --on-disconnect, --command, or a --health-*, --restart-*, --update-*, --rollback-* or --stop-grace-period flag');
+      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm, --publish-add, --publish-rm, --on-disconnect, --command, or a --health-*, --restart-*, --update-*, --rollback-*, --stop-grace-period, --constraint-*, --placement-*, --max-replicas-per-node, --reserve-*, --limit-* or --prepull flag');
     }
     const client = clientFor(cmd);
     const current = await client.getService(name);

@@ -152,12 +152,12 @@ describe('tables', () => {
   it('marks the leader in the node table', () => {
     const text = nodeTable([
       { id: 'n-2', name: 'b', address: '10.0.0.2:7070', role: 'worker', status: 'READY', availability: 'active', leader: false, uptimeSeconds: 5, tasks: 0 },
-      { id: 'n-1', name: 'a', address: '10.0.0.1:7070', role: 'manager', status: 'READY', availability: 'active', leader: true, uptimeSeconds: 5, tasks: 3 },
+      { id: 'n-1', name: 'a', address: '10.0.0.1:7070', role: 'manager', status: 'READY', availability: 'active', leader: true, uptimeSeconds: 5, tasks: 3, labels: { zone: 'a', disk: 'ssd' } },
     ]);
     assert.equal(
       text,
-      'ID    NAME   ADDRESS         ROLE      STATUS   AVAILABILITY   LEADER   TASKS\n' +
-        'n-1   a      10.0.0.1:7070   manager   READY    active         *        3\n' +
+      'ID    NAME   ADDRESS         ROLE      STATUS   AVAILABILITY   LEADER   TASKS   LABELS\n' +
+        'n-1   a      10.0.0.1:7070   manager   READY    active         *        3       disk=ssd,zone=a\n' +
         'n-2   b      10.0.0.2:7070   worker    READY    active                  0\n',
     );
   });
