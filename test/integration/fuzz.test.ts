@@ -22,6 +22,8 @@ function tame(body: unknown): unknown {
   const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) };
   if (typeof copy.replicas === 'number' && Number.isInteger(copy.replicas) && copy.replicas >= 0 && copy.replicas <= 10_000) copy.replicas = 0;
   if (typeof copy.image === 'string' && /^\S{1,512}$/.test(copy.image)) copy.image = TEST_IMAGE;
+  // A global service would run a replica here: a constraint no node passes keeps it placed nowhere.
+  if (copy.mode === 'global') copy.placement = { constraints: ['node.labels.bicycle-fuzz==never'] };
   return copy;
 }
 
@@ -34,7 +36,7 @@ describe('the REST API under schema-driven fuzzing', () => {
   /** What is stored, as a user reads it (without what moves on its own). */
   const stored = async () => {
     const services = (await api(daemon.url).get('/services')).body.services.map((s: any) => ({ ...s, running: undefined, taskCounts: undefined, error: undefined, state: undefined, updatedAt: undefined }));
-    const nodes = (await api(daemon.url).get('/nodes')).body.nodes.map((n: any) => ({ id: n.id, availability: n.availability }));
+    const nodes = (await api(daemon.url).get('/nodes')).body.nodes.map((n: any) => ({ id: n.id, availability: n.availability, labels: n.labels }));
     return JSON.stringify({ services, nodes });
   };
 
@@ -81,7 +83,7 @@ describe('the REST API under schema-driven fuzzing', () => {
           const gone = await api(daemon.url).delete(`/services/${encodeURIComponent(res.body.name)}?wait=true&timeout=30`);
           assert.ok(gone.status === 200 || gone.status === 202, JSON.stringify(gone.body));
         }
-        if (req.method === 'PATCH' && req.path.startsWith('/nodes/')) await api(daemon.url).patch(`/nodes/${nodeId}`, { availability: 'active' });
+        if (req.method === 'PATCH' && req.path.startsWith('/nodes/')) await api(daemon.url).patch(`/nodes/${nodeId}`, { availability: 'active', labels: {} });
         before = await stored();
       }),
       { numRuns: RUNS, interruptAfterTimeLimit: 120_000 },
