@@ -227,8 +227,8 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
   it('node ls shows this node as leader', T, async () => {
     const table = await bicycle('node', 'ls');
     expectOk(table, 'node ls');
-    assert.match(table.stdout, /^ID +NAME +ADDRESS +ROLE +STATUS +AVAILABILITY +LEADER +TASKS\n/);
-    assert.match(table.stdout, new RegExp(` ${daemon.name} .* \\* +\\d+$`, 'm'));
+    assert.match(table.stdout, /^ID +NAME +ADDRESS +ROLE +STATUS +AVAILABILITY +LEADER +TASKS +LABELS\n/);
+    assert.match(table.stdout, new RegExp(` ${daemon.name} .* \\* +\\d+( +\\S.*)?\\s*$`, 'm'));
     const json = await bicycle('node', 'ls', '--json');
     expectOk(json, 'node ls --json');
     const nodes = JSON.parse(json.stdout) as any[];
