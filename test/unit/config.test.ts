@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BicycleError } from '../../daemon/errors';
 import { defaultConfig, loadConfig } from '../../daemon/config';
+import { assertInvalid } from '../helpers/assert-invalid';
 
 const dir = mkdtempSync(join(tmpdir(), 'bicycle-config-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,15 +14,6 @@ function configFile(content: unknown): string {
   const file = join(dir, `config-${++fileCounter}.json`);
   writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
   return file;
-}
-
-function assertInvalid(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof BicycleError, `expected a BicycleError, got ${String(error)}`);
-    assert.equal(error.code, 'INVALID_ARGUMENT', error.message);
-    for (const pattern of patterns) assert.match(error.message, pattern);
-    return true;
-  });
 }
 
 describe('loadConfig: defaults', () => {

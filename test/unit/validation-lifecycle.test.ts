@@ -1,20 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BicycleError } from '../../daemon/errors';
 import { HEALTHCHECK_DEFAULTS } from '../../database/lifecycle';
 import { parseNewService, parseRollback, parseServiceChanges } from '../../modules/validation';
+import { assertInvalid } from '../helpers/assert-invalid';
 
 // The lifecycle fields of POST and PATCH /services: health check, restart,
 // update and rollback policies, stop grace period (modules/validation-lifecycle.ts).
-
-function assertInvalid(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof BicycleError, `expected a BicycleError, got ${String(error)}`);
-    assert.equal(error.code, 'INVALID_ARGUMENT', error.message);
-    for (const pattern of patterns) assert.match(error.message, pattern);
-    return true;
-  });
-}
 
 const create = (more: Record<string, unknown>) => parseNewService({ name: 'web', image: 'nginx', ...more }).spec;
 const DURATION = /must be a duration such as "5s" or "1m30s", or milliseconds$/;

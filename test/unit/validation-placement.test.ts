@@ -1,20 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BicycleError } from '../../daemon/errors';
 import { nextNodeLabels, parseNewService, parseNodeChanges, parseServiceChanges } from '../../modules/validation';
 import { MIN_MEMORY_LIMIT_BYTES, parseMemorySize } from '../../modules/validation-placement';
+import { assertInvalid } from '../helpers/assert-invalid';
 
 // placement, resources, mode and prepull on POST and PATCH /services, and a
 // node's labels on PATCH /nodes/:id (modules/validation-placement.ts).
-
-function assertInvalid(fn: () => unknown, ...patterns: RegExp[]): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof BicycleError, `expected a BicycleError, got ${String(error)}`);
-    assert.equal(error.code, 'INVALID_ARGUMENT', error.message);
-    for (const pattern of patterns) assert.match(error.message, pattern);
-    return true;
-  });
-}
 
 const create = (more: Record<string, unknown>) => parseNewService({ name: 'web', image: 'nginx', ...more });
 const MiB = 1024 * 1024;
