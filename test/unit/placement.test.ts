@@ -214,3 +214,37 @@ describe('placement properties (fast-check)', () => {
     );
   });
 });
+
+describe('binpack against first-fit-decreasing', () => {
+  /** Nodes first-fit-decreasing needs for these CPU sizes on nodes of `capacity` CPUs: the offline yardstick of bin packing. */
+  function firstFitDecreasing(sizes: number[], capacity: number): number {
+    const bins: number[] = [];
+    for (const size of [...sizes].sort((a, b) => b - a)) {
+      const i = bins.findIndex((used) => used + size <= capacity + 1e-9);
+      if (i === -1) bins.push(size);
+      else bins[i]! += size;
+    }
+    return bins.length;
+  }
+
+  test('services of mixed sizes placed in arrival order use at most a quarter more nodes than first-fit-decreasing, and never more than spread', () => {
+    const svcArb = fc.record({ replicas: fc.integer({ min: 1, max: 8 }), cpus: fc.constantFrom(0.25, 0.5, 0.75, 1, 1.25, 1.5) });
+    fc.assert(
+      fc.property(fc.array(svcArb, { minLength: 1, maxLength: 6 }), (specs) => {
+        const nodes = Array.from({ length: 40 }, (_, i) => node(`n${String(i).padStart(2, '0')}`));
+        const used = (strategy: Strategy) => {
+          const services = specs.map((s, i) => svc(`s${i}`, { strategy }, { reservations: { cpus: s.cpus } }, s.replicas));
+          const { where, unplaced } = place(services, nodes);
+          assert.equal(unplaced.length, 0, 'forty nodes hold every replica');
+          return new Set(where.values()).size;
+        };
+        const sizes = specs.flatMap((s) => Array.from({ length: s.replicas }, () => s.cpus));
+        const ffd = firstFitDecreasing(sizes, FACTS.cpus);
+        const binpack = used('binpack');
+        assert.ok(binpack <= Math.ceil(ffd * 1.25), `binpack used ${binpack} nodes, first-fit-decreasing ${ffd}, for ${JSON.stringify(specs)}`);
+        assert.ok(binpack <= used('spread'), 'binpack never uses more nodes than spread');
+      }),
+      { seed: SEED, numRuns: 200 },
+    );
+  });
+});
