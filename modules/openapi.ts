@@ -1,0 +1,272 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Router from '@koa/router';
+import { z } from 'zod';
+import { ERROR_CATALOGUE, type ErrorCode } from '../daemon/errors';
+import { RAFT_PATH } from '../daemon/voting/http-transport';
+import { JOIN_PATH } from '../daemon/voting/join-client';
+import { VOTING_PATH } from '../daemon/voting/peer-client';
+import { IDEMPOTENCY_HEADER } from './idempotency';
+import { RESPONSE_SCHEMAS, type ResponseName } from './response-schemas';
+import { REQUEST_SCHEMAS } from './validation';
+
+/**
+ * GET /openapi.json: the REST API as an OpenAPI 3.1 document. Request bodies
+ * are the zod schemas that validate them (modules/validation*.ts), answers
+ * those of modules/response-schemas.ts, errors the catalogue's codes
+ * (daemon/errors.ts) grouped by status; all turned into JSON Schema by
+ * zod's toJSONSchema, so the document says what the code does.
+ * test/unit/openapi.test.ts checks that every route the routers serve is
+ * here, and only those.
+ */
+
+type Method = 'get' | 'post' | 'patch' | 'delete';
+type RequestName = keyof typeof REQUEST_SCHEMAS;
+type QueryName = keyof typeof QUERY;
+
+interface Answer {
+  description: string;
+  /** A JSON answer's schema; absent with `text` (text/plain) or for an answer without a body. */
+  schema?: ResponseName;
+  text?: true;
+}
+
+/** One route as the routers serve it: the path in koa's syntax (`/services/:name`). */
+export interface RouteDoc {
+  method: Method;
+  path: string;
+  summary: string;
+  query?: QueryName[];
+  body?: { schema: RequestName; required: boolean };
+  /** A JSON body validated by hand, not by a zod schema: what is said of it. */
+  looseBody?: string;
+  answers: Record<number, Answer>;
+  /** The error codes this route answers with, beyond those every route or every write may give (see errorCodes). */
+  errors: ErrorCode[];
+  /** Node-to-node: needs the cluster secret, takes no Idempotency-Key. */
+  internal?: true;
+}
+
+const QUERY = {
+  consistent: { schema: { type: 'boolean', default: false }, description: "wait until this node has applied every write committed before the request (a read index)" },
+  wait: { schema: { type: 'boolean', default: false }, description: 'answer once the service has converged (or the wait times out)' },
+  timeout: { schema: { type: 'integer', minimum: 1, maximum: 3600, default: 60 }, description: 'seconds ?wait=true waits at most' },
+  tasks: { schema: { type: 'boolean', default: false }, description: 'each service with its tasks instead of their counts' },
+  limit: { schema: { type: 'integer', minimum: 0 }, description: 'how many to list at most' },
+  after: { schema: { type: 'string' }, description: 'the `next` cursor of an earlier page' },
+  follow: { schema: { type: 'boolean', default: false }, description: 'keep the answer open and send every new line' },
+  tail: { schema: { type: 'integer', minimum: 0, maximum: 100_000, default: 100 }, description: 'how many of the last lines to send first' },
+} as const;
+
+const WRITE_QUERY: QueryName[] = ['wait', 'timeout'];
+
+/** Every route of modules/services.ts, nodes.ts, state.ts, logs.ts, cluster.ts, metrics.ts and this one. */
+export const ROUTES: readonly RouteDoc[] = [
+  { method: 'get', path: '/services', summary: 'List the services', query: ['tasks', 'consistent'], answers: { 200: { description: 'every service', schema: 'ServiceList' } }, errors: ['INVALID_ARGUMENT'] },
+  {
+    method: 'post', path: '/services', summary: 'Create a service', query: WRITE_QUERY, body: { schema: 'createService', required: true },
+    answers: { 201: { description: 'the service created (converged with ?wait=true)', schema: 'Service' } },
+    errors: ['INVALID_ARGUMENT', 'SERVICE_EXISTS', 'PORT_IN_USE', 'REPLICA_LIMIT'],
+  },
+  { method: 'get', path: '/services/:name', summary: 'One service with its tasks', query: ['consistent'], answers: { 200: { description: 'the service', schema: 'Service' } }, errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND'] },
+  {
+    method: 'patch', path: '/services/:name', summary: 'Update a service (image, replicas, env, policies …)', query: WRITE_QUERY, body: { schema: 'updateService', required: true },
+    answers: { 200: { description: 'the service updated (converged with ?wait=true)', schema: 'Service' } },
+    errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND', 'SERVICE_DELETING', 'PORT_IN_USE', 'REPLICA_LIMIT', 'ILLEGAL_TRANSITION'],
+  },
+  {
+    method: 'delete', path: '/services/:name', summary: 'Delete a service', query: WRITE_QUERY,
+    answers: { 200: { description: 'deleted (with ?wait=true)', schema: 'DeletedService' }, 202: { description: 'deletion under way', schema: 'DeletedService' } },
+    errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND', 'SERVICE_DELETING', 'ILLEGAL_TRANSITION'],
+  },
+  {
+    method: 'get', path: '/services/:name/tasks', summary: "A page of the service's tasks, history included", query: ['limit', 'after', 'consistent'],
+    answers: { 200: { description: 'a page of tasks; follow `next` until it is null', schema: 'TaskPage' } }, errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND'],
+  },
+  {
+    method: 'post', path: '/services/:name/rollback', summary: 'Roll back to an earlier spec version', query: WRITE_QUERY, body: { schema: 'rollbackRequest', required: false },
+    answers: { 200: { description: 'the service rolling back (settled with ?wait=true)', schema: 'Service' } },
+    errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND', 'SERVICE_DELETING', 'NO_PREVIOUS_VERSION', 'VERSION_NOT_FOUND', 'ILLEGAL_TRANSITION'],
+  },
+  {
+    method: 'get', path: '/services/:name/history', summary: "The service's recorded spec versions, newest first", query: ['consistent'],
+    answers: { 200: { description: 'the versions', schema: 'ServiceHistory' } }, errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND'],
+  },
+  {
+    method: 'post', path: '/services/:name/rebalance', summary: "Even out the service's replicas over the nodes",
+    answers: { 202: { description: 'rebalance asked for', schema: 'Service' } }, errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND', 'SERVICE_DELETING'],
+  },
+  { method: 'post', path: '/rebalance', summary: "Even out every service's replicas", answers: { 202: { description: 'the services to rebalance', schema: 'RebalanceAll' } }, errors: [] },
+  {
+    method: 'get', path: '/services/:name/logs', summary: "The service's container logs", query: ['follow', 'tail'],
+    answers: { 200: { description: 'log lines, each prefixed service.slot', text: true } }, errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND'],
+  },
+  { method: 'get', path: '/nodes', summary: 'List the member nodes', query: ['consistent'], answers: { 200: { description: 'every node', schema: 'NodeList' } }, errors: ['INVALID_ARGUMENT'] },
+  { method: 'get', path: '/nodes/:id', summary: 'One node, by id or name', answers: { 200: { description: 'the node', schema: 'Node' } }, errors: ['NODE_NOT_FOUND'] },
+  {
+    method: 'patch', path: '/nodes/:id', summary: "Change a node's availability or labels", body: { schema: 'updateNode', required: true },
+    answers: { 200: { description: 'the node changed', schema: 'Node' } }, errors: ['INVALID_ARGUMENT', 'NODE_NOT_FOUND', 'ILLEGAL_TRANSITION'],
+  },
+  {
+    method: 'delete', path: '/nodes/:id', summary: 'Remove a node from the cluster',
+    answers: { 200: { description: 'the node removed', schema: 'NodeRemoved' } }, errors: ['NODE_NOT_FOUND', 'ILLEGAL_TRANSITION', 'INVALID_ARGUMENT'],
+  },
+  { method: 'post', path: '/nodes/:id/promote', summary: 'Make a worker a voting manager', answers: { 200: { description: 'the node', schema: 'Node' } }, errors: ['NODE_NOT_FOUND', 'ILLEGAL_TRANSITION', 'INVALID_ARGUMENT'] },
+  { method: 'post', path: '/nodes/:id/demote', summary: 'Make a manager a non-voting worker', answers: { 200: { description: 'the node', schema: 'Node' } }, errors: ['NODE_NOT_FOUND', 'ILLEGAL_TRANSITION', 'INVALID_ARGUMENT'] },
+  { method: 'get', path: '/state', summary: 'The whole cluster: leader, nodes, services, containers', query: ['limit', 'consistent'], answers: { 200: { description: 'the cluster as this node knows it', schema: 'State' } }, errors: ['INVALID_ARGUMENT'] },
+  { method: 'get', path: '/healthz', summary: 'Health check', answers: { 200: { description: 'this daemon answers; who it thinks leads', schema: 'Health' } }, errors: [] },
+  { method: 'get', path: '/logs', summary: 'The daemon log', query: ['follow', 'tail'], answers: { 200: { description: 'log lines', text: true } }, errors: ['INVALID_ARGUMENT'] },
+  {
+    method: 'get', path: '/cluster/join-token', summary: 'The join token (to a loopback client only)',
+    answers: { 200: { description: 'the token, and the flags a new node joins with', schema: 'JoinToken' } }, errors: ['PERMISSION_DENIED', 'UNAVAILABLE'],
+  },
+  {
+    method: 'post', path: RAFT_PATH, summary: 'Raft messages from a peer (node-to-node)', looseBody: 'a JSON array of Raft messages', internal: true,
+    answers: { 204: { description: 'handed to the voting thread' } }, errors: ['UNAUTHENTICATED', 'INVALID_ARGUMENT'],
+  },
+  {
+    method: 'post', path: VOTING_PATH, summary: 'A request forwarded to the voting thread (node-to-node)', looseBody: 'a voting request: {"kind": "propose" | "read" | "join" | "membership", …}', internal: true,
+    answers: { 200: { description: "the voting thread's reply", schema: 'VotingReply' } }, errors: ['UNAUTHENTICATED', 'INVALID_ARGUMENT'],
+  },
+  {
+    method: 'post', path: JOIN_PATH, summary: 'Join the cluster with the join token (node-to-node)', looseBody: '{"token", "node": {"id", "name", "address", "role"}}', internal: true,
+    answers: { 200: { description: 'what the new node needs to take part', schema: 'JoinGrant' } }, errors: ['INVALID_ARGUMENT', 'UNAUTHENTICATED'],
+  },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', answers: { 200: { description: 'the Prometheus text exposition format', text: true } }, errors: [] },
+  { method: 'get', path: '/openapi.json', summary: 'This document', answers: { 200: { description: 'the OpenAPI 3.1 document of this API' } }, errors: [] },
+];
+
+/** The codes a route may answer with: its own, INTERNAL, the body's (with a body) and a write's (with a proposal). */
+export function errorCodes(route: RouteDoc): ErrorCode[] {
+  const codes = new Set<ErrorCode>([...route.errors, 'INTERNAL']);
+  if (route.method !== 'get') for (const code of ['INVALID_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE'] as const) codes.add(code);
+  if (route.method !== 'get' && !route.internal) {
+    for (const code of ['IDEMPOTENCY_KEY_REUSED', 'NO_LEADER', 'PROPOSAL_DROPPED', 'UNAVAILABLE', 'TIMEOUT'] as const) codes.add(code);
+  }
+  if (route.query?.includes('consistent')) for (const code of ['NO_LEADER', 'UNAVAILABLE', 'TIMEOUT'] as const) codes.add(code);
+  return [...codes];
+}
+
+/** `/services/:name` → `/services/{name}`. */
+export function openApiPath(koaPath: string): string {
+  return koaPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** A request schema's component name: `createService` → `CreateService`. */
+export const requestComponent = (name: RequestName) => name[0]!.toUpperCase() + name.slice(1);
+
+/** A registry's schemas as components: `$ref`s between them, without each one's `$schema` and `$id`. */
+function components(schemas: Record<string, z.ZodType>, io: 'input' | 'output'): Record<string, unknown> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+  const { schemas: out } = z.toJSONSchema(registry, { io, unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
+  for (const schema of Object.values(out)) {
+    delete (schema as Record<string, unknown>).$schema;
+    delete (schema as Record<string, unknown>).$id;
+  }
+  return out;
+}
+
+/** The JSON error answers of a route, one per status, `code` limited to that status's codes of the route. */
+function errorAnswers(route: RouteDoc): Record<string, unknown> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of errorCodes(route)) {
+    const status = ERROR_CATALOGUE[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    out[String(status)] = {
+      description: codes.join(', '),
+      content: {
+        'application/json': {
+          schema: {
+            allOf: [ref('Error')],
+            properties: { error: { properties: { code: { enum: codes } } } },
+          },
+        },
+      },
+    };
+  }
+  return out;
+}
+
+function operation(route: RouteDoc): Record<string, unknown> {
+  const parameters: unknown[] = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  for (const name of route.query ?? []) parameters.push({ name, in: 'query', required: false, ...QUERY[name] });
+  if (route.method !== 'get' && !route.internal) {
+    parameters.push({
+      name: IDEMPOTENCY_HEADER, in: 'header', required: false, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' },
+      description: 'the same key makes a retry the same request: it applies once',
+    });
+  }
+  const responses: Record<string, unknown> = {};
+  for (const [status, answer] of Object.entries(route.answers)) {
+    const content = answer.schema
+      ? { 'application/json': { schema: ref(answer.schema) } }
+      : answer.text
+        ? { 'text/plain': { schema: { type: 'string' } } }
+        : route.path === '/openapi.json'
+          ? { 'application/json': { schema: { type: 'object' } } }
+          : undefined;
+    responses[status] = { description: answer.description, ...(content ? { content } : {}) };
+  }
+  Object.assign(responses, errorAnswers(route));
+  const op: Record<string, unknown> = { summary: route.summary, operationId: operationId(route), ...(parameters.length ? { parameters } : {}), responses };
+  if (route.body) {
+    op.requestBody = { required: route.body.required, content: { 'application/json': { schema: ref(requestComponent(route.body.schema)) } } };
+  } else if (route.looseBody) {
+    op.requestBody = { required: true, description: route.looseBody, content: { 'application/json': { schema: {} } } };
+  }
+  if (route.internal) op.security = [{ clusterSecret: [] }];
+  return op;
+}
+
+/** `post /services/:name/rollback` → `postServicesNameRollback`. */
+function operationId(route: RouteDoc): string {
+  const words = route.path.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return route.method + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+}
+
+/** The whole document. `version` is the daemon's. */
+export function buildOpenApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of ROUTES) (paths[openApiPath(route.path)] ??= {})[route.method] = operation(route);
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Bicycle',
+      version,
+      description: 'The Bicycle REST API. Errors answer `{ "error": { "code", "message" } }` with the status of their code. Generated from the schemas that validate requests.',
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    paths,
+    components: {
+      schemas: {
+        ...components(Object.fromEntries(Object.entries(REQUEST_SCHEMAS).map(([name, schema]) => [requestComponent(name as RequestName), schema])), 'input'), ...components(RESPONSE_SCHEMAS, 'output'),
+      },
+      securitySchemes: { clusterSecret: { type: 'http', scheme: 'bearer', description: "the cluster's secret (node-to-node routes)" } },
+    },
+  };
+}
+
+/** Serves GET /openapi.json, built once. */
+export function openapiRouter(version = readVersion()): Router {
+  const router = new Router();
+  let document: Record<string, unknown> | undefined;
+  router.get('/openapi.json', (k) => {
+    k.body = document ??= buildOpenApiDocument(version);
+  });
+  return router;
+}
+
+/** package.json's version (dist/modules/ is two levels below it). */
+function readVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
