@@ -130,7 +130,7 @@ export const ROUTES: readonly RouteDoc[] = [
   },
   {
     method: 'post', path: JOIN_PATH, summary: 'Join the cluster with the join token (node-to-node)', looseBody: '{"token", "node": {"id", "name", "address", "role"}}', internal: true,
-    answers: { 200: { description: 'what the new node needs to take part', schema: 'JoinGrant' } }, errors: ['INVALID_ARGUMENT', 'UNAUTHENTICATED'],
+    answers: { 200: { description: 'what the new node needs to take part', schema: 'JoinGrant' } }, errors: ['INVALID_ARGUMENT', 'PERMISSION_DENIED', 'NO_LEADER', 'UNAVAILABLE', 'TIMEOUT'],
   },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', answers: { 200: { description: 'the Prometheus text exposition format', text: true } }, errors: [] },
   { method: 'get', path: '/openapi.json', summary: 'This document', answers: { 200: { description: 'the OpenAPI 3.1 document of this API' } }, errors: [] },
