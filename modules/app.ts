@@ -8,16 +8,21 @@ import { nodesRouter } from './nodes';
 import { stateRouter } from './state';
 import { logsRouter } from './logs';
 import { clusterRouter } from './cluster';
+import { openapiRouter } from './openapi';
+import { createMetrics } from './metrics';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** The REST API: one koa app, one router per entity, one error middleware. */
 export function createApp(ctx: RestContext): Koa {
   const app = new Koa();
+  // Outermost, so it sees the status the error middleware answers with.
+  const metrics = createMetrics(ctx.db);
+  app.use(metrics.middleware);
   app.use(errorMiddleware(ctx.log));
   app.use(jsonBody(BODY_LIMIT_BYTES));
   app.use(idempotency(ctx.db));
-  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), clusterRouter(ctx)]) {
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), clusterRouter(ctx), metrics.router, openapiRouter()]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
