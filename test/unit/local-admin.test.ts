@@ -3,10 +3,8 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { PassThrough } from 'node:stream';
-import winston from 'winston';
 import { createApp } from '../../modules/app';
-import type { RestContext } from '../../modules/context';
+import { stubRestContext } from '../helpers/rest-context';
 import { isLoopbackAddress, localAdminListen } from '../../modules/local-admin';
 import { openDatabase } from '../../database/open-database';
 import { SqliteStateMachine } from '../../daemon/voting/state-machine';
@@ -35,19 +33,10 @@ function otherAddress(): string | undefined {
 describe('GET /cluster/join-token is answered only to a loopback client', () => {
   const db = openDatabase(':memory:', { migrate: true });
   new SqliteStateMachine(db).apply([{ index: 1, term: 1, type: 'normal', data: JSON.stringify({ type: 'cluster.init', clusterId: 'c1', secret: 's', joinToken: 'BCT1-c1-secret', at: 1 }) }]);
-  const ctx = {
-    db,
-    propose: async () => ({ ok: true }),
-    voting: { readBarrier: async () => 1, join: async () => undefined, changeMembership: async () => undefined, raw: async () => ({ ok: true }) },
-    deliverRaft: () => undefined,
-    changes: { subscribe: () => () => undefined, publish: () => undefined, close: () => undefined },
-    log: winston.createLogger({ silent: true }),
-    dataDir: '/nonexistent',
+  const ctx = stubRestContext(db, {
+    voting: { readBarrier: async () => 1, join: async () => undefined as never, changeMembership: async () => undefined, raw: async () => ({ ok: true }) },
     advertise: '10.78.0.1:7070',
-    now: () => 1_700_000_000_000,
-    containerLogs: () => new PassThrough(),
-    followDaemonLog: () => () => undefined,
-  } as unknown as RestContext;
+  });
   let server: Server;
   let port: number;
   before(async () => {

@@ -2,10 +2,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
-import winston from 'winston';
 import { createApp } from '../../modules/app';
 import type { RestContext } from '../../modules/context';
+import { stubRestContext } from '../helpers/rest-context';
 import { countSeries, createMetrics, UNMATCHED_ROUTE } from '../../modules/metrics';
 import { openDatabase } from '../../database/open-database';
 import { applyCommand } from '../../database/apply-command';
@@ -46,19 +45,8 @@ describe('countSeries', () => {
 
 describe('GET /metrics', () => {
   const db = openDatabase(':memory:', { migrate: true });
-  const ctx: RestContext = {
-    db,
-    propose: async (command) => applyCommand(db, command),
-    voting: { readBarrier: async () => 0, join: async () => { throw new Error('not here'); }, changeMembership: async () => undefined, raw: async () => ({ ok: true }) },
-    deliverRaft: () => undefined,
-    changes: { subscribe: () => () => undefined, publish: () => undefined, close: () => undefined } as unknown as RestContext['changes'],
-    log: winston.createLogger({ silent: true }),
-    dataDir: '/nonexistent',
-    advertise: '127.0.0.1:0',
-    now: () => AT,
-    containerLogs: () => new PassThrough(),
-    followDaemonLog: () => () => undefined,
-  };
+  const ctx: RestContext = stubRestContext(db, { propose: async (command) => applyCommand(db, command), now: () => AT });
+
   let server: Server;
   let base = '';
   before(async () => {

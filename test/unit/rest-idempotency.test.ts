@@ -2,10 +2,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
-import winston from 'winston';
 import { createApp } from '../../modules/app';
 import type { RestContext } from '../../modules/context';
+import { stubRestContext } from '../helpers/rest-context';
 import { openDatabase } from '../../database/open-database';
 import { getService, listServices } from '../../database/queries';
 import type { Command } from '../../database/commands';
@@ -30,8 +29,7 @@ function apply(command: Command): ApplyResult {
   return machine.apply([{ index, term: 1, type: 'normal', data: JSON.stringify(command) }]).results.get(index)!;
 }
 
-const ctx: RestContext = {
-  db,
+const ctx: RestContext = stubRestContext(db, {
   async propose(command) {
     if (losing > 0) {
       losing--;
@@ -39,23 +37,8 @@ const ctx: RestContext = {
     }
     return apply(command);
   },
-  voting: {
-    readBarrier: async () => index,
-    join: async () => {
-      throw new Error('not in this test');
-    },
-    changeMembership: async () => undefined,
-    raw: async () => ({ ok: true }),
-  },
-  deliverRaft: () => undefined,
-  changes: { subscribe: () => () => undefined, publish: () => undefined, close: () => undefined } as unknown as RestContext['changes'],
-  log: winston.createLogger({ silent: true }),
-  dataDir: '/nonexistent',
-  advertise: '127.0.0.1:0',
-  now: () => 1_700_000_000_000,
-  containerLogs: () => new PassThrough(),
-  followDaemonLog: () => () => undefined,
-};
+  voting: { readBarrier: async () => index, join: async () => { throw new Error('not in this test'); }, changeMembership: async () => undefined, raw: async () => ({ ok: true }) },
+});
 
 let server: Server;
 let base = '';

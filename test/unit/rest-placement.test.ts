@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
-import winston from 'winston';
 import { createApp } from '../../modules/app';
 import type { RestContext } from '../../modules/context';
+import { stubRestContext } from '../helpers/rest-context';
 import { openDatabase } from '../../database/open-database';
 import { applyCommand } from '../../database/apply-command';
 import type { Command } from '../../database/commands';
@@ -35,23 +34,14 @@ function apply(command: Command): void {
   if (!result.ok) throw new Error(`${command.type}: ${result.error.message}`);
 }
 
-const ctx: RestContext = {
-  db,
+const ctx: RestContext = stubRestContext(db, {
   async propose(command) {
     proposed.push(command);
     return applyCommand(writer, command);
   },
-  voting: { readBarrier: async () => 0, join: async () => { throw new Error('not here'); }, changeMembership: async () => undefined, raw: async () => ({ ok: true }) },
-  deliverRaft: () => undefined,
-  changes: { subscribe: () => () => undefined, publish: () => undefined, close: () => undefined } as unknown as RestContext['changes'],
-  log: winston.createLogger({ silent: true }),
-  dataDir: '/nonexistent',
-  advertise: '127.0.0.1:0',
   now: () => (now += 1000),
   lifecycleDefaults: { updateParallelism: 2, stopGracePeriodMs: 10_000, prepull: true },
-  containerLogs: () => new PassThrough(),
-  followDaemonLog: () => () => undefined,
-};
+});
 
 let server: Server;
 let base = '';

@@ -1,0 +1,27 @@
+import { PassThrough } from 'node:stream';
+import winston from 'winston';
+import type { RestContext } from '../../modules/context';
+import type { Db } from '../../database/open-database';
+
+/**
+ * A RestContext for unit tests of the REST modules over an in-memory
+ * database: proposals are answered ok (give `propose` to apply them), no
+ * peers, no change notes, silent logs, a fixed clock. Override what a test
+ * observes.
+ */
+export function stubRestContext(db: Db, overrides: Partial<RestContext> = {}): RestContext {
+  return {
+    db,
+    propose: async () => ({ ok: true }) as never,
+    voting: { readBarrier: async () => 0, join: async () => { throw new Error('no join in a unit test'); }, changeMembership: async () => undefined, raw: async () => ({ ok: true }) },
+    deliverRaft: () => undefined,
+    changes: { subscribe: () => () => undefined, publish: () => undefined, close: () => undefined } as unknown as RestContext['changes'],
+    log: winston.createLogger({ silent: true }),
+    dataDir: '/nonexistent',
+    advertise: '127.0.0.1:0',
+    now: () => 1_700_000_000_000,
+    containerLogs: () => new PassThrough(),
+    followDaemonLog: () => () => undefined,
+    ...overrides,
+  };
+}
