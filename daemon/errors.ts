@@ -30,6 +30,8 @@ export const ERROR_CATALOGUE = {
   REPLICA_LIMIT: { status: 409, retryable: false },
   /** An Idempotency-Key (or request id) already used for a different request. */
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },
+  /** GET /events from an index the log no longer holds (compacted into a snapshot); the message names the oldest it can serve. */
+  EVENTS_COMPACTED: { status: 410, retryable: false },
   NO_LEADER: { status: 503, retryable: true },
   PROPOSAL_DROPPED: { status: 503, retryable: true },
   UNAVAILABLE: { status: 503, retryable: true },

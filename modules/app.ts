@@ -7,9 +7,11 @@ import { servicesRouter } from './services';
 import { nodesRouter } from './nodes';
 import { stateRouter } from './state';
 import { logsRouter } from './logs';
+import { eventsRouter } from './events-router';
 import { clusterRouter } from './cluster';
 import { openapiRouter } from './openapi';
 import { createMetrics } from './metrics';
+import { uiRouter } from './ui-router';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -22,7 +24,8 @@ export function createApp(ctx: RestContext): Koa {
   app.use(errorMiddleware(ctx.log));
   app.use(jsonBody(BODY_LIMIT_BYTES));
   app.use(idempotency(ctx.db));
-  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), clusterRouter(ctx), metrics.router, openapiRouter()]) {
+  app.use(uiRouter());
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), metrics.router, openapiRouter()]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -56,6 +56,12 @@ const QUERY = {
   after: { schema: { type: 'string' }, description: 'the `next` cursor of an earlier page' },
   follow: { schema: { type: 'boolean', default: false }, description: 'keep the answer open and send every new line' },
   tail: { schema: { type: 'integer', minimum: 0, maximum: 100_000, default: 100 }, description: 'how many of the last lines to send first' },
+  since: { schema: { type: 'integer', minimum: 0 }, description: 'send the events of entries after this log index first (absent: the Last-Event-ID header, else from now)' },
+  type: { schema: { type: 'string', enum: ['service', 'task', 'node', 'cluster'] }, description: 'only events of this type' },
+  service: { schema: { type: 'string' }, description: "only the events of this service and its tasks" },
+  node: { schema: { type: 'string' }, description: 'only the events naming this node id' },
+  task: { schema: { type: 'string' }, description: 'only the events of this task id' },
+  action: { schema: { type: 'string' }, description: 'only events with this action' },
 } as const;
 
 const WRITE_QUERY: QueryName[] = ['wait', 'timeout'];
@@ -115,6 +121,10 @@ export const ROUTES: readonly RouteDoc[] = [
   { method: 'post', path: '/nodes/:id/demote', summary: 'Make a manager a non-voting worker', answers: { 200: { description: 'the node', schema: 'Node' } }, errors: ['NODE_NOT_FOUND', 'ILLEGAL_TRANSITION', 'INVALID_ARGUMENT'] },
   { method: 'get', path: '/state', summary: 'The whole cluster: leader, nodes, services, containers', query: ['limit', 'consistent'], answers: { 200: { description: 'the cluster as this node knows it', schema: 'State' } }, errors: ['INVALID_ARGUMENT'] },
   { method: 'get', path: '/healthz', summary: 'Health check', answers: { 200: { description: 'this daemon answers; who it thinks leads', schema: 'Health' } }, errors: [] },
+  {
+    method: 'get', path: '/events', summary: 'Events of the committed log (NDJSON, or SSE with Accept: text/event-stream)', query: ['since', 'type', 'service', 'node', 'task', 'action'],
+    answers: { 200: { description: 'one event per line, then live ones', text: true } }, errors: ['INVALID_ARGUMENT', 'EVENTS_COMPACTED'],
+  },
   { method: 'get', path: '/logs', summary: 'The daemon log', query: ['follow', 'tail'], answers: { 200: { description: 'log lines', text: true } }, errors: ['INVALID_ARGUMENT'] },
   {
     method: 'get', path: '/cluster/join-token', summary: 'The join token (to a loopback client only)',
