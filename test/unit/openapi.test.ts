@@ -5,12 +5,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import type Router from '@koa/router';
 import Ajv2020 from 'ajv/dist/2020';
-import winston from 'winston';
 import { createApp } from '../../modules/app';
-import type { RestContext } from '../../modules/context';
+import { stubRestContext } from '../helpers/rest-context';
 import { buildOpenApiDocument, openApiPath } from '../../modules/openapi';
 import { openDatabase } from '../../database/open-database';
 import { applyCommand } from '../../database/apply-command';
@@ -39,19 +37,7 @@ function apply(command: Command): void {
   if (!result.ok) throw new Error(`${command.type}: ${result.error.message}`);
 }
 
-const ctx: RestContext = {
-  db,
-  propose: async (command) => applyCommand(writer, command),
-  voting: { readBarrier: async () => 0, join: async () => { throw new Error('not here'); }, changeMembership: async () => undefined, raw: async () => ({ ok: true }) },
-  deliverRaft: () => undefined,
-  changes: { subscribe: () => () => undefined, publish: () => undefined, close: () => undefined } as unknown as RestContext['changes'],
-  log: winston.createLogger({ silent: true }),
-  dataDir: '/nonexistent',
-  advertise: '127.0.0.1:0',
-  now: () => AT + 5000,
-  containerLogs: () => new PassThrough(),
-  followDaemonLog: () => () => undefined,
-};
+const ctx = stubRestContext(db, { propose: async (command) => applyCommand(writer, command), now: () => AT + 5000 });
 
 /** `GET /services/{name}` for every method of every layer of every router the app uses; HEAD is koa-router's own for each GET. */
 function servedOperations(): Set<string> {
