@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { registerCompletion } from './commands/completion';
 import { registerLogs } from './commands/logs';
 import { registerNodeActivate } from './commands/node-activate';
 import { registerNodeDemote } from './commands/node-demote';
@@ -81,6 +82,7 @@ export function buildProgram(): Command {
 
   registerState(program);
   registerLogs(program);
+  registerCompletion(program);
   return program;
 }
 
