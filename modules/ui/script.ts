@@ -8,7 +8,7 @@
 export const SCRIPT_JS = String.raw`'use strict';
 (function () {
   var $ = function (id) { return document.getElementById(id); };
-  var state = { errorFrom: null, refreshing: false, again: false, timer: null, poll: null, source: null };
+  var state = { errorFrom: null, refreshing: false, again: false, timer: null, poll: null, source: null, opened: false };
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -173,7 +173,13 @@ export const SCRIPT_JS = String.raw`'use strict';
     if (!window.EventSource) { polling(true); return; }
     var source = new EventSource('/events');
     state.source = source;
-    source.onopen = function () { polling(false); schedule(); };
+    source.onopen = function () {
+      // A reopened stream may have missed events: read again (the first open follows the first read).
+      var reopened = state.opened || state.poll;
+      state.opened = true;
+      polling(false);
+      if (reopened) schedule();
+    };
     // Messages are named by event type (service, task, node, cluster); unnamed ones are messages.
     ['message', 'service', 'task', 'node', 'cluster'].forEach(function (type) { source.addEventListener(type, schedule); });
     source.onerror = function () {
