@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { registerCompletion } from './commands/completion';
 import { registerLogs } from './commands/logs';
+import { registerEvents } from './commands/events';
 import { registerNodeActivate } from './commands/node-activate';
 import { registerNodeDemote } from './commands/node-demote';
 import { registerNodeDrain } from './commands/node-drain';
@@ -82,6 +83,7 @@ export function buildProgram(): Command {
 
   registerState(program);
   registerLogs(program);
+  registerEvents(program);
   registerCompletion(program);
   return program;
 }

@@ -3,6 +3,31 @@ import assert from 'node:assert/strict';
 import { startDaemon, type TestDaemon } from '../helpers/daemon';
 import { requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api } from '../helpers/api';
+import { spawn } from 'node:child_process';
+import { cliPath } from '../helpers/daemon';
+import { runCli } from '../helpers/cli';
+
+/** `bicycle events ARGS...` until its output matches `until`; then it is stopped (it follows for ever). */
+function cliEventsUntil(host: string, until: RegExp, args: string[], timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath(), 'events', ...args], { env: { ...process.env, BICYCLE_HOST: host }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => finish(new Error(`bicycle events printed no ${until}: ${stdout}${stderr}`)), timeoutMs);
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      child.kill();
+      if (error) reject(error);
+      else resolve(stdout);
+    };
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      if (until.test(stdout)) finish();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    child.on('close', () => finish(new Error(`bicycle events ended: ${stdout}${stderr}`)));
+  });
+}
 
 interface Event {
   index: number;
@@ -137,6 +162,16 @@ describe('GET /events on a real bicycled', () => {
     assert.deepEqual(sse.events.filter((e) => e.index <= remove.index), expected);
     assert.deepEqual(sse.ids.slice(0, expected.length), expected.map((e) => e.index));
 
+    // The CLI, formatted like docker events, and as JSON lines.
+    const printed = await cliEventsUntil(daemon.url, /service remove web/, ['--since', String(create.index - 1), '--filter', 'service=web', '--filter', 'type=service']);
+    const lines = printed.trim().split('\n');
+    assert.match(lines[0]!, new RegExp(`^${create.time.replace(/[.]/g, '[.]')} service create web \\(index=${create.index}, id=.*replicas=1`));
+    assert.ok(lines.some((l) => / service update web \(index=\d+, changed=replicas, replicas=2\)$/.test(l)), printed);
+    const json = await cliEventsUntil(daemon.url, /"action":"remove"/, ['--since', String(create.index - 1), '--filter', 'service=web', '--filter', 'type=service', '--json']);
+    assert.deepEqual(JSON.parse(json.trim().split('\n')[0]!), create);
+    const usage = await runCli(daemon.url, 'events', '--since', 'abc');
+    assert.equal(usage.code, 2);
+
     // Filtered: web's own service events only.
     const filtered = await openEvents(daemon.url, '/events?since=0&type=service&service=web');
     await filtered.until('the filtered remove', (es) => es.some(isWeb('remove')));
@@ -188,5 +223,8 @@ describe('GET /events after log compaction', () => {
     await api(daemon.url).patch('/services/web', { env: { N: 'last' } });
     await served.until('the update after the oldest index', (es) => es.some((e) => isWeb('update')(e) && e.index > oldest));
     served.close();
+    const cli = await runCli(daemon.url, 'events', '--since', '0');
+    assert.equal(cli.code, 1);
+    assert.match(cli.stderr, /oldest index events can be read after is \d+/);
   });
 });

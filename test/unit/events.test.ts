@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventsOfEntry, matchesFilter } from '../../database/events';
 import type { Command } from '../../database/commands';
+import { collectFilter, eventsPath, formatEvent } from '../../cli/commands/events';
 
 const at = Date.UTC(2026, 11, 2, 12, 0, 0);
 const spec = { image: 'busybox', command: null, env: {}, labels: {}, ports: [] };
@@ -104,4 +105,14 @@ test('a filter matches on every field it gives; service matches the service and 
   assert.equal(events.filter((e) => matchesFilter(e, { service: 'web', type: 'task' })).length, 1);
   assert.equal(events.filter((e) => matchesFilter(e, {})).length, 3);
   assert.equal(events.filter((e) => matchesFilter(e, { action: 'desired' }))[0]!.task, 't1');
+});
+
+test('the CLI prints an event as docker events does, and builds its query from the options', () => {
+  const [event] = eventsOfEntry({ index: 42, term: 1, command: { type: 'task.observe', taskId: 't1', state: 'FAILED', exitCode: 1, at } }, () => 'web');
+  assert.equal(formatEvent(event!), '2026-12-02T12:00:00.000Z task state t1 (index=42, service=web, state=FAILED, exitCode=1)');
+  const [update] = eventsOfEntry({ index: 43, term: 1, command: { type: 'service.update', name: 'web', changes: { replicas: 3 }, at } });
+  assert.equal(formatEvent(update!), '2026-12-02T12:00:00.000Z service update web (index=43, changed=replicas, replicas=3)');
+  assert.equal(eventsPath({}), '/events');
+  assert.equal(eventsPath({ since: 0, filter: collectFilter('type=task', collectFilter('service=web')) }), '/events?since=0&service=web&type=task');
+  assert.throws(() => collectFilter('colour=red'), /filter must be one of/);
 });
