@@ -94,4 +94,19 @@ describe('the web dashboard', () => {
     await page.locator('#versions tbody tr', { hasText: TEST_IMAGE }).waitFor({ timeout: PAGE_TIMEOUT_MS });
     await page.screenshot({ path: join(ROOT, 'test-artifacts', 'dashboard-service.png'), fullPage: true });
   });
+
+  test('without the event stream it shows the badge and still follows changes', async () => {
+    const fallback = await browser.newPage();
+    try {
+      await fallback.route('**/events', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"NOT_FOUND","message":"no"}}' }));
+      await fallback.goto(`${daemon.url}/ui`);
+      await fallback.locator('#live', { hasText: 'live updates unavailable' }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+      const replicas = (await api(daemon.url).get('/services/web')).body.replicas as number;
+      const scaled = await runCli(daemon.listen, '--host', daemon.listen, 'service', 'scale', `web=${replicas - 1}`, '-d');
+      assert.equal(scaled.code, 0, scaled.stderr);
+      await fallback.locator('#services tr[data-service="web"] td.replicas', { hasText: new RegExp(`/${replicas - 1}$`) }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    } finally {
+      await fallback.close();
+    }
+  });
 });
