@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import { PassThrough } from 'node:stream';
 import type { Db } from '../database/open-database';
 import type { Command } from '../database/commands';
 import { REQUEST_MEMORY_ENTRIES } from '../database/applied-requests';
@@ -28,7 +27,9 @@ interface EntryRow {
  * Last-Event-ID header; absent: from now), then every new one as entries are
  * applied. NDJSON, or Server-Sent Events with `Accept: text/event-stream`.
  */
-export function eventsRouter(ctx: RestContext): Router {
+export function eventsRouter(ctx: RestContext, options: { heartbeatMs?: number; pollMs?: number } = {}): Router {
+  const heartbeatMs = options.heartbeatMs ?? EVENTS_HEARTBEAT_MS;
+  const pollMs = options.pollMs ?? POLL_MS;
   const router = new Router();
   router.get('/events', async (k) => {
     const sse = (k.get('Accept') ?? '').includes('text/event-stream');
@@ -36,21 +37,23 @@ export function eventsRouter(ctx: RestContext): Router {
     const sinceParam = k.query.since ?? (k.get('Last-Event-ID') || undefined);
     const log = new CommittedLog(ctx.db);
     const applied = log.appliedIndex();
-    let since = sinceParam === undefined ? applied : parseSince(sinceParam, k.query.since === undefined ? 'Last-Event-ID' : 'since');
+    const sinceName = k.query.since === undefined ? 'Last-Event-ID' : 'since';
+    let since = sinceParam === undefined ? applied : parseSince(sinceParam, sinceName);
     const oldest = log.oldestSince();
     if (since < oldest) {
       throw new BicycleError(
         'EVENTS_COMPACTED',
-        `since: index ${since} was compacted into a snapshot; the oldest index events can be read after is ${oldest}`,
+        `${sinceName}: index ${since} was compacted into a snapshot; the oldest index events can be read after is ${oldest}`,
       );
     }
     // An index beyond the applied one: nothing yet, wait for it.
-    const out = new PassThrough();
+    // Written straight to the response: koa piping a stream body reports a client that hangs up as an error.
     k.status = 200;
     k.type = sse ? 'text/event-stream' : 'application/x-ndjson';
     k.set('Cache-Control', 'no-cache');
-    k.body = out;
-    k.flushHeaders();
+    k.respond = false;
+    const out = k.res;
+    out.flushHeaders();
 
     let closed = false;
     let pumping = false;
@@ -89,10 +92,10 @@ export function eventsRouter(ctx: RestContext): Router {
       }
     };
     const unsubscribe = ctx.changes.subscribe(pump);
-    const poll = setInterval(pump, POLL_MS);
+    const poll = setInterval(pump, pollMs);
     const heartbeat = setInterval(() => {
-      if (Date.now() - lastWrite >= EVENTS_HEARTBEAT_MS - 50) write(sse ? ': heartbeat\n\n' : '\n');
-    }, Math.min(EVENTS_HEARTBEAT_MS, 5_000));
+      if (Date.now() - lastWrite >= heartbeatMs - 50) write(sse ? ': heartbeat\n\n' : '\n');
+    }, Math.min(heartbeatMs, 5_000));
     function stop() {
       if (closed) return;
       closed = true;
@@ -102,6 +105,7 @@ export function eventsRouter(ctx: RestContext): Router {
       out.end();
     }
     k.req.on('close', stop);
+    out.on('close', stop);
     out.on('error', stop);
     pump();
   });
