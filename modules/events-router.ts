@@ -115,6 +115,9 @@ export function eventsRouter(ctx: RestContext, options: { heartbeatMs?: number; 
 /** The committed log as this node's database holds it, up to the applied index (never an entry not yet applied). */
 class CommittedLog {
   private readonly taskServices = new Map<string, string>();
+  /** The `since` of the first read: entries after it are learned as they are read. */
+  private startedAfter: number | undefined;
+  private scannedEarlier = false;
 
   /** One value of a one-row query (`SELECT … AS v`), through the connection's statement cache. */
   private value<T>(sql: string, ...args: unknown[]): T | undefined {
@@ -137,6 +140,7 @@ class CommittedLog {
 
   /** The events of up to `limit` applied entries after `since`, read in one read transaction. */
   read(since: number, limit: number): { events: ClusterEvent[]; through: number; more: boolean } | 'gap' {
+    this.startedAfter ??= since;
     return this.db.transaction(() => {
       const applied = this.appliedIndex();
       if (applied <= since) return { events: [], through: since, more: false };
@@ -174,23 +178,25 @@ class CommittedLog {
     else if (command.type === 'task.create') this.taskServices.set(command.id, command.serviceName);
   }
 
-  /** A task's service never changes: from the tasks read so far, the tasks table, or the task's creation in the log. */
+  /**
+   * A task's service never changes: from the tasks read so far, the tasks table, or (for a task gone from
+   * the table) its creation in the log before where this reader started, scanned once per reader at the
+   * first such task (a pruning batch removes thousands: one scan, not one each).
+   */
   private serviceOfTask(taskId: string): string | undefined {
-    let service = this.taskServices.get(taskId);
-    if (service !== undefined) return service;
-    service = this.value<string>('SELECT service_name AS v FROM tasks WHERE id = ?', taskId);
-    if (service === undefined) {
-      const data = this.value<string>(
-        "SELECT data AS v FROM raft_entries WHERE type = 'normal' AND instr(data, ?) > 0 ORDER BY log_index LIMIT 1",
-        `"id":${JSON.stringify(taskId)}`,
-      );
-      if (data !== undefined) {
-        this.learn(JSON.parse(data) as Command);
-        service = this.taskServices.get(taskId);
-      }
+    const known = this.taskServices.get(taskId);
+    if (known !== undefined) return known;
+    const service = this.value<string>('SELECT service_name AS v FROM tasks WHERE id = ?', taskId);
+    if (service !== undefined) {
+      this.taskServices.set(taskId, service);
+      return service;
     }
-    if (service !== undefined) this.taskServices.set(taskId, service);
-    return service;
+    if (!this.scannedEarlier && this.startedAfter !== undefined) {
+      this.scannedEarlier = true;
+      const creating = prepared(this.db, "SELECT data FROM raft_entries WHERE type = 'normal' AND log_index <= ? AND instr(data, '\"task.create\"') > 0");
+      for (const row of creating.iterate(this.startedAfter) as IterableIterator<{ data: string }>) this.learn(JSON.parse(row.data) as Command);
+    }
+    return this.taskServices.get(taskId);
   }
 }
 

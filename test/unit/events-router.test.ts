@@ -99,6 +99,15 @@ test('filters, and from now without since', async () => {
   assert.equal(now.text.trim(), '');
 });
 
+test('a task gone from the tasks table is named by its service from its creation earlier in the log', async () => {
+  append(6, { type: 'task.remove', taskId: 't1', at });
+  setLocal(db, 'applied_index', '6');
+  const { text } = await readFor('/events?since=5', 150);
+  assert.deepEqual(text.split('\n').filter((l) => l).map((l) => JSON.parse(l)), [
+    { index: 6, term: 1, time: new Date(at).toISOString(), type: 'task', action: 'remove', service: 'web', task: 't1', attributes: {} },
+  ]);
+});
+
 test('a since compacted away is 410 naming the oldest index served; bad since and type are 400', async () => {
   db.prepare('DELETE FROM raft_entries WHERE log_index <= 3').run();
   const gone = await fetch(`${url}/events?since=1`);
@@ -107,7 +116,7 @@ test('a since compacted away is 410 naming the oldest index served; bad since an
   assert.equal(body.error.code, 'EVENTS_COMPACTED');
   assert.match(body.error.message, /oldest index events can be read after is 3$/);
   const served = await readFor('/events?since=3', 150);
-  assert.equal(served.text.split('\n').filter((l) => l).length, 3);
+  assert.equal(served.text.split('\n').filter((l) => l).length, 4);
   for (const [path, name] of [['/events?since=abc', 'since'], ['/events?since=-1', 'since'], ['/events?type=pod', 'type']] as const) {
     const res = await fetch(url + path);
     assert.equal(res.status, 400, path);
