@@ -11,7 +11,7 @@ import type { RestContext } from './context';
 /** An idle stream gets a blank line (NDJSON) or an SSE comment this often, so proxies keep it open. */
 export const EVENTS_HEARTBEAT_MS = 15_000;
 /** Entries read from the log at a time. */
-const PAGE_ENTRIES = 500;
+const PAGE_ENTRIES = 100;
 /** Level-triggered: a lost change note costs at most this much latency. */
 const POLL_MS = 1_000;
 
@@ -67,29 +67,53 @@ export function eventsRouter(ctx: RestContext, options: { heartbeatMs?: number; 
       const json = JSON.stringify(event);
       write(sse ? `id: ${event.index}\nevent: ${event.type}\ndata: ${json}\n\n` : json + '\n');
     };
+    /**
+     * Sends every applied entry after `since`, a page at a time: between pages it yields to the event loop
+     * and waits while the client's buffer is full, so a long replay neither blocks the thread nor piles up.
+     */
+    const drain = async () => {
+      if (out.writableNeedDrain && !closed) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            out.off('drain', done);
+            out.off('close', done);
+            resolve();
+          };
+          out.on('drain', done);
+          out.on('close', done);
+        });
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+    const pumpOnce = async () => {
+      do {
+        again = false;
+        for (;;) {
+          const page = log.read(since, PAGE_ENTRIES);
+          if (page === 'gap') {
+            // The log was compacted past where this reader is (or replaced by a snapshot): say so and end.
+            const error = { code: 'EVENTS_COMPACTED', message: `the log no longer holds the entries after ${since}; read again from ${log.oldestSince()}` };
+            write(sse ? `event: error\ndata: ${JSON.stringify({ error })}\n\n` : JSON.stringify({ error }) + '\n');
+            return stop();
+          }
+          for (const event of page.events) if (matchesFilter(event, filter)) send(event);
+          since = page.through;
+          if (!page.more) break;
+          await drain();
+          if (closed) return;
+        }
+      } while (again && !closed);
+    };
     const pump = () => {
       if (closed) return;
       if (pumping) return void (again = true);
       pumping = true;
-      try {
-        do {
-          again = false;
-          for (;;) {
-            const page = log.read(since, PAGE_ENTRIES);
-            if (page === 'gap') {
-              // The log was compacted past where this reader is (or replaced by a snapshot): say so and end.
-              const error = { code: 'EVENTS_COMPACTED', message: `the log no longer holds the entries after ${since}; read again from ${log.oldestSince()}` };
-              write(sse ? `event: error\ndata: ${JSON.stringify({ error })}\n\n` : JSON.stringify({ error }) + '\n');
-              return stop();
-            }
-            for (const event of page.events) if (matchesFilter(event, filter)) send(event);
-            since = page.through;
-            if (!page.more) break;
-          }
-        } while (again && !closed);
-      } finally {
-        pumping = false;
-      }
+      pumpOnce()
+        .catch((error: unknown) => {
+          ctx.log.warn('events stream failed', { error: (error as Error).message });
+          stop();
+        })
+        .finally(() => (pumping = false));
     };
     const unsubscribe = ctx.changes.subscribe(pump);
     const poll = setInterval(pump, pollMs);
