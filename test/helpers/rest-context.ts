@@ -1,5 +1,8 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import winston from 'winston';
+import { createApp } from '../../modules/app';
 import type { RestContext } from '../../modules/context';
 import type { Db } from '../../database/open-database';
 
@@ -24,4 +27,11 @@ export function stubRestContext(db: Db, overrides: Partial<RestContext> = {}): R
     followDaemonLog: () => () => undefined,
     ...overrides,
   };
+}
+
+/** The REST app over `ctx`, listening on a free loopback port; close the server when done. */
+export async function serveApp(ctx: RestContext): Promise<{ server: Server; base: string }> {
+  const server = createApp(ctx).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }

@@ -1,10 +1,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createApp } from '../../modules/app';
 import type { RestContext } from '../../modules/context';
-import { stubRestContext } from '../helpers/rest-context';
+import { serveApp, stubRestContext } from '../helpers/rest-context';
 import { countSeries, createMetrics, UNMATCHED_ROUTE } from '../../modules/metrics';
 import { openDatabase } from '../../database/open-database';
 import { applyCommand } from '../../database/apply-command';
@@ -62,9 +60,7 @@ describe('GET /metrics', () => {
     setLocal(db, 'leader_id', 'n1');
     db.prepare('INSERT INTO raft_hard_state (id, term, vote, commit_index) VALUES (0, 4, ?, 12)').run('n1');
     setLocal(db, 'applied_index', '9');
-    server = createApp(ctx).listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await serveApp(ctx));
   });
   after(() => {
     server.close();

@@ -2,13 +2,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Router from '@koa/router';
 import Ajv2020 from 'ajv/dist/2020';
 import { createApp } from '../../modules/app';
-import { stubRestContext } from '../helpers/rest-context';
+import { serveApp, stubRestContext } from '../helpers/rest-context';
 import { buildOpenApiDocument, openApiPath } from '../../modules/openapi';
 import { openDatabase } from '../../database/open-database';
 import { applyCommand } from '../../database/apply-command';
@@ -122,9 +121,7 @@ before(async () => {
   setLocal(writer, 'node_id', 'n1');
   setLocal(writer, 'leader_id', 'n1');
   writePrepullStatus(writer, [{ service: 'agent', image: 'i:1', state: 'done', error: null }]);
-  server = createApp(ctx).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await serveApp(ctx));
 });
 after(() => {
   server.close();

@@ -1,10 +1,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createApp } from '../../modules/app';
 import type { RestContext } from '../../modules/context';
-import { stubRestContext } from '../helpers/rest-context';
+import { serveApp, stubRestContext } from '../helpers/rest-context';
 import { openDatabase } from '../../database/open-database';
 import { applyCommand } from '../../database/apply-command';
 import type { Command } from '../../database/commands';
@@ -31,9 +29,7 @@ const ctx: RestContext = stubRestContext(db, {
 let server: Server;
 let base = '';
 before(async () => {
-  server = createApp(ctx).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await serveApp(ctx));
 });
 after(() => server.close());
 

@@ -4,10 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createApp } from '../../modules/app';
 import type { RestContext } from '../../modules/context';
-import { stubRestContext } from '../helpers/rest-context';
+import { serveApp, stubRestContext } from '../helpers/rest-context';
 import { openDatabase } from '../../database/open-database';
 import { applyCommand } from '../../database/apply-command';
 import type { Command } from '../../database/commands';
@@ -51,9 +49,7 @@ before(async () => {
     apply({ type: 'node.register', node: { id: id!, name: name!, address: '127.0.0.1:7070', role: 'manager', startedAt: AT }, at: AT });
   }
   setLocal(writer, 'node_id', 'n1');
-  server = createApp(ctx).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await serveApp(ctx));
 });
 after(() => {
   server.close();
