@@ -6,6 +6,7 @@ import { api } from '../helpers/api';
 import { spawn } from 'node:child_process';
 import { cliPath } from '../helpers/daemon';
 import { runCli } from '../helpers/cli';
+import type { ClusterEvent } from '../../database/events';
 
 /** `bicycle events ARGS...` until its output matches `until`; then it is stopped (it follows for ever). */
 function cliEventsUntil(host: string, until: RegExp, args: string[], timeoutMs = 30_000): Promise<string> {
@@ -29,17 +30,7 @@ function cliEventsUntil(host: string, until: RegExp, args: string[], timeoutMs =
   });
 }
 
-interface Event {
-  index: number;
-  term: number;
-  time: string;
-  type: string;
-  action: string;
-  service?: string;
-  task?: string;
-  node?: string;
-  attributes: Record<string, unknown>;
-}
+type Event = ClusterEvent;
 
 /** An open GET /events: every event received so far (with SSE, the ids too), until closed. */
 interface Reader {
