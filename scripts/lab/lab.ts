@@ -20,6 +20,8 @@ export interface LabOptions {
   port?: number;
   /** Three octets, A.B.C: host i is A.B.C.i, the machine's leg A.B.C.254, host i's containers A.B.(100+i).0/24. Default BICYCLE_LAB_SUBNET, else 10.78.0. */
   subnet?: string;
+  /** More arguments for every host's dockerd, e.g. `--insecure-registry A.B.C.254:5000` for a registry on the machine's leg. */
+  engineArgs?: string[];
 }
 
 /** What a lab's directory records of it, so that later processes (scripts/lab.sh kill, down…) find the same lab. */
@@ -50,10 +52,12 @@ export class Lab {
   readonly clientAddress: string;
   /** Every namespace of the lab is named PREFIX-i (host i) or PREFIX-sw (the switch). */
   readonly netnsPrefix: string;
+  private readonly engineArgs: readonly string[];
 
   constructor(readonly dir: string, count: number, options: LabOptions = {}) {
     this.subnet = options.subnet ?? process.env.BICYCLE_LAB_SUBNET ?? DEFAULT_SUBNET;
     this.port = options.port ?? 7070;
+    this.engineArgs = options.engineArgs ?? [];
     const octets = this.subnet.split('.').map(Number);
     if (octets.length !== 3 || !octets.every((o) => Number.isInteger(o) && o >= 0 && o <= 255)) {
       throw new Error(`the lab's subnet is three octets such as 10.78.0, not ${this.subnet}`);
@@ -79,13 +83,22 @@ export class Lab {
     return host;
   }
 
-  /** Makes the network, starts every engine (loading the test image into each), then the first bicycled (founding the cluster) and the others (joining it). */
-  async up(): Promise<void> {
+  /**
+   * Makes the network, starts every engine (loading the test image into
+   * each), then the first bicycled (founding the cluster) and the others
+   * (joining it). With `members`, only hosts 1..members get a bicycled; the
+   * others stay bare machines until joined (join()).
+   */
+  async up(members = this.hosts.length): Promise<void> {
     await this.upEngines();
     await this.startDaemon(this.host(1));
-    const token = await this.joinToken();
-    for (const host of this.hosts.slice(1)) await this.startDaemon(host, { join: this.host(1).address, token });
-    await this.settled();
+    for (const host of this.hosts.slice(1, members)) await this.join(host.index);
+    await this.settled(30_000, members);
+  }
+
+  /** Starts host i's bicycled joining the cluster through host-1, with a join token read there. */
+  async join(i: number): Promise<void> {
+    await this.startDaemon(this.host(i), { join: this.host(1).address, token: await this.joinToken() });
   }
 
   /** Like up(), but a fixed cluster: every host lists all of them as peers in its configuration, with a shared secret. */
@@ -104,14 +117,14 @@ export class Lab {
     await Promise.all(this.hosts.map((h) => this.startEngine(h)));
   }
 
-  /** Waits until every host sees every host READY (the joiners have caught up). */
-  async settled(timeoutMs = 30_000): Promise<void> {
+  /** Waits until every host (of the first `members`) sees every one of them READY (the joiners have caught up). */
+  async settled(timeoutMs = 30_000, members = this.hosts.length): Promise<void> {
     await waitFor('every host to see every host READY', async () => {
-      for (const host of this.hosts) {
+      for (const host of this.hosts.slice(0, members)) {
         const res = await fetch(`${host.url}/nodes`).catch(() => undefined);
         if (!res?.ok) return false;
         const nodes = ((await res.json()) as { nodes: Array<{ status: string }> }).nodes;
-        if (nodes.length !== this.hosts.length || !nodes.every((n) => n.status === 'READY')) return false;
+        if (nodes.length !== members || !nodes.every((n) => n.status === 'READY')) return false;
       }
       return true;
     }, timeoutMs, 100);
@@ -149,6 +162,7 @@ export class Lab {
         '-H', `unix://${host.socket}`,
         '--pidfile', join(host.dir, 'docker.pid'),
         '--bip', `${a}.${b}.${100 + host.index}.1/24`,
+        ...this.engineArgs,
       ],
       { stdio: ['ignore', log, log], detached: true },
     );
