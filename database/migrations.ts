@@ -134,6 +134,31 @@ const MIGRATIONS: readonly Migration[] = [
   -- 1 / 0, or NULL: the cluster's deployment.prepull.
   ALTER TABLE services ADD COLUMN prepull INTEGER;
   `,
+  // 8: API tokens (replicated; database/tokens.ts) and the audit log (node-local; database/audit.ts), docs/security.md.
+  `
+  CREATE TABLE api_tokens (
+    accessor    TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    role        TEXT NOT NULL,
+    -- SHA-256 of the secret, hex: the secret itself is never stored.
+    secret_hash TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER,
+    created_by  TEXT NOT NULL
+  );
+  CREATE TABLE audit_log (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       INTEGER NOT NULL,
+    actor    TEXT NOT NULL,
+    accessor TEXT,
+    method   TEXT NOT NULL,
+    path     TEXT NOT NULL,
+    target   TEXT,
+    status   INTEGER NOT NULL,
+    source   TEXT
+  );
+  CREATE INDEX audit_log_at ON audit_log (at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
