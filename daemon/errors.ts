@@ -32,6 +32,14 @@ export const ERROR_CATALOGUE = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false },
   /** GET /events from an index the log no longer holds (compacted into a snapshot); the message names the oldest it can serve. */
   EVENTS_COMPACTED: { status: 410, retryable: false },
+  /** No secret of that name. */
+  SECRET_NOT_FOUND: { status: 404, retryable: false },
+  /** A secret of that name exists already (`secret update` changes its value). */
+  SECRET_EXISTS: { status: 409, retryable: false },
+  /** A secret that services use cannot be removed; the message names them. */
+  SECRET_IN_USE: { status: 409, retryable: false },
+  /** This node has no secrets key (or it is not the cluster's): it cannot seal or open secret values. */
+  SECRETS_KEY_UNAVAILABLE: { status: 503, retryable: false },
   NO_LEADER: { status: 503, retryable: true },
   PROPOSAL_DROPPED: { status: 503, retryable: true },
   UNAVAILABLE: { status: 503, retryable: true },
