@@ -159,6 +159,28 @@ const MIGRATIONS: readonly Migration[] = [
   );
   CREATE INDEX audit_log_at ON audit_log (at);
   `,
+  // 9: secrets (database/secrets.ts): each secret's values that are still named, sealed (AES-256-GCM, docs/security.md); the secrets a service mounts.
+  `
+  CREATE TABLE secrets (
+    name       TEXT PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    -- The current value's version; a new value is version + 1.
+    version    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  -- A secret's current value and every earlier one a service or a recorded spec version still names (for rollback);
+  -- each sealed as v1.<nonce>.<ciphertext>.<tag>, never the plaintext.
+  CREATE TABLE secret_versions (
+    secret_name TEXT NOT NULL REFERENCES secrets(name) ON DELETE CASCADE,
+    version     INTEGER NOT NULL,
+    value       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (secret_name, version)
+  );
+  -- The secrets the service's containers mount: JSON [{source, target, mode, version}], the version pinned when the spec was made.
+  ALTER TABLE services ADD COLUMN secrets TEXT NOT NULL DEFAULT '[]';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
