@@ -1,0 +1,75 @@
+import { rootCertificates } from 'node:tls';
+import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { NodeTlsFiles } from './node-files';
+
+/** What node-to-node requests go through: plain fetch (insecure) or fetch over mutual TLS. */
+export interface PeerHttp {
+  /** `http` with --insecure, else `https`. */
+  readonly scheme: 'http' | 'https';
+  /** fetch, through mutual TLS when `scheme` is https (this node's certificate, trusting the cluster CA). */
+  fetch(url: string, init: RequestInit): Promise<Response>;
+  close(): void;
+}
+
+/** Node-to-node requests in clear HTTP (--insecure): the cluster secret authenticates them. */
+export class PlainPeerHttp implements PeerHttp {
+  readonly scheme = 'http' as const;
+
+  fetch(url: string, init: RequestInit): Promise<Response> {
+    return fetch(url, init);
+  }
+
+  close(): void {}
+}
+
+/**
+ * Node-to-node requests over mutual TLS: the client presents this node's
+ * certificate and trusts the cluster CA (and the usual public roots, for a
+ * member whose listener serves a certificate given with --tls-cert). The
+ * files are re-read when they change (a renewal), at most once a second,
+ * and a new connection pool is made for the new certificate; before this
+ * node has a certificate (a joiner) it presents none.
+ */
+export class MutualTlsPeerHttp implements PeerHttp {
+  readonly scheme = 'https' as const;
+  private agent: Agent | undefined;
+  private loaded = '';
+  private checkedAt = 0;
+
+  constructor(private readonly files: NodeTlsFiles, private readonly now: () => number = Date.now) {}
+
+  fetch(url: string, init: RequestInit): Promise<Response> {
+    return undiciFetch(url, { ...(init as object), dispatcher: this.dispatcher() } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+  }
+
+  private dispatcher(): Dispatcher {
+    const now = this.now();
+    if (this.agent && now - this.checkedAt < 1000) return this.agent;
+    this.checkedAt = now;
+    const ca = this.files.caCert();
+    const node = this.files.node();
+    const key = `${ca ?? ''}|${node?.certPem ?? ''}`;
+    if (!this.agent || key !== this.loaded) {
+      const old = this.agent;
+      this.agent = new Agent({
+        keepAliveTimeout: 60_000,
+        connect: { ca: ca ? [ca, ...rootCertificates] : undefined, cert: node?.certPem, key: node?.keyPem },
+      });
+      this.loaded = key;
+      void old?.close();
+    }
+    return this.agent;
+  }
+
+  close(): void {
+    void this.agent?.close();
+    this.agent = undefined;
+  }
+}
+
+/** A dispatcher that trusts exactly `caPem` (a joiner, after checking the CA's fingerprint) or nothing checked at all (fetching the CA to check it). */
+export function oneShotAgent(caPem: string | null): Agent {
+  return new Agent({ connect: caPem ? { ca: [caPem] } : { rejectUnauthorized: false } });
+}
+
+export { undiciFetch };
