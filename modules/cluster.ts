@@ -12,7 +12,8 @@ import { JOIN_PATH } from '../daemon/voting/join-client';
 import type { RestContext } from './context';
 import { isLoopbackAddress } from './local-admin';
 
-const joinSchema = z.strictObject({
+/** POST JOIN_PATH's body: the joining node and the join token (also the request body GET /openapi.json gives). */
+export const joinRequestSchema = z.strictObject({
   token: z.string().min(1),
   node: z.strictObject({
     id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
@@ -57,7 +58,7 @@ export function clusterRouter(ctx: RestContext): Router {
   });
 
   router.post(JOIN_PATH, async (k) => {
-    const parsed = joinSchema.safeParse(k.request.body);
+    const parsed = joinRequestSchema.safeParse(k.request.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new BicycleError('INVALID_ARGUMENT', `join request: ${issue.path.join('.')}: ${issue.message}`);

@@ -6,6 +6,7 @@ import { ERROR_CATALOGUE, type ErrorCode } from '../daemon/errors';
 import { RAFT_PATH } from '../daemon/voting/http-transport';
 import { JOIN_PATH } from '../daemon/voting/join-client';
 import { VOTING_PATH } from '../daemon/voting/peer-client';
+import { joinRequestSchema } from './cluster';
 import { IDEMPOTENCY_HEADER } from './idempotency';
 import { RESPONSE_SCHEMAS, type ResponseName } from './response-schemas';
 import { REQUEST_SCHEMAS } from './validation';
@@ -21,7 +22,9 @@ import { REQUEST_SCHEMAS } from './validation';
  */
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
-type RequestName = keyof typeof REQUEST_SCHEMAS;
+/** Every request body a zod schema validates: the API's (modules/validation*.ts) and the join's (modules/cluster.ts). */
+const BODY_SCHEMAS = { ...REQUEST_SCHEMAS, joinRequest: joinRequestSchema };
+type RequestName = keyof typeof BODY_SCHEMAS;
 type QueryName = keyof typeof QUERY;
 
 interface Answer {
@@ -38,13 +41,15 @@ export interface RouteDoc {
   summary: string;
   query?: QueryName[];
   body?: { schema: RequestName; required: boolean };
-  /** A JSON body validated by hand, not by a zod schema: what is said of it. */
-  looseBody?: string;
+  /** A JSON body validated by hand, not by a zod schema: what is said of it, and the little the route checks. */
+  looseBody?: { description: string; schema: Record<string, unknown> };
   answers: Record<number, Answer>;
   /** The error codes this route answers with, beyond those every route or every write may give (see errorCodes). */
   errors: ErrorCode[];
-  /** Node-to-node: needs the cluster secret, takes no Idempotency-Key. */
+  /** Node-to-node: needs the cluster secret (unless `tokenInBody`), takes no Idempotency-Key. */
   internal?: true;
+  /** A node-to-node route that a node not yet in the cluster calls: its body carries the join token, it needs no secret. */
+  tokenInBody?: true;
 }
 
 const QUERY = {
@@ -131,15 +136,19 @@ export const ROUTES: readonly RouteDoc[] = [
     answers: { 200: { description: 'the token, and the flags a new node joins with', schema: 'JoinToken' } }, errors: ['PERMISSION_DENIED', 'UNAVAILABLE'],
   },
   {
-    method: 'post', path: RAFT_PATH, summary: 'Raft messages from a peer (node-to-node)', looseBody: 'a JSON array of Raft messages', internal: true,
+    method: 'post', path: RAFT_PATH, summary: 'Raft messages from a peer (node-to-node)', looseBody: { description: 'a JSON array of Raft messages', schema: { type: 'array', items: { type: 'object' } } }, internal: true,
     answers: { 204: { description: 'handed to the voting thread' } }, errors: ['UNAUTHENTICATED', 'INVALID_ARGUMENT'],
   },
   {
-    method: 'post', path: VOTING_PATH, summary: 'A request forwarded to the voting thread (node-to-node)', looseBody: 'a voting request: {"kind": "propose" | "read" | "join" | "membership", …}', internal: true,
+    method: 'post', path: VOTING_PATH, summary: 'A request forwarded to the voting thread (node-to-node)', looseBody: {
+      description: 'a voting request of daemon/messages.ts: {"kind": "propose" | "read" | "join" | "membership", …}',
+      schema: { type: 'object', required: ['kind'], properties: { kind: { enum: ['propose', 'read', 'join', 'membership'] } } },
+    },
+    internal: true,
     answers: { 200: { description: "the voting thread's reply", schema: 'VotingReply' } }, errors: ['UNAUTHENTICATED', 'INVALID_ARGUMENT'],
   },
   {
-    method: 'post', path: JOIN_PATH, summary: 'Join the cluster with the join token (node-to-node)', looseBody: '{"token", "node": {"id", "name", "address", "role"}}', internal: true,
+    method: 'post', path: JOIN_PATH, summary: 'Join the cluster with the join token (node-to-node)', body: { schema: 'joinRequest', required: true }, internal: true, tokenInBody: true,
     answers: { 200: { description: 'what the new node needs to take part', schema: 'JoinGrant' } }, errors: ['INVALID_ARGUMENT', 'PERMISSION_DENIED', 'NO_LEADER', 'UNAVAILABLE', 'TIMEOUT'],
   },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', answers: { 200: { description: 'the Prometheus text exposition format', text: true } }, errors: [] },
@@ -228,9 +237,9 @@ function operation(route: RouteDoc): Record<string, unknown> {
   if (route.body) {
     op.requestBody = { required: route.body.required, content: { 'application/json': { schema: ref(requestComponent(route.body.schema)) } } };
   } else if (route.looseBody) {
-    op.requestBody = { required: true, description: route.looseBody, content: { 'application/json': { schema: {} } } };
+    op.requestBody = { required: true, description: route.looseBody.description, content: { 'application/json': { schema: route.looseBody.schema } } };
   }
-  if (route.internal) op.security = [{ clusterSecret: [] }];
+  if (route.internal && !route.tokenInBody) op.security = [{ clusterSecret: [] }];
   return op;
 }
 
@@ -255,7 +264,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     paths,
     components: {
       schemas: {
-        ...components(Object.fromEntries(Object.entries(REQUEST_SCHEMAS).map(([name, schema]) => [requestComponent(name as RequestName), schema])), 'input'), ...components(RESPONSE_SCHEMAS, 'output'),
+        ...components(Object.fromEntries(Object.entries(BODY_SCHEMAS).map(([name, schema]) => [requestComponent(name as RequestName), schema])), 'input'), ...components(RESPONSE_SCHEMAS, 'output'),
       },
       securitySchemes: { clusterSecret: { type: 'http', scheme: 'bearer', description: "the cluster's secret (node-to-node routes)" } },
     },

@@ -213,6 +213,20 @@ const state = z.object({
 
 const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]];
 
+/** daemon/errors.ts ErrorData: an error crossing a thread or a node (an unexpected one also names its cause). */
+const errorData = z.looseObject({ code: z.enum(ERROR_CODES), message: z.string() });
+
+/** daemon/messages.ts JoinGrant: what a node let in needs to take part. */
+const joinGrant = z.object({
+  clusterId: z.string(),
+  clusterSecret: z.string().describe("the cluster's secret, for the node-to-node routes"),
+  leaderId: z.string(),
+  members: z.record(z.string(), z.string()).describe('member node id → advertised address'),
+});
+
+/** database/apply-command.ts ApplyResult: how the state machine took a committed command. */
+const applyResult = z.union([z.object({ ok: z.literal(true), changed: z.boolean() }), z.object({ ok: z.literal(false), error: errorData })]);
+
 /** `{ error: { code, message } }`, `code` one of `codes` (every code of the catalogue when absent). */
 export function errorSchema(codes: readonly ErrorCode[] = ERROR_CODES) {
   return z.object({ error: z.object({ code: z.enum(codes as [ErrorCode, ...ErrorCode[]]), message: z.string() }) });
@@ -249,8 +263,13 @@ export const RESPONSE_SCHEMAS = {
   State: state,
   Health: z.object({ status: z.literal('ok'), leader: z.string().nullable(), leaderId: z.string().nullable() }),
   JoinToken: z.object({ token: z.string(), join: z.string().describe('the flags a new node starts with') }),
-  VotingReply: z.object({ reply: z.unknown() }),
-  JoinGrant: z.object({ grant: z.unknown() }),
+  VotingReply: z.object({
+    reply: z.union([
+      z.object({ ok: z.literal(true), result: applyResult.optional(), index: count.optional().describe('the log index the command was committed at'), grant: joinGrant.optional() }),
+      z.object({ ok: z.literal(false), error: errorData }),
+    ]),
+  }),
+  JoinGrant: z.object({ grant: joinGrant }),
 } as const;
 
 export type ResponseName = keyof typeof RESPONSE_SCHEMAS;
