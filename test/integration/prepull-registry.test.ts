@@ -1,41 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { freePort, removeDataDir, startDaemon, type TestDaemon } from '../helpers/daemon';
-import { requireDocker, TEST_IMAGE } from '../helpers/docker';
+import { requireDocker } from '../helpers/docker';
 import { api } from '../helpers/api';
+import { hasImage, pushTestImage as push, removeImage, startRegistry, type TestRegistry } from '../helpers/registry';
 import { waitFor } from '../helpers/wait';
 
 // Pre-pull against a real registry (Debian's docker-registry on loopback,
 // which the engine trusts without TLS): the image is on the node before any
 // replica needs it, and a pull that fails is shown per image in State.
-
-const REGISTRY_BINARY = '/usr/bin/docker-registry';
-
-async function hasImage(docker: Docker, ref: string): Promise<boolean> {
-  return docker.getImage(ref).inspect().then(() => true, () => false);
-}
-
-async function removeImage(docker: Docker, ref: string): Promise<void> {
-  await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
-}
-
-/** Tags the test image as `ref` in the registry and pushes it; the local tag is removed again, so only a pull brings it back. */
-async function push(docker: Docker, ref: string): Promise<void> {
-  const [repo, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)];
-  await docker.getImage(TEST_IMAGE).tag({ repo, tag });
-  // The engine asks for credentials on every push, even to a registry without any: an empty auth config.
-  const stream = (await docker.getImage(ref).push({ authconfig: {} } as never)) as unknown as NodeJS.ReadableStream;
-  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err, out: Array<{ error?: string }>) => {
-    const failed = err ?? out.find((o) => o.error)?.error;
-    return failed ? reject(new Error(`push ${ref}: ${failed}`)) : resolve();
-  }));
-  await removeImage(docker, ref);
-}
 
 interface PrepullView { service: string; image: string; state: string; error: string | null }
 
@@ -46,31 +20,23 @@ async function prepullOf(url: string): Promise<PrepullView[]> {
 
 describe('pre-pull from a real registry', () => {
   let docker: Docker;
-  let registry: ChildProcess;
-  let registryDir: string;
+  let registry: TestRegistry | undefined;
   let host: string;
   let daemon: TestDaemon;
 
   before(async () => {
     docker = await requireDocker();
-    assert.ok(existsSync(REGISTRY_BINARY), `${REGISTRY_BINARY} is missing: install Debian's docker-registry package (.ci/run does)`);
-    registryDir = mkdtempSync(join(tmpdir(), 'bicycle-registry-'));
-    const port = await freePort();
-    host = `127.0.0.1:${port}`;
-    const config = join(registryDir, 'config.yml');
-    writeFileSync(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(registryDir, 'data')}\nhttp:\n  addr: ${host}\n`);
-    registry = spawn(REGISTRY_BINARY, ['serve', config], { stdio: 'ignore' });
-    await waitFor(`the registry on ${host}`, async () => (await fetch(`http://${host}/v2/`).catch(() => undefined))?.ok === true, 10_000);
+    registry = await startRegistry(`127.0.0.1:${await freePort()}`);
+    host = registry.address;
     await push(docker, `${host}/bicycle/prepull:1`);
     await push(docker, `${host}/bicycle/prepull:2`);
     daemon = await startDaemon({ config: { deployment: { prepull: true } } });
   });
   after(async () => {
     await daemon?.stop();
-    registry?.kill('SIGKILL');
+    registry?.stop();
     if (host) for (const tag of ['1', '2']) await removeImage(docker, `${host}/bicycle/prepull:${tag}`);
     if (daemon) removeDataDir(daemon.dataDir);
-    if (registryDir) rmSync(registryDir, { recursive: true, force: true });
   });
 
   test('a service with no replica yet has its image pulled onto the node, shown done in State', async () => {
