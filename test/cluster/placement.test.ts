@@ -31,14 +31,14 @@ async function tasksOf(url: string, service: string): Promise<TaskView[]> {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-describe('placement on a cluster of three hosts labelled zone a, a, b', () => {
+describe('placement on a cluster of three hosts labelled zone a, a, b (and a fourth that joins later)', () => {
   let lab: Lab;
   let url: string;
 
   before(async () => {
     await requireDocker();
-    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-lab-place-')), 3, { subnet: freeSubnet() });
-    await lab.up();
+    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-lab-place-')), 4, { subnet: freeSubnet() });
+    await lab.up(3);
     url = lab.host(1).url;
     for (const [name, zone] of [['host-1', 'a'], ['host-2', 'a'], ['host-3', 'b']] as const) {
       const res = await api(url).patch(`/nodes/${name}`, { labelAdd: { zone } });
@@ -88,6 +88,20 @@ describe('placement on a cluster of three hosts labelled zone a, a, b', () => {
     assert.equal(sum(await runningPerHost(lab, 'huge')), 0);
   });
 
+  test('a memory reservation larger than any node\'s memory stays pending, with the reason', async () => {
+    const res = await api(url).post('/services', {
+      name: 'hungry', image: TEST_IMAGE, replicas: 1, command: ['sleep', '3600'], resources: { reservations: { memory: '1024G' } },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const pending = await waitFor('a reason for the pending replica', async () => {
+      const task = (await tasksOf(url, 'hungry')).find((t) => t.desiredState === 'RUNNING');
+      return task?.error ? task : undefined;
+    }, 10_000);
+    assert.equal(pending.node, null);
+    assert.match(pending.error!, /^no node fits: 3 lack 1024 GiB of memory free/, pending.error!);
+    assert.equal(sum(await runningPerHost(lab, 'hungry')), 0);
+  });
+
   test('a global service runs one replica per node, leaves a drained node and comes back when it is activated', async () => {
     const res = await api(url).post('/services?wait=true&timeout=60', { name: 'everywhere', image: TEST_IMAGE, mode: 'global', command: ['sleep', '3600'] });
     assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -120,5 +134,23 @@ describe('placement on a cluster of three hosts labelled zone a, a, b', () => {
     // The global service keeps one per live node and does not double up on the survivors.
     assert.deepEqual(await runningPerHost(lab, 'everywhere', [1, 2]), [1, 1]);
     assert.equal(sum(await runningPerHost(lab, 'only-b', [1, 2])), 0, 'no only-b replica ran outside zone b');
+  });
+
+  test('a fourth host joins: the global service gains a replica there; labelled zone b it takes only-b\'s waiting replicas; drained it loses both', async () => {
+    await lab.join(4);
+    const survivor = lab.host(1).url;
+    await waitFor('the global replica on host-4', async () => (await runningOn(lab, 4, 'everywhere')) === 1, 30_000, 250);
+    assert.deepEqual(await runningPerHost(lab, 'everywhere', [1, 2, 4]), [1, 1, 1]);
+    assert.equal(await runningOn(lab, 4, 'only-b'), 0, 'host-4 has no zone label yet');
+
+    assert.equal((await api(survivor).patch('/nodes/host-4', { labelAdd: { zone: 'b' } })).status, 200);
+    await waitFor('only-b\'s two replicas on host-4, the node of zone b', async () => (await runningOn(lab, 4, 'only-b')) === 2, 30_000, 250);
+
+    assert.equal((await api(survivor).patch('/nodes/host-4', { availability: 'drain' })).status, 200);
+    await waitFor('host-4 emptied', async () => (await runningOn(lab, 4, 'everywhere')) + (await runningOn(lab, 4, 'only-b')) === 0, 30_000, 250);
+    const live = (await tasksOf(survivor, 'only-b')).filter((t) => t.desiredState === 'RUNNING');
+    assert.equal(live.length, 2);
+    assert.ok(live.every((t) => t.node === null && t.error), `only-b waits again: ${JSON.stringify(live)}`);
+    assert.deepEqual(await runningPerHost(lab, 'everywhere', [1, 2, 4]), [1, 1, 0]);
   });
 });
