@@ -52,8 +52,15 @@ export type ThreadMessage =
   | { type: 'logs.data'; streamId: string; text: string }
   | { type: 'logs.end'; streamId: string; error?: ErrorData }
   | { type: 'logs.close'; streamId: string }
+  /** The REST thread asks a thread for its metrics at scrape time (daemon/metrics/collector.ts). */
+  | { type: 'metrics.request'; id: number }
+  /** prom-client's `getMetricsAsJSON()` of the thread's own registry: plain data. */
+  | { type: 'metrics.reply'; id: number; metrics: ThreadMetricsJson }
   /** Answered by main when the addressee is not running (starting, restarting, stopped). */
   | { type: 'undeliverable'; to: ThreadName; original: ThreadMessage };
+
+/** What a thread's registry holds, as prom-client's `Registry.getMetricsAsJSON()` gives it. */
+export type ThreadMetricsJson = Awaited<ReturnType<import('prom-client').Registry['getMetricsAsJSON']>>;
 
 /** A container whose log a stream should carry, each line prefixed by `prefix` (e.g. `web.1`). */
 export interface LogSource {

@@ -19,7 +19,7 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export function createApp(ctx: RestContext): Koa {
   const app = new Koa();
   // Outermost, so it sees the status the error middleware answers with.
-  const metrics = createMetrics(ctx.db);
+  const metrics = createMetrics(ctx.db, { threadMetrics: ctx.threadMetrics });
   app.use(metrics.middleware);
   app.use(errorMiddleware(ctx.log));
   app.use(jsonBody(BODY_LIMIT_BYTES));

@@ -34,6 +34,8 @@ export interface RestContext {
   containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable;
   /** Calls `listener` with every daemon log record from now on; returns the unsubscribe function. */
   followDaemonLog(listener: (record: LogRecord) => void): () => void;
+  /** The other threads' metrics in Prometheus' text format, for GET /metrics (daemon/metrics/collector.ts); none when absent. */
+  threadMetrics?(): Promise<string>;
 }
 
 /** With `?consistent=true`, waits until this node has applied every write committed before the request (a read index). */

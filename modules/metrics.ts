@@ -105,8 +105,11 @@ export interface Metrics {
  * apps in one process do not collide). `processMetrics` adds prom-client's
  * default process and Node.js metrics, `bicycle_`-prefixed; in the daemon they
  * describe the REST thread (heap, event loop) and the process (CPU, memory).
+ * `threadMetrics`, in the daemon, gives the other threads' metrics in text
+ * format at each scrape (daemon/metrics/collector.ts); they follow this
+ * registry's in the answer.
  */
-export function createMetrics(db: Db, options: { processMetrics?: boolean } = {}): Metrics {
+export function createMetrics(db: Db, options: { processMetrics?: boolean; threadMetrics?: () => Promise<string> } = {}): Metrics {
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: PREFIX });
 
@@ -192,7 +195,8 @@ export function createMetrics(db: Db, options: { processMetrics?: boolean } = {}
     try {
       // Before the body: koa sets text/plain on a string body only where no type was set.
       k.set('Content-Type', registry.contentType);
-      k.body = await registry.metrics();
+      const [own, threads] = await Promise.all([registry.metrics(), options.threadMetrics?.() ?? '']);
+      k.body = threads ? `${own.endsWith('\n') ? own : `${own}\n`}${threads}` : own;
     } finally {
       scrape = undefined;
     }

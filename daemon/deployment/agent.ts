@@ -40,6 +40,16 @@ export interface AgentOptions {
   hostGraceMs: number;
   /** The clock (ms since the epoch); Date.now by default. */
   now?: () => number;
+  /** Hears container starts, start failures and scheduling delays (daemon/metrics/thread-metrics.ts). */
+  metrics?: AgentMetrics;
+}
+
+/** What the agent reports to the deployment thread's metrics. */
+export interface AgentMetrics {
+  containerStarted(): void;
+  containerStartFailed(reason: 'image_pull' | 'create' | 'start' | 'port'): void;
+  /** A task's container runs, `seconds` after the task was created. */
+  taskRunning(seconds: number): void;
 }
 
 /**
@@ -201,6 +211,7 @@ export class Agent {
       if (task.specVersion !== service.specVersion) return; // superseded; the orchestrator replaces it
       const portProblem = service.ports.length > 0 ? await this.o.traffic?.portProblem(service) : null;
       if (portProblem) {
+        this.o.metrics?.containerStartFailed('port');
         log.warn('task failed', { error: portProblem });
         await this.reports.report(this.observe(task.id, 'FAILED', { error: portProblem }));
         return;
@@ -210,6 +221,7 @@ export class Agent {
       } catch (error) {
         if (error instanceof NameConflictError) return; // created by an earlier life of this agent: adopted next pass
         const reason = error instanceof ImagePullError ? error.message : `cannot create the container: ${errorMessage(error)}`;
+        this.o.metrics?.containerStartFailed(error instanceof ImagePullError ? 'image_pull' : 'create');
         log.warn('task failed', { error: reason });
         await this.reports.report(this.observe(task.id, 'FAILED', { error: reason }));
         return;
@@ -219,6 +231,8 @@ export class Agent {
     }
     try {
       const startedAt = await this.o.runtime.start(containerId);
+      this.o.metrics?.containerStarted();
+      this.o.metrics?.taskRunning((this.now() - task.createdAt) / 1000);
       log.info('container started', { container: containerId.slice(0, 12) });
       // A container with a health check starts `starting`: it serves once the engine says healthy. The image's own check is known only to the engine.
       const health: TaskHealth = service.healthcheck
@@ -227,6 +241,7 @@ export class Agent {
       await this.reports.report(this.observe(task.id, 'RUNNING', { containerId, startedAt, health }));
     } catch (error) {
       const reason = `cannot start the container: ${errorMessage(error)}`;
+      this.o.metrics?.containerStartFailed('start');
       log.warn('task failed', { container: containerId.slice(0, 12), error: reason });
       await this.reports.report(this.observe(task.id, 'FAILED', { containerId, error: reason }));
     }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
 import { BicycleError } from '../errors';
@@ -8,6 +9,7 @@ import { BicycleError } from '../errors';
  * `resyncIntervalMs`. Passes never overlap. A pass may return a time (ms
  * since the epoch) at which it wants to run again. A failed pass is logged
  * and retried at the next wake-up or resync: the loop never dies of it.
+ * `onPass`, when given, hears each pass's duration in seconds and whether it failed.
  */
 export class Loop {
   private running = false;
@@ -21,7 +23,7 @@ export class Loop {
     private readonly name: string,
     private readonly pass: () => Promise<number | void>,
     private readonly log: Logger,
-    private readonly options: { resyncIntervalMs: number; debounceMs?: number },
+    private readonly options: { resyncIntervalMs: number; debounceMs?: number; onPass?: (loop: string, seconds: number, failed: boolean) => void },
   ) {}
 
   start(): void {
@@ -44,10 +46,13 @@ export class Loop {
   private async runPasses(): Promise<void> {
     do {
       this.again = false;
+      const started = performance.now();
       try {
         const wakeAt = await this.pass();
+        this.options.onPass?.(this.name, (performance.now() - started) / 1000, false);
         if (typeof wakeAt === 'number' && Number.isFinite(wakeAt)) this.wakeAt(wakeAt);
       } catch (error) {
+        this.options.onPass?.(this.name, (performance.now() - started) / 1000, true);
         // No leader for a moment (an election) is expected and retried; anything else is worth a warning.
         const passing = error instanceof BicycleError && error.retryable;
         this.log.log(passing ? 'debug' : 'warn', `${this.name} pass failed; will retry`, { error: errorMessage(error) });

@@ -14,6 +14,9 @@ import { Iptables, ownerComment } from '../traffic/iptables';
 import { chainPrefix } from '../traffic/rules';
 import { NodeFactsReporter } from '../deployment/node-facts';
 import { Prepuller } from '../deployment/prepull';
+import { Registry } from 'prom-client';
+import { createDeploymentMetrics } from '../metrics/thread-metrics';
+import { answerMetricsRequest } from '../metrics/answer';
 
 /**
  * The deployment thread: the leader's orchestrator and scheduler (one
@@ -31,8 +34,11 @@ const propose = async (command: Command) => {
 };
 const runtime = new DockerRuntime(connectDocker(config.dockerSocket), { init: config.deployment.init });
 const notes = new ChangeNotes();
+const registry = new Registry();
+const metrics = createDeploymentMetrics(registry, config.traffic.enabled ? () => traffic!.counts() : undefined);
+const onPass = (loop: string, seconds: number, failed: boolean) => metrics.passed(loop, seconds, failed);
 
-const trafficLoop: Loop = new Loop('traffic', () => traffic!.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs, debounceMs: 2 });
+const trafficLoop: Loop = new Loop('traffic', () => traffic!.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs, debounceMs: 2, onPass });
 const prefix = chainPrefix(nodeId);
 const traffic = config.traffic.enabled
   ? new TrafficManager({
@@ -52,8 +58,8 @@ const traffic = config.traffic.enabled
 
 const manager = new Manager({ db, nodeId, propose, log, updateParallelism: config.deployment.updateParallelism, autoRebalance: config.deployment.autoRebalance,
   strategy: config.deployment.strategy });
-const managerLoop = new Loop('orchestrator', () => manager.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
-const agentLoop: Loop = new Loop('agent', () => agent.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
+const managerLoop = new Loop('orchestrator', () => manager.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs, onPass });
+const agentLoop: Loop = new Loop('agent', () => agent.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs, onPass });
 const agent: Agent = new Agent({
   db,
   runtime,
@@ -69,6 +75,7 @@ const agent: Agent = new Agent({
   },
   wake: () => agentLoop.wake(),
   hostGraceMs: config.voting.hostGraceMs,
+  metrics,
 });
 
 /** The cut-off rule acts within a quarter second of the grace running out (or of a leader being heard again), not at the next resync. */
@@ -77,7 +84,7 @@ const cutOffWatch = setInterval(() => {
 }, 250);
 
 /** Pre-pull: this node pulls ahead the images of the services it may run (deployment.prepull, or the service's own). */
-const prepullLoop: Loop = new Loop('prepull', () => prepuller.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs });
+const prepullLoop: Loop = new Loop('prepull', () => prepuller.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs, onPass });
 const prepuller: Prepuller = new Prepuller({
   db,
   nodeId,
@@ -152,7 +159,8 @@ async function watchEngine(): Promise<void> {
 }
 
 runThread({
-  onMessage(_from, body) {
+  onMessage(from, body) {
+    if (answerMetricsRequest(registry, from, body)) return;
     proposer.handle(body);
   },
   async stop() {

@@ -14,6 +14,7 @@ import type { Command } from '../../database/commands';
 import type { ApplyResult } from '../../database/apply-command';
 import { createApp } from '../../modules/app';
 import { localAdminListen } from '../../modules/local-admin';
+import { DEFAULT_THREAD_METRICS_TIMEOUT_MS, ThreadMetricsCollector } from '../metrics/collector';
 
 /**
  * The REST thread: the koa API. It reads from SQLite and records intents
@@ -26,6 +27,7 @@ const db = openDatabase(databaseFile);
 const proposer = new VotingClient();
 const changes = new ChangeNotes();
 const logStreams = new Map<string, PassThrough>();
+const threadMetrics = new ThreadMetricsCollector({ threads: ['voting', 'deployment'], send: sendTo, timeoutMs: DEFAULT_THREAD_METRICS_TIMEOUT_MS });
 
 function containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable {
   const streamId = randomBytes(8).toString('hex');
@@ -67,7 +69,7 @@ function followDaemonLog(listener: (record: LogRecord) => void): () => void {
 }
 
 function onMessage(_from: string, body: ThreadMessage): void {
-  if (proposer.handle(body)) return;
+  if (proposer.handle(body) || threadMetrics.handle(body)) return;
   if (body.type === 'logs.data') {
     logStreams.get(body.streamId)?.write(body.text);
   } else if (body.type === 'logs.end') {
@@ -99,6 +101,7 @@ const app = createApp({
   now: () => Date.now(),
   containerLogs,
   followDaemonLog,
+  threadMetrics: () => threadMetrics.render(),
 });
 
 const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];

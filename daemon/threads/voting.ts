@@ -9,6 +9,9 @@ import { ClusterNode } from '../voting/cluster-node';
 import { requestJoin } from '../voting/join-client';
 import type { Message } from '../voting/raft/index';
 import type { ThreadMessage, ThreadName, VotingReply, VotingRequest } from '../messages';
+import { Registry } from 'prom-client';
+import { createVotingMetrics } from '../metrics/thread-metrics';
+import { answerMetricsRequest } from '../metrics/answer';
 
 /**
  * The voting thread: the Raft node of this host. It owns the only write path
@@ -20,6 +23,7 @@ const { config, databaseFile, nodeId } = workerContext();
 const log = createThreadLogger('voting', config.logLevel).child({ node: config.name });
 const db = openDatabase(databaseFile);
 const notes = new ChangeNotes();
+const registry = new Registry();
 const node = new ClusterNode({
   db,
   nodeId,
@@ -29,6 +33,7 @@ const node = new ClusterNode({
   settings: config.voting,
   notes,
   log,
+  metrics: createVotingMetrics(registry),
 });
 
 async function handle(request: VotingRequest): Promise<VotingReply> {
@@ -45,6 +50,7 @@ async function handle(request: VotingRequest): Promise<VotingReply> {
 }
 
 function onMessage(from: ThreadName, body: ThreadMessage): void {
+  if (answerMetricsRequest(registry, from, body)) return;
   if (body.type === 'raft.messages') {
     node.receive(body.messages as Message[], body.fromAddress);
   } else if (body.type === 'voting.request') {

@@ -47,8 +47,18 @@ interface Held {
  * not answer within connectTimeoutMs is replaced by the next one before any
  * byte reaches the client.
  */
+/** What the hop carried for one service since it started: connections placed on a replica, and their bytes each way. */
+export interface HopCounts {
+  connections: number;
+  /** Client → replica (a PROXY protocol header not included). */
+  bytesIn: number;
+  /** Replica → client. */
+  bytesOut: number;
+}
+
 export class Forwarder {
   private readonly held = new Map<number, Held>();
+  private readonly carried = new Map<string, HopCounts>();
   private readonly opening = new Map<number, Promise<string | null>>();
   private readonly connections = new Set<Socket>();
   private readonly random: () => number;
@@ -65,6 +75,17 @@ export class Forwarder {
 
   isHeld(port: number): boolean {
     return this.held.has(port);
+  }
+
+  /** What the hop carried, by service, since this forwarder started (counters: they only grow). */
+  counts(): Map<string, HopCounts> {
+    return new Map([...this.carried].map(([service, c]) => [service, { ...c }]));
+  }
+
+  private countsOf(service: string): HopCounts {
+    let c = this.carried.get(service);
+    if (!c) this.carried.set(service, (c = { connections: 0, bytesIn: 0, bytesOut: 0 }));
+    return c;
   }
 
   /**
@@ -201,6 +222,14 @@ export class Forwarder {
       if (header) upstream.write(header);
       client.pipe(upstream);
       upstream.pipe(client);
+      // Counted as the bytes pass (after the pipes, so these listeners do not start the flow early), not at the close:
+      // a long connection's bytes show while it lasts.
+      if (plan.service) {
+        const counts = this.countsOf(plan.service);
+        counts.connections += 1;
+        client.on('data', (chunk: Buffer) => (counts.bytesIn += chunk.length));
+        upstream.on('data', (chunk: Buffer) => (counts.bytesOut += chunk.length));
+      }
       client.resume();
     });
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { bicycleJumps, parseSave, removalInput, restoreInput, type RuleSet, type Table } from './rules';
+import { bicycleJumps, parseSave, parseTrafficCounters, removalInput, restoreInput, type KernelCounts, type RuleSet, type Table } from './rules';
 
 /**
  * The packet filter as the traffic manager needs it: install exactly this
@@ -11,6 +11,12 @@ export interface PacketRules {
   apply(rules: RuleSet): Promise<void>;
   /** Removes this node's chains and the jumps into them. */
   remove(): Promise<void>;
+  /**
+   * What the kernel path carried by service since this object was made: the
+   * counting rules' counters, with what earlier rule sets had counted before
+   * each apply rewrote them. Throws with the command's complaint.
+   */
+  counters(): Promise<KernelCounts[]>;
 }
 
 export type RunCommand = (command: string, args: string[], input?: string) => Promise<string>;
@@ -39,6 +45,10 @@ export function ownerComment(pid: number): string {
 
 export class Iptables implements PacketRules {
   private collected = false;
+  /** Counts of rule sets that an apply replaced (declaring a chain again zeroes its counters). */
+  private readonly banked = new Map<string, KernelCounts>();
+  /** apply and counters one at a time: a read between an apply's save and its restore would count a rule set twice. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly prefix: string,
@@ -46,19 +56,45 @@ export class Iptables implements PacketRules {
     private readonly isAlive: (pid: number) => boolean = processAlive,
   ) {}
 
-  async apply(rules: RuleSet): Promise<void> {
-    const saved = parseSave(await this.run('iptables-save', []));
-    let orphans = { chains: [] as Array<{ table: Table; chain: string }>, jumps: [] as Array<{ table: Table; line: string }> };
-    if (!this.collected) {
-      orphans = this.orphans(saved);
-      this.collected = true;
-    }
-    await this.run('iptables-restore', ['--noflush', '--wait', '5'], restoreInput(rules, this.prefix, saved, orphans));
+  apply(rules: RuleSet): Promise<void> {
+    return this.serially(async () => {
+      const text = await this.run('iptables-save', ['-c']);
+      const saved = parseSave(text);
+      let orphans = { chains: [] as Array<{ table: Table; chain: string }>, jumps: [] as Array<{ table: Table; line: string }> };
+      if (!this.collected) {
+        orphans = this.orphans(saved);
+        this.collected = true;
+      }
+      await this.run('iptables-restore', ['--noflush', '--wait', '5'], restoreInput(rules, this.prefix, saved, orphans));
+      // What arrived between the save and the restore is not counted: a few milliseconds' worth, at each rewrite.
+      this.bank(parseTrafficCounters(text, this.prefix));
+    });
   }
 
-  async remove(): Promise<void> {
-    const saved = parseSave(await this.run('iptables-save', []));
-    await this.run('iptables-restore', ['--noflush', '--wait', '5'], removalInput(this.prefix, saved));
+  counters(): Promise<KernelCounts[]> {
+    return this.serially(async () => {
+      const current = parseTrafficCounters(await this.run('iptables-save', ['-c', '-t', 'filter']), this.prefix);
+      const services = new Set([...this.banked.keys(), ...current.keys()]);
+      return [...services].map((service) => sum(service, this.banked.get(service), current.get(service)));
+    });
+  }
+
+  private bank(counts: Map<string, KernelCounts>): void {
+    for (const [service, c] of counts) this.banked.set(service, sum(service, this.banked.get(service), c));
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  remove(): Promise<void> {
+    return this.serially(async () => {
+      const text = await this.run('iptables-save', ['-c']);
+      await this.run('iptables-restore', ['--noflush', '--wait', '5'], removalInput(this.prefix, parseSave(text)));
+      this.bank(parseTrafficCounters(text, this.prefix));
+    });
   }
 
   /** Chains and jumps of other Bicycle daemons in this namespace whose process is gone (killed without a clean stop). */
@@ -80,6 +116,15 @@ export class Iptables implements PacketRules {
     }
     return { chains, jumps };
   }
+}
+
+function sum(service: string, a: KernelCounts | undefined, b: KernelCounts | undefined): KernelCounts {
+  return {
+    service,
+    connections: (a?.connections ?? 0) + (b?.connections ?? 0),
+    bytesIn: (a?.bytesIn ?? 0) + (b?.bytesIn ?? 0),
+    bytesOut: (a?.bytesOut ?? 0) + (b?.bytesOut ?? 0),
+  };
 }
 
 function processAlive(pid: number): boolean {

@@ -15,7 +15,9 @@ import type { PortPlan, TrafficPlan } from './plan';
  *                    through to the port's Node.js listener, which forwards it
  *         P-L<port>: DNAT over the local replicas only
  *       POSTROUTING → P-POST  masquerade a container reaching a replica on its own bridge (hairpin)
- * filter FORWARD    → P-FWD   accept what P-S/P-L sent to a replica (ahead of the engine's own rules)
+ * filter FORWARD    → P-FWD   count, per service, the connections and bytes of what P-S/P-L sent to a replica
+ *                             (rules without a target, commented `traffic <service> conn|in|out`), then accept
+ *                             it (ahead of the engine's own rules)
  *        INPUT      → P-IN    refuse (TCP reset) a forwarded connection that found no local replica,
  *                             so the forwarding node retries another replica at once
  */
@@ -93,6 +95,7 @@ export function renderRules(plan: TrafficPlan, prefix: string, owner: string, br
   }
   nat.push(`-A ${prefix}-POST -m mark --mark ${hex(MARK_MASQUERADE)}/${hex(MARK_MASQUERADE)} -j MASQUERADE`);
 
+  for (const port of plan.ports) if (port.local.length > 0 && port.service) filter.push(...countingRules(`${prefix}-FWD`, port));
   filter.push(`-A ${prefix}-FWD -m mark --mark ${hex(MARK_FORWARD)}/${hex(MARK_FORWARD)} -j ACCEPT`);
   for (const port of plan.ports) {
     if (port.mode !== 'ingress') continue;
@@ -124,18 +127,62 @@ function balance(chain: string, port: PortPlan, total: number, bridgeSubnet: str
   return lines;
 }
 
+/**
+ * Rules that only count (no target): every packet of a connection the
+ * kernel sent to a replica passes FORWARD, both ways, and conntrack still
+ * knows the published port it was addressed to (`--ctorigdstport`), long after
+ * the nat table saw its first packet. The first packet (NEW) counts the
+ * connection; the others count its bytes by direction.
+ */
+function countingRules(chain: string, port: PortPlan): string[] {
+  const match = `-p tcp -m conntrack --ctstate DNAT --ctorigdstport ${port.published}`;
+  const comment = (what: string) => `-m comment --comment "${TRAFFIC_COMMENT} ${port.service} ${what}"`;
+  return [
+    `-A ${chain} -p tcp -m conntrack --ctstate NEW -m conntrack --ctstate DNAT --ctorigdstport ${port.published} ${comment('conn')}`,
+    `-A ${chain} ${match} --ctdir ORIGINAL ${comment('in')}`,
+    `-A ${chain} ${match} --ctdir REPLY ${comment('out')}`,
+  ];
+}
+
+const TRAFFIC_COMMENT = 'traffic';
+
+/** The kernel path's counts for one service, as this node's counting rules show them (since those rules were written). */
+export interface KernelCounts {
+  service: string;
+  connections: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Reads the counting rules of this node's FORWARD chain from `iptables-save -c` output. Pure. */
+export function parseTrafficCounters(text: string, prefix: string): Map<string, KernelCounts> {
+  const out = new Map<string, KernelCounts>();
+  const line = new RegExp(`^\\[(\\d+):(\\d+)\\] -A ${prefix}-FWD .*--comment "?${TRAFFIC_COMMENT} (\\S+) (conn|in|out)"?\\s*$`);
+  for (const raw of text.split('\n')) {
+    const m = line.exec(raw.trim());
+    if (!m) continue;
+    const [, packets, bytes, service, what] = m;
+    let c = out.get(service!);
+    if (!c) out.set(service!, (c = { service: service!, connections: 0, bytesIn: 0, bytesOut: 0 }));
+    if (what === 'conn') c.connections += Number(packets);
+    else if (what === 'in') c.bytesIn += Number(bytes);
+    else c.bytesOut += Number(bytes);
+  }
+  return out;
+}
+
 /** What iptables-save shows of one table: its chains and the rules of each, in order. */
 export interface SavedTable {
   chains: string[];
   rules: Map<string, string[]>;
 }
 
-/** Parses `iptables-save` output (the tables asked for). Pure. */
+/** Parses `iptables-save` output (the tables asked for), with or without `-c` (its counters are left out). Pure. */
 export function parseSave(text: string): Map<Table, SavedTable> {
   const tables = new Map<Table, SavedTable>();
   let current: SavedTable | undefined;
   for (const raw of text.split('\n')) {
-    const line = raw.trim();
+    const line = raw.trim().replace(/^\[\d+:\d+\] /, '');
     if (line.startsWith('*')) {
       current = { chains: [], rules: new Map() };
       tables.set(line.slice(1) as Table, current);

@@ -17,6 +17,7 @@ import { hostOf, planTraffic, type TrafficPlan } from './plan';
 import { PeerWatch, tcpAccepts } from './reachability';
 import { renderRules } from './rules';
 import { plainAddress } from './proxy-protocol';
+import type { TrafficCounts } from '../metrics/thread-metrics';
 
 export interface TrafficManagerOptions {
   db: Db;
@@ -74,6 +75,7 @@ export class TrafficManager {
   private kernelWarned = false;
   private lastProblems = '';
   private stopped = false;
+  private countersWarned = false;
 
   constructor(private readonly o: TrafficManagerOptions) {
     this.kernel = o.packetRules !== null;
@@ -201,6 +203,24 @@ export class TrafficManager {
         }
       });
     }
+  }
+
+  /**
+   * What this node carried for each service since the daemon started, by
+   * path: the hop's own counts, and the kernel's counting rules read now.
+   * When the packet filter cannot be read, only the hop's are given (and why is logged once).
+   */
+  async counts(): Promise<TrafficCounts[]> {
+    const out: TrafficCounts[] = [...this.forwarder.counts()].map(([service, c]) => ({ service, path: 'hop' as const, ...c }));
+    if (!this.o.packetRules) return out;
+    try {
+      for (const c of await this.o.packetRules.counters()) out.push({ ...c, path: 'kernel' });
+      this.countersWarned = false;
+    } catch (error) {
+      this.o.log.log(this.countersWarned ? 'debug' : 'warn', 'cannot read the kernel rules\' counters; the kernel path is missing from the traffic metrics', { error: errorMessage(error) });
+      this.countersWarned = true;
+    }
+    return out;
   }
 
   /** Stops serving: the ports close and this node's rules are removed. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { safeEqual } from '../secrets';
 import type { Db } from '../../database/open-database';
 import type { DaemonConfig } from '../config';
@@ -30,6 +31,11 @@ export interface ClusterNodeOptions {
   settings: VotingSettings;
   notes: ChangeNotes;
   log: Logger;
+  /** Hears each proposal made on this node (not those forwarded to it) and each command applied (daemon/metrics/thread-metrics.ts). */
+  metrics?: {
+    proposed(seconds: number, outcome: string): void;
+    applied(command: string, seconds: number): void;
+  };
 }
 
 type Waiter = { index: number; resolve(): void };
@@ -67,7 +73,7 @@ export class ClusterNode {
 
   constructor(private readonly o: ClusterNodeOptions) {
     this.storage = new SqliteRaftStorage(o.db);
-    this.machine = new SqliteStateMachine(o.db);
+    this.machine = new SqliteStateMachine(o.db, o.metrics && ((command, seconds) => o.metrics!.applied(command, seconds)));
     this.transport = new HttpTransport({
       selfAddress: o.advertise,
       secret: () => clusterSecret(o.db),
@@ -151,7 +157,20 @@ export class ClusterNode {
     this.process();
   }
 
+  /**
+   * Commits `command` (on a follower, through the leader) and answers once
+   * this node has applied it. A proposal this node makes is timed, from here
+   * to its answer; one forwarded to it is the proposer's to time.
+   */
   async propose(command: Command, forwarded: boolean): Promise<VotingReply> {
+    if (forwarded || !this.o.metrics) return this.proposeUntimed(command, forwarded);
+    const started = performance.now();
+    const reply = await this.proposeUntimed(command, forwarded);
+    this.o.metrics.proposed((performance.now() - started) / 1000, reply.ok ? 'committed' : reply.error.code);
+    return reply;
+  }
+
+  private async proposeUntimed(command: Command, forwarded: boolean): Promise<VotingReply> {
     const raft = this.raft;
     if (!raft) return failure('NO_LEADER', 'this node has not joined a cluster yet');
     if (this.isLeader()) {

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Statement } from 'better-sqlite3';
 import { writeTransaction, type Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
@@ -46,14 +47,20 @@ export class SqliteStateMachine {
   /** Prepared at the first snapshot: the columns are the schema's once migrated. */
   private snapshotRows: { table: string; rows: Statement }[] | undefined;
 
-  constructor(private readonly db: Db) {
+  /** `onApplied`, when given, hears the type and duration (seconds) of every command applied, inside its transaction. */
+  constructor(private readonly db: Db, onApplied?: (command: string, seconds: number) => void) {
     this.applyTx = writeTransaction(db, (entries: readonly Entry[]) => {
       const touched = new Set<Table>();
       const results = new Map<number, ApplyResult>();
       let appliedIndex = this.appliedIndex();
       for (const entry of entries) {
         if (entry.index <= appliedIndex) continue;
-        if (entry.type === 'normal') results.set(entry.index, applyOnce(db, JSON.parse(entry.data) as Command, entry.index, touched));
+        if (entry.type === 'normal') {
+          const started = onApplied ? performance.now() : 0;
+          const command = JSON.parse(entry.data) as Command;
+          results.set(entry.index, applyOnce(db, command, entry.index, touched));
+          onApplied?.(command.type, (performance.now() - started) / 1000);
+        }
         appliedIndex = entry.index;
       }
       forgetOldRequests(db, appliedIndex);

@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, type TestDaemon } from '../helpers/daemon';
-import { TEST_IMAGE } from '../helpers/docker';
+import { connect } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { freePort, startDaemon, type TestDaemon } from '../helpers/daemon';
+import { execIn, requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api } from '../helpers/api';
 import { waitFor } from '../helpers/wait';
 
@@ -86,4 +88,111 @@ describe('GET /metrics', () => {
     assert.ok(series.has('bicycle_nodejs_eventloop_lag_seconds'));
     for (const name of series.keys()) assert.ok(name.startsWith('bicycle_'), name);
   });
+
+  test('the voting and deployment threads\' metrics: container starts, scheduling delay, reconcile passes, proposals and applies', async () => {
+    const before = (await scrape(daemon.url)).series;
+    const started = performance.now();
+    const created = await api(daemon.url).post('/services?wait=true&timeout=60', { name: 'counted', image: TEST_IMAGE, replicas: 3, command: ['sleep', '3600'] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await waitFor('counted running 3', async () => (await api(daemon.url).get('/services/counted')).body.running === 3, 60_000);
+    const tookSeconds = (performance.now() - started) / 1000;
+    const { series: after, text } = await scrape(daemon.url);
+    const grew = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+
+    for (const thread of ['voting', 'deployment']) assert.equal(after.get(`bicycle_thread_metrics_fresh{thread="${thread}"}`), 1, thread);
+    assert.match(text, /^# TYPE bicycle_container_starts_total counter$/m);
+    assert.match(text, /^# TYPE bicycle_task_scheduling_delay_seconds histogram$/m);
+    assert.match(text, /^# TYPE bicycle_raft_proposal_duration_seconds histogram$/m);
+
+    // Three replicas: three containers started, three tasks went from NEW to RUNNING, each within the time the create took.
+    assert.ok(grew('bicycle_container_starts_total') >= 3, `starts grew by ${grew('bicycle_container_starts_total')}`);
+    assert.equal(grew('bicycle_task_scheduling_delay_seconds_count'), 3);
+    const delaySum = grew('bicycle_task_scheduling_delay_seconds_sum');
+    assert.ok(delaySum > 0 && delaySum <= 3 * tookSeconds, `scheduling delays sum to ${delaySum} s; the create took ${tookSeconds} s`);
+    assert.equal(after.get('bicycle_task_scheduling_delay_seconds_bucket{le="+Inf"}'), after.get('bicycle_task_scheduling_delay_seconds_count'));
+    assert.equal(after.get('bicycle_container_start_failures_total{reason="start"}'), 0);
+
+    // The loops passed, the orchestrator's and the agent's since the create; the traffic and pre-pull loops run too.
+    assert.ok(grew('bicycle_reconcile_pass_duration_seconds_count{loop="orchestrator"}') > 0);
+    assert.ok(grew('bicycle_reconcile_pass_duration_seconds_count{loop="agent"}') > 0);
+    for (const loop of ['traffic', 'prepull']) assert.ok((after.get(`bicycle_reconcile_pass_duration_seconds_count{loop="${loop}"}`) ?? 0) > 0, loop);
+
+    // The create, the three tasks' creation, assignment and the agent's reports: proposals made here, all committed; the create applied once.
+    assert.ok(grew('bicycle_raft_proposal_duration_seconds_count{outcome="committed"}') >= 2);
+    assert.ok(grew('bicycle_raft_proposal_duration_seconds_sum{outcome="committed"}') > 0);
+    assert.equal(grew('bicycle_raft_apply_duration_seconds_count{command="service.create"}'), 1);
+    assert.ok(grew('bicycle_raft_apply_duration_seconds_count{command="batch"}') >= 1);
+    assert.doesNotMatch(text, /task_id|container_id/, 'no task or container ids in labels');
+    const names = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+    assert.equal(new Set(names).size, names.length, 'every metric is listed once');
+  });
+
+  test('an image that cannot be pulled raises the start-failure counter', async () => {
+    const before = (await scrape(daemon.url)).series.get('bicycle_container_start_failures_total{reason="image_pull"}');
+    assert.equal(before, 0, 'listed at zero before any failure');
+    const created = await api(daemon.url).post('/services', { name: 'unpullable', image: '127.0.0.1:1/bicycle/nosuch:1', replicas: 1, command: ['sleep', '3600'] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await waitFor('the pull failure counted', async () => ((await scrape(daemon.url)).series.get('bicycle_container_start_failures_total{reason="image_pull"}') ?? 0) >= 1, 30_000);
+    const tasks = (await api(daemon.url).get('/services/unpullable')).body;
+    assert.notEqual(tasks.running, 1, 'nothing runs');
+    assert.equal((await api(daemon.url).delete('/services/unpullable')).status < 300, true);
+  });
+
+  test('connections and bytes through a published port, on the Node.js hop and on the kernel path', async () => {
+    const docker = await requireDocker();
+    const port = await freePort('0.0.0.0');
+    const created = await api(daemon.url).post('/services?wait=true&timeout=60', {
+      name: 'served', image: TEST_IMAGE, replicas: 1, command: ['httpd', '-f', '-p', '80', '-h', '/www'], ports: [{ published: port, target: 80 }],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const client = await api(daemon.url).post('/services?wait=true&timeout=60', { name: 'metrics-client', image: TEST_IMAGE, replicas: 1, command: ['sleep', '3600'] });
+    assert.equal(client.status, 201, JSON.stringify(client.body));
+    const request = `GET / HTTP/1.0\r\nHost: served\r\n\r\n`;
+    await waitFor('the port answers', async () => (await exchange(port, request)).includes('200 OK'), 20_000, 100);
+    // `served` resolves, in a container, to its bridge's gateway: this node's own address.
+    const url = `http://served:${port}/`;
+    await waitFor('the port answers a container', async () => (await execIn(docker, 'metrics-client', ['timeout', '5', 'wget', '-qO-', url])).includes('bicycle test page'), 20_000, 200);
+
+    const K = 5;
+    const before = (await scrape(daemon.url)).series;
+    // From this host (loopback): the kernel does not see these (no PREROUTING), the hop carries them.
+    let received = 0;
+    for (let i = 0; i < K; i++) {
+      const answer = await exchange(port, request);
+      assert.match(answer, /^HTTP\/1\.[01] 200/);
+      received += Buffer.byteLength(answer);
+    }
+    // From a container to the bridge's gateway: PREROUTING sends them straight to the replica (DNAT).
+    let fetched = 0;
+    for (let i = 0; i < K; i++) {
+      const body = await execIn(docker, 'metrics-client', ['timeout', '5', 'wget', '-qO-', url]);
+      assert.match(body, /bicycle test page/);
+      fetched += Buffer.byteLength(body);
+    }
+    const { series: after } = await scrape(daemon.url);
+    const grew = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    const hop = (what: string) => grew(`bicycle_traffic_${what}{service="served",path="hop"}`);
+    assert.ok(hop('connections_total') >= K, `hop connections grew by ${hop('connections_total')}`);
+    assert.ok(grew('bicycle_traffic_bytes_total{service="served",path="hop",direction="in"}') >= K * Buffer.byteLength(request));
+    assert.ok(grew('bicycle_traffic_bytes_total{service="served",path="hop",direction="out"}') >= received);
+    const kernel = grew('bicycle_traffic_connections_total{service="served",path="kernel"}');
+    assert.ok(kernel >= K, `kernel connections grew by ${kernel}`);
+    // Packet bytes, IP and TCP headers included: at least the bodies the container read.
+    assert.ok(grew('bicycle_traffic_bytes_total{service="served",path="kernel",direction="out"}') >= fetched);
+    assert.ok(grew('bicycle_traffic_bytes_total{service="served",path="kernel",direction="in"}') > 0);
+    assert.equal(after.get('bicycle_traffic_connections_total{service="metrics-client",path="hop"}'), undefined, 'a service without ports has no traffic series');
+  });
 });
+
+/** One HTTP/1.0 exchange over a plain socket: what was answered, in full. */
+function exchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    socket.on('connect', () => socket.write(request));
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString()));
+  });
+}
