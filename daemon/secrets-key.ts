@@ -3,6 +3,7 @@ import { hkdfSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BicycleError } from './errors';
 import { SECRET_KEY_BYTES } from './secret-box';
+import type { Logger } from './logger';
 
 /**
  * The cluster's secrets key: 32 bytes, outside the database, in the data
@@ -85,4 +86,49 @@ export class SecretsKeyring {
     }
     return this.cached;
   }
+}
+
+/** What bicycled's start knows of how this node came to its cluster (daemon/threads/voting.ts). */
+export type KeySituation =
+  /** Founds a new cluster: a new key. */
+  | { kind: 'found' }
+  /** A fixed cluster's member: the key derived from the shared cluster secret. */
+  | { kind: 'fixed'; clusterSecret: string }
+  /** Joined through a member: the key that member's grant carried (absent from a member older than secrets). */
+  | { kind: 'joined'; key: string | undefined }
+  /** A restart: the key it has; `joined` when it once joined (so a missing key must come from the cluster). */
+  | { kind: 'restart'; joined: boolean; clusterSecret?: string };
+
+/**
+ * Puts the secrets key in place at start, before any thread needs it.
+ * A restarted founder without one (a data directory older than secrets)
+ * makes one; a joined node without one says where to get it.
+ */
+export function settleSecretsKey(dataDir: string, situation: KeySituation, log: Pick<Logger, 'warn' | 'info'>): void {
+  switch (situation.kind) {
+    case 'found':
+      ensureSecretsKey(dataDir);
+      return;
+    case 'fixed':
+      writeSecretsKey(dataDir, deriveSecretsKey(situation.clusterSecret));
+      return;
+    case 'joined':
+      if (situation.key) writeSecretsKey(dataDir, Buffer.from(situation.key, 'base64'));
+      else log.warn('the member this node joined through sent no secrets key: secrets cannot be mounted here until one is copied in', { path: secretsKeyPath(dataDir) });
+      return;
+    case 'restart':
+      if (situation.clusterSecret !== undefined) writeSecretsKey(dataDir, deriveSecretsKey(situation.clusterSecret));
+      else if (readSecretsKey(dataDir)) return;
+      else if (situation.joined) log.warn('this node has no secrets key: copy the cluster\'s from a member (mode 0600) to mount secrets here', { path: secretsKeyPath(dataDir) });
+      else {
+        ensureSecretsKey(dataDir);
+        log.info('made a secrets key for this cluster', { path: secretsKeyPath(dataDir) });
+      }
+  }
+}
+
+/** The grant a joining node receives, with this node's copy of the cluster's secrets key. */
+export function grantWithSecretsKey<G extends object>(dataDir: string, grant: G): G & { secretsKey?: string } {
+  const key = readSecretsKey(dataDir);
+  return key ? { ...grant, secretsKey: key.toString('base64') } : grant;
 }

@@ -15,6 +15,14 @@ export interface ContainerSpec {
   dns?: { servers: string[]; search: string[] };
   /** What the engine enforces (the service's `resources.limits`): CPUs as a decimal number of cores, memory in bytes, processes; absent: none. */
   limits?: { cpus?: number; memoryBytes?: number; pids?: number };
+  /** Files bind-mounted read-only into the container (its secrets, daemon/deployment/secret-files.ts); none when absent. */
+  mounts?: SecretMount[];
+}
+
+/** A file of this host (on the daemon's tmpfs) seen read-only at `target` in the container. */
+export interface SecretMount {
+  source: string;
+  target: string;
 }
 
 /** The engine's default bridge network, where containers get their addresses. */

@@ -170,8 +170,10 @@ export function localAddressIn(cidr: string): string | null {
 }
 
 /** The engine's host settings for a container: init, the resolver, and the service's resource limits (NanoCpus, Memory, PidsLimit). */
-export function hostConfig(spec: Pick<ContainerSpec, 'dns' | 'limits'>, init: boolean): Docker.HostConfig {
+export function hostConfig(spec: Pick<ContainerSpec, 'dns' | 'limits' | 'mounts'>, init: boolean): Docker.HostConfig {
   const config: Docker.HostConfig = { Init: init };
+  // Secret files: bind mounts of the daemon's tmpfs, read-only; the engine records their paths, never their contents.
+  if (spec.mounts && spec.mounts.length > 0) config.Mounts = spec.mounts.map((m) => ({ Type: 'bind', Source: m.source, Target: m.target, ReadOnly: true }));
   if (spec.dns) {
     config.Dns = spec.dns.servers;
     config.DnsSearch = spec.dns.search;
