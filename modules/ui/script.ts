@@ -81,9 +81,10 @@ export const SCRIPT_JS = String.raw`'use strict';
   function ports(list) {
     return (list || []).map(function (p) { return p.published + ':' + p.target + '/' + p.protocol; }).join(', ');
   }
+  /** "update v2 to v3: under way", "rollback v3 to v2: done", with the updater's message when it has one. */
   function updateText(u) {
     if (!u) return '';
-    return [u.state, u.message].filter(Boolean).join(': ');
+    return u.kind + ' v' + u.fromVersion + ' to v' + u.toVersion + ': ' + (u.message || (u.completedAt ? 'done' : 'under way'));
   }
   function labels(obj) {
     return el('td', {}, Object.keys(obj || {}).map(function (k) { return el('span', { class: 'label', text: k + '=' + obj[k] }); }));
@@ -99,7 +100,7 @@ export const SCRIPT_JS = String.raw`'use strict';
       var button = el('button', { text: drain ? 'activate' : 'drain', 'data-action': target, 'data-node': n.name, onclick: function () {
         act((drain ? 'Activate' : 'Drain') + ' node ' + n.name + '?', 'PATCH', '/nodes/' + enc(n.id), { availability: target });
       } });
-      return el('tr', {}, [td(n.name + (n.leader ? ' (leader)' : '')), td(n.status, 'state-' + n.status), td(n.role), td(n.availability), labels(n.labels), td(n.tasks, 'num'), el('td', {}, [button])]);
+      return el('tr', { 'data-node': n.name }, [td(n.name + (n.leader ? ' (leader)' : '')), td(n.status, 'state-' + n.status), td(n.role), td(n.availability), labels(n.labels), td(n.tasks, 'num'), el('td', {}, [button])]);
     }));
     fill('services', services.map(function (s) {
       var link = el('a', { href: '#service/' + enc(s.name), text: s.name });

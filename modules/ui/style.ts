@@ -17,7 +17,7 @@ button { font: inherit; padding: .1em .6em; margin-right: .3em; cursor: pointer;
 .error { background: #fde8e8; border: 1px solid #e0a0a0; color: #8a1f1f; padding: .5em; margin-top: .6em; }
 .warnings { color: #8a5a00; }
 .state-RUNNING { color: #186a2e; }
-.state-FAILED, .state-DEGRADED, .state-REJECTED, .state-PAUSED { color: #a11; }
+.state-FAILED, .state-DEGRADED, .state-REJECTED, .state-PAUSED, .state-DOWN, .state-UNKNOWN { color: #a11; font-weight: 600; }
 .label { display: inline-block; background: #eef0f3; border-radius: 3px; padding: 0 .3em; margin: 0 .2em .1em 0; font-size: .9em; }
 .muted { color: #888; }
 `;

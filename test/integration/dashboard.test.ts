@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startDaemon, type TestDaemon } from '../helpers/daemon';
-import { TEST_IMAGE } from '../helpers/docker';
+import { requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api } from '../helpers/api';
 import { runCli } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
@@ -13,26 +13,63 @@ import { SCRIPT_JS } from '../../modules/ui/script';
 const ROOT = resolve(__dirname, '..', '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
 const PAGE_TIMEOUT_MS = 15_000;
+/** A second tag of the test image, made in the local engine: an image update that needs no registry. */
+const NEXT_IMAGE = 'bicycle/busybox:ui-next';
+
+/**
+ * The page's dialogs (prompt, confirm), answered in order from a script:
+ * a string accepts a prompt with it, true accepts, false cancels. A
+ * dialog with no answer left is cancelled. `seen` lists each dialog as
+ * "type: message" since the last answer().
+ */
+class Dialogs {
+  readonly seen: string[] = [];
+  private script: Array<string | boolean> = [];
+
+  constructor(page: Page) {
+    page.on('dialog', (dialog) => {
+      const answer = this.script.shift();
+      this.seen.push(`${dialog.type()}: ${dialog.message()}`);
+      void (answer === undefined || answer === false ? dialog.dismiss() : dialog.accept(typeof answer === 'string' ? answer : undefined));
+    });
+  }
+
+  answer(...answers: Array<string | boolean>): void {
+    this.script = answers;
+    this.seen.length = 0;
+  }
+}
 
 /**
  * GET /ui in a real browser against a real bicycled: the page shows the
  * node and a service with its replicas, follows a scale made from the CLI
- * without a reload, and its own scale button (prompt, then confirm) changes
- * the service through the API. Prints the bytes of the first load.
+ * without a reload, and its buttons (scale, image, rollback, drain and
+ * activate, remove; each with its prompt and confirmation) change the
+ * daemon's State, what the page shows follows, and a cancelled dialog
+ * sends nothing. Prints the bytes of the first load.
  */
 describe('the web dashboard', () => {
   let daemon: TestDaemon;
   let browser: Browser;
   let page: Page;
+  let dialogs: Dialogs;
+  /** Every request of the page that is not a GET, as "METHOD /path". */
+  const writes: string[] = [];
 
   before(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the dashboard test`);
+    const docker = await requireDocker();
+    await docker.getImage(TEST_IMAGE).tag({ repo: NEXT_IMAGE.split(':')[0], tag: NEXT_IMAGE.split(':')[1] });
     daemon = await startDaemon();
     const created = await api(daemon.url).post('/services', { name: 'web', image: TEST_IMAGE, replicas: 2, command: ['sleep', '3600'] });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     await waitFor('web running 2 replicas', async () => (await api(daemon.url).get('/services/web')).body.running === 2, 60_000);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+    dialogs = new Dialogs(page);
+    page.on('request', (request) => {
+      if (request.method() !== 'GET') writes.push(`${request.method()} ${new URL(request.url()).pathname}`);
+    });
   });
   after(async () => {
     await browser?.close();
@@ -70,14 +107,10 @@ describe('the web dashboard', () => {
     assert.equal(scaled.code, 0, scaled.stderr);
     await row.locator('td.replicas', { hasText: /\/3$/ }).waitFor({ timeout: PAGE_TIMEOUT_MS });
 
-    const dialogs: string[] = [];
-    page.on('dialog', (dialog) => {
-      dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-      void (dialog.type() === 'prompt' ? dialog.accept('4') : dialog.accept());
-    });
+    dialogs.answer('4', true);
     await row.locator('button[data-action="scale"]').click();
     await waitFor('web scaled to 4 through the page', async () => (await api(daemon.url).get('/services/web')).body.replicas === 4, PAGE_TIMEOUT_MS);
-    assert.deepEqual(dialogs.map((d) => d.split(':')[0]), ['prompt', 'confirm'], dialogs.join('; '));
+    assert.deepEqual(dialogs.seen, ['prompt: Replicas for web:', 'confirm: Scale web to 4 replicas?']);
     await row.locator('td.replicas', { hasText: '4/4/4' }).waitFor({ timeout: 60_000 });
     assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').innerText());
     assert.deepEqual(pageErrors, []);
@@ -85,7 +118,6 @@ describe('the web dashboard', () => {
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     const shot = join(ROOT, 'test-artifacts', 'dashboard.png');
     await page.screenshot({ path: shot, fullPage: true });
-    copyFileSync(shot, join(ROOT, 'docs', 'ui.png'));
 
     // The service view: its tasks and versions.
     await row.locator('a').click();
@@ -108,5 +140,102 @@ describe('the web dashboard', () => {
     } finally {
       await fallback.close();
     }
+  });
+  test('updates the image, rolls back, drains and activates the node, and removes the service from its buttons; a cancelled dialog sends nothing', async () => {
+    await page.goto(`${daemon.url}/ui`);
+    const client = api(daemon.url);
+    const row = page.locator('#services tr[data-service="web"]');
+    const nodeRow = page.locator(`#nodes tr[data-node="${daemon.name}"]`);
+    const web = async () => (await client.get('/services/web')).body;
+    const before = await web();
+    const replicas = before.replicas as number;
+    await row.locator('td.replicas', { hasText: `${replicas}/${replicas}/${replicas}` }).waitFor({ timeout: 60_000 });
+
+    /** Clicks a button with the dialogs answered so; with a cancel, checks that the page sent nothing and the daemon's view is unchanged. */
+    const press = async (button: ReturnType<Page['locator']>, answers: Array<string | boolean>, expected: string[]) => {
+      const sent = writes.length;
+      const stateBefore = await client.get('/state');
+      dialogs.answer(...answers);
+      await button.click();
+      assert.deepEqual(dialogs.seen, expected);
+      if (answers.at(-1) === false) {
+        await new Promise((r) => setTimeout(r, 300));
+        assert.deepEqual(writes.slice(sent), [], 'a cancelled dialog sends no request');
+        const stateAfter = await client.get('/state');
+        const summary = (st: any) => JSON.stringify({ services: st.body.services.map((x: any) => [x.name, x.image, x.replicas, x.version, x.state]), nodes: st.body.nodes.map((n: any) => [n.name, n.availability]) });
+        assert.equal(summary(stateAfter), summary(stateBefore), 'a cancelled dialog changes nothing');
+      }
+    };
+    const shot = (name: string) => page.screenshot({ path: join(ROOT, 'test-artifacts', `dashboard-${name}.png`), fullPage: true });
+
+    // Update the image: cancelled at the prompt, then at the confirmation, then done.
+    const imageButton = row.locator('button[data-action="update"]');
+    await press(imageButton, [false], ['prompt: New image for web:']);
+    await press(imageButton, [NEXT_IMAGE, false], ['prompt: New image for web:', `confirm: Update web to image ${NEXT_IMAGE}?`]);
+    await press(imageButton, [NEXT_IMAGE, true], ['prompt: New image for web:', `confirm: Update web to image ${NEXT_IMAGE}?`]);
+    const updated = await waitFor('the update to the new image done', async () => {
+      const s = await web();
+      return s.image === NEXT_IMAGE && s.updateStatus?.completedAt && s.running === replicas ? s : undefined;
+    }, 60_000, 200);
+    assert.equal(updated.updateStatus.kind, 'update');
+    assert.equal(updated.specVersion, before.specVersion + 1);
+    const state = (await client.get('/state')).body;
+    assert.equal(state.services.find((x: any) => x.name === 'web').image, NEXT_IMAGE, 'GET /state shows the new image');
+    await row.locator('td', { hasText: NEXT_IMAGE }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await row.locator('td', { hasText: `update v${before.specVersion} to v${updated.specVersion}` }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await row.locator('td.replicas', { hasText: `${replicas}/${replicas}/${replicas}` }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await shot('updated');
+    // The docs' picture: the overview with an update done.
+    copyFileSync(join(ROOT, 'test-artifacts', 'dashboard-updated.png'), join(ROOT, 'docs', 'ui.png'));
+
+    // Roll back to the version before.
+    const rollbackButton = row.locator('button[data-action="rollback"]');
+    await press(rollbackButton, [false], ['confirm: Roll web back to its previous version?']);
+    await press(rollbackButton, [true], ['confirm: Roll web back to its previous version?']);
+    const rolled = await waitFor('the rollback to the first image settled', async () => {
+      const s = await web();
+      return s.image === TEST_IMAGE && s.state === 'ROLLED_BACK' && s.running === replicas ? s : undefined;
+    }, 60_000, 200);
+    assert.equal(rolled.updateStatus.kind, 'rollback');
+    await row.locator('td', { hasText: TEST_IMAGE }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await row.locator('td.state-ROLLED_BACK').waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await row.locator('td', { hasText: `rollback v${updated.specVersion} to v` }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+
+    // Drain the node: its replicas stop (a single node: none can move); activate it: they come back.
+    const nodeButton = () => nodeRow.locator('button');
+    await press(nodeButton(), [false], [`confirm: Drain node ${daemon.name}?`]);
+    await press(nodeButton(), [true], [`confirm: Drain node ${daemon.name}?`]);
+    await waitFor('the node drained and its replicas stopped', async () => {
+      const nodes = (await client.get('/nodes')).body.nodes;
+      const st = (await client.get('/state')).body;
+      return nodes[0].availability === 'drain' && st.services.find((x: any) => x.name === 'web').running === 0;
+    }, 60_000, 200);
+    await nodeRow.locator('td', { hasText: /^drain$/ }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await nodeRow.locator('button[data-action="active"]', { hasText: 'activate' }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await row.locator('td.replicas', { hasText: `0/0/${replicas}` }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await shot('drained');
+    await press(nodeButton(), [false], [`confirm: Activate node ${daemon.name}?`]);
+    await press(nodeButton(), [true], [`confirm: Activate node ${daemon.name}?`]);
+    await waitFor('the node active and the replicas back', async () => {
+      const nodes = (await client.get('/nodes')).body.nodes;
+      return nodes[0].availability === 'active' && (await web()).running === replicas;
+    }, 60_000, 200);
+    await nodeRow.locator('td', { hasText: /^active$/ }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await nodeRow.locator('button[data-action="drain"]', { hasText: 'drain' }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await row.locator('td.replicas', { hasText: `${replicas}/${replicas}/${replicas}` }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+
+    // Remove the service: gone from the daemon, then from the page (services and the grid).
+    const removeButton = row.locator('button[data-action="remove"]');
+    await press(removeButton, [false], ['confirm: Remove service web and all its replicas?']);
+    await press(removeButton, [true], ['confirm: Remove service web and all its replicas?']);
+    await waitFor('web removed', async () => (await client.get('/services/web')).status === 404, 60_000, 200);
+    assert.equal((await client.get('/state')).body.containers.filter((c: any) => c.service === 'web' && c.desiredState === 'RUNNING').length, 0);
+    await row.waitFor({ state: 'detached', timeout: PAGE_TIMEOUT_MS });
+    await page.locator('#grid tbody tr', { hasText: 'web' }).waitFor({ state: 'detached', timeout: PAGE_TIMEOUT_MS });
+    // One request per confirmed action, none for the cancelled ones.
+    const nodeId = (await client.get('/nodes')).body.nodes[0].id as string;
+    assert.deepEqual(writes.slice(-5), ['PATCH /services/web', 'POST /services/web/rollback', `PATCH /nodes/${nodeId}`, `PATCH /nodes/${nodeId}`, 'DELETE /services/web']);
+    assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').innerText());
+    await shot('removed');
   });
 });
