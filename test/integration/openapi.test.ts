@@ -4,6 +4,9 @@ import Ajv2020 from 'ajv/dist/2020';
 import { startDaemon, type TestDaemon } from '../helpers/daemon';
 import { TEST_IMAGE } from '../helpers/docker';
 import { api, type Answer } from '../helpers/api';
+import { RAFT_PATH } from '../../daemon/voting/http-transport';
+import { JOIN_PATH } from '../../daemon/voting/join-client';
+import { VOTING_PATH } from '../../daemon/voting/peer-client';
 
 /**
  * Real answers against the served GET /openapi.json: a real daemon on the
@@ -71,6 +74,24 @@ describe('answers match /openapi.json', () => {
     check(await client.get('/state?limit=x'), '/state', 'get', 400);
     check(await client.post('/services', { name: 'dup', image: TEST_IMAGE, replicas: 0 }), '/services', 'post', 201);
     check(await client.post('/services', { name: 'dup', image: TEST_IMAGE, replicas: 0 }), '/services', 'post', 409);
+  });
+
+  test('node-to-node routes: the join token, a refused join, and requests without the cluster secret', async () => {
+    const client = api(daemon.url);
+    check(await client.get('/cluster/join-token'), '/cluster/join-token', 'get', 200);
+    check(await client.post(JOIN_PATH, {}), JOIN_PATH, 'post', 400);
+    const stranger = { token: 'BCT1-not-the-token', node: { id: 'n-stranger', name: 'stranger', address: '127.0.0.1:1', role: 'worker' } };
+    const refused = await client.post(JOIN_PATH, stranger);
+    check(refused, JOIN_PATH, 'post', 403);
+    assert.equal(refused.body.error.code, 'PERMISSION_DENIED');
+    check(await client.post(RAFT_PATH, []), RAFT_PATH, 'post', 401);
+    check(await client.post(VOTING_PATH, { kind: 'read' }), VOTING_PATH, 'post', 401);
+    // The document gives the join's body as the schema the route validates it with.
+    const doc = (await client.get('/openapi.json')).body;
+    const body = doc.paths[JOIN_PATH].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(body, { $ref: '#/components/schemas/JoinRequest' });
+    assert.deepEqual(doc.components.schemas.JoinRequest.required, ['token', 'node']);
+    assert.equal(doc.paths[JOIN_PATH].post.security, undefined, 'a join carries its token, not the cluster secret');
   });
 
   test('the check is not vacuous: an answer with a field the document lacks, or the wrong error code, fails', async () => {
