@@ -190,6 +190,20 @@ export function countPlacedTasks(db: Db): PlacedCount[] {
   ).all() as PlacedCount[];
 }
 
+/**
+ * The node of a service's newest task that has one: where round-robin
+ * placed last, as the log records it, so that a new leader continues the
+ * ring where the old one stopped.
+ */
+export function lastPlacedNode(db: Db, serviceName: string): string | undefined {
+  const row = prepared(
+    db,
+    `SELECT node_id AS nodeId FROM tasks WHERE service_name = ? AND node_id IS NOT NULL
+     ORDER BY created_at DESC, slot DESC LIMIT 1`,
+  ).get(serviceName) as { nodeId: string } | undefined;
+  return row?.nodeId;
+}
+
 /** What the scheduler places, in service, slot, creation order: only the three columns it reads. */
 export function listPendingTasks(db: Db): PendingTask[] {
   return prepared(

@@ -3,7 +3,7 @@ import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
 import { getLocal, listNodes, listServices, type ServiceRecord, type TaskRecord } from '../../database/queries';
 import type { Strategy } from '../../database/placement';
-import { countPlacedTasks, listPendingTasks, listTasksForOrchestration } from '../../database/task-summary';
+import { countPlacedTasks, lastPlacedNode, listPendingTasks, listTasksForOrchestration } from '../../database/task-summary';
 import { isTerminalTaskState } from '../../database/task-state';
 import type { Logger } from '../logger';
 import { orchestrate, type OrchestratorOutput } from './orchestrator';
@@ -28,7 +28,7 @@ export interface ManagerOptions {
  */
 export class Manager {
   private lastUnplaced = '';
-  /** Round-robin's last node per service (kept while this node leads). */
+  /** Round-robin's last node per service: read from the tasks when this node starts leading, then kept here. */
   private readonly cursors = new Map<string, string>();
   /** The reason last proposed for each task that waits for a node, so that only a change is proposed. */
   private pendingReasons = new Map<string, string>();
@@ -59,6 +59,10 @@ export class Manager {
       const services = new Map<string, ServiceRecord>();
       for (const service of listServices(this.o.db)) {
         services.set(service.name, service);
+        if ((service.placement.strategy ?? this.o.strategy) === 'round-robin' && !this.cursors.has(service.name)) {
+          const last = lastPlacedNode(this.o.db, service.name);
+          if (last !== undefined) this.cursors.set(service.name, last);
+        }
         const tasks = listTasksForOrchestration(this.o.db, service.name);
         const one = orchestrate({
           services: [service],
