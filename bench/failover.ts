@@ -21,7 +21,12 @@
  * spreads the tasks 2/2/2. BENCH_SWARM_RUNS runs of each (default 2: a pair
  * takes ~100 s, and the whole benchmark is to stay near 6 minutes); BENCH_SWARM=0 leaves Swarm out.
  *
- * Prints the tables and writes bench/results/failover.json.
+ * Then the move of a lost host's replicas whose image is not on the
+ * survivors, with and without pre-pull (bench/failover-prepull.ts;
+ * BENCH_PREPULL=0 leaves it out, BENCH_ONLY=prepull runs only it).
+ *
+ * Prints the tables and writes bench/results/failover.json and
+ * bench/results/failover-prepull.json.
  *   node dist/bench/failover.js
  */
 import { execFile } from 'node:child_process';
@@ -34,6 +39,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { freeSubnet, Lab } from '../scripts/lab/lab';
 import { waitFor } from '../scripts/lab/wait-for';
+import { prepullMoves } from './failover-prepull';
 import { fixed, median, onCleanup, requireEngine, ROOT, runBenchmark, sleep, table, TEST_IMAGE, writeResults } from './common';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -389,8 +395,22 @@ async function swarm(samples: Sample[]): Promise<{ error: string } | 'measured'>
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
-  const started = performance.now();
   await requireEngine();
+  if (process.env.BENCH_ONLY !== 'prepull') await hostLoss();
+  if (process.env.BENCH_PREPULL !== '0') await prepull();
+}
+
+async function prepull(): Promise<void> {
+  const started = performance.now();
+  const result = await prepullMoves();
+  console.log(`\nA lost host's 2 replicas move; their image (${result.payloadMiB} MiB more than the test image) is in a registry on the lab network (ms; direct: on the survivor's engine)\n`);
+  console.log(table([['path', 'runs', 'median', 'worst', 'pulled after the kill'], ...result.rows.map((r) => [r.mode, r.runs, Math.round(r.medianMs), r.worstMs, r.mode.startsWith('direct') ? '-' : `${r.pulls} of ${r.runs}`])]));
+  const file = writeResults('failover-prepull', { ...result, durationS: Math.round((performance.now() - started) / 1000) });
+  console.log(`wrote ${file}`);
+}
+
+async function hostLoss(): Promise<void> {
+  const started = performance.now();
   const samples: Sample[] = [];
   await bicycle(samples);
   const swarmStatus = process.env.BENCH_SWARM === '0' ? { error: 'left out (BENCH_SWARM=0)' } : await swarm(samples);

@@ -1,13 +1,11 @@
-import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { TEST_IMAGE } from './docker';
-import { waitFor } from './wait';
+import { waitFor } from './wait-for';
 
-// A real image registry for tests that need pulls: Debian's docker-registry,
+// A real image registry for tests and benchmarks that need pulls: Debian's docker-registry,
 // plain HTTP, on an address the test chooses (an engine trusts it without
 // TLS on loopback, or when started with --insecure-registry ADDRESS).
 
@@ -20,7 +18,7 @@ export interface TestRegistry {
 }
 
 export async function startRegistry(address: string): Promise<TestRegistry> {
-  assert.ok(existsSync(REGISTRY_BINARY), `${REGISTRY_BINARY} is missing: install Debian's docker-registry package (.ci/run does)`);
+  if (!existsSync(REGISTRY_BINARY)) throw new Error(`${REGISTRY_BINARY} is missing: install Debian's docker-registry package (.ci/run does)`);
   const dir = mkdtempSync(join(tmpdir(), 'bicycle-registry-'));
   const config = join(dir, 'config.yml');
   writeFileSync(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\nhttp:\n  addr: ${address}\n`);
@@ -46,10 +44,10 @@ export async function removeImage(docker: Docker, ref: string): Promise<void> {
   await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
 }
 
-/** Tags the test image as `ref` and pushes it from `docker`'s engine; the local tag is removed again, so only a pull brings it back. */
-export async function pushTestImage(docker: Docker, ref: string): Promise<void> {
+/** Tags `source` as `ref` and pushes it from `docker`'s engine; the local tag is removed again, so only a pull brings it back. */
+export async function pushImage(docker: Docker, source: string, ref: string): Promise<void> {
   const [repo, tag] = [ref.slice(0, ref.lastIndexOf(':')), ref.slice(ref.lastIndexOf(':') + 1)];
-  await docker.getImage(TEST_IMAGE).tag({ repo, tag });
+  await docker.getImage(source).tag({ repo, tag });
   // The engine asks for credentials on every push, even to a registry without any: an empty auth config.
   const stream = (await docker.getImage(ref).push({ authconfig: {} } as never)) as unknown as NodeJS.ReadableStream;
   await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err, out: Array<{ error?: string }>) => {

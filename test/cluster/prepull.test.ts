@@ -4,10 +4,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeSubnet, Lab } from '../../scripts/lab/lab';
-import { requireDocker } from '../helpers/docker';
+import { requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api } from '../helpers/api';
 import { freePort } from '../helpers/daemon';
-import { pullsBetween, pushTestImage, startRegistry, type TestRegistry } from '../helpers/registry';
+import { pullsBetween, pushImage, startRegistry, type TestRegistry } from '../../scripts/lab/registry';
 import { waitFor } from '../helpers/wait';
 
 // Pre-pull on a real cluster: an image that only a registry on the lab's
@@ -48,8 +48,8 @@ describe('pre-pull on a cluster of three hosts, from a registry on the lab netwo
     hot = `${address}/bicycle/hot:1`;
     cold = `${address}/bicycle/cold:1`;
     // Pushed from host-1's engine, and removed there: no engine of the lab has either image now.
-    await pushTestImage(lab.host(1).docker, hot);
-    await pushTestImage(lab.host(1).docker, cold);
+    await pushImage(lab.host(1).docker, TEST_IMAGE, hot);
+    await pushImage(lab.host(1).docker, TEST_IMAGE, cold);
   });
   after(async () => {
     await lab?.down();

@@ -2,9 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Docker from 'dockerode';
 import { freePort, removeDataDir, startDaemon, type TestDaemon } from '../helpers/daemon';
-import { requireDocker } from '../helpers/docker';
+import { requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api } from '../helpers/api';
-import { hasImage, pushTestImage as push, removeImage, startRegistry, type TestRegistry } from '../helpers/registry';
+import { hasImage, pushImage, removeImage, startRegistry, type TestRegistry } from '../../scripts/lab/registry';
 import { waitFor } from '../helpers/wait';
 
 // Pre-pull against a real registry (Debian's docker-registry on loopback,
@@ -28,8 +28,8 @@ describe('pre-pull from a real registry', () => {
     docker = await requireDocker();
     registry = await startRegistry(`127.0.0.1:${await freePort()}`);
     host = registry.address;
-    await push(docker, `${host}/bicycle/prepull:1`);
-    await push(docker, `${host}/bicycle/prepull:2`);
+    await pushImage(docker, TEST_IMAGE, `${host}/bicycle/prepull:1`);
+    await pushImage(docker, TEST_IMAGE, `${host}/bicycle/prepull:2`);
     daemon = await startDaemon({ config: { deployment: { prepull: true } } });
   });
   after(async () => {
