@@ -3,12 +3,13 @@ import type { NodeRecord, ServiceRecord, TaskRecord } from '../../database/queri
 import { isSchedulable } from '../../database/node-state';
 import { nodeAttribute, satisfies } from '../../database/placement';
 import { isTerminalTaskState } from '../../database/task-state';
-import { compileConstraints } from './filtered-placement';
+import { compileConstraints, demandOf } from './filtered-placement';
 
 /**
  * The places a service's replicas fill (docs/deployment.md, "Placement").
  * A replicated service has slots 1…replicas; a global service has one place
- * per eligible node (READY, active, passing its constraints), keyed by the
+ * per eligible node (READY, active, passing its constraints, with at least
+ * the CPUs and memory the service reserves), keyed by the
  * node's id, and its tasks are created on their node. The orchestrator
  * works on keys, so restarts, rollouts and history are the same for both.
  * Pure.
@@ -29,7 +30,10 @@ export function slotPlan(service: ServiceRecord, nodes: ReadonlyMap<string, Node
   const { constraints, broken } = compileConstraints(service);
   const fits = (node: NodeRecord | undefined) => node !== undefined && broken === null && constraints.every((c) => satisfies(node, c));
   if (service.mode === 'global') {
-    const eligible = [...nodes.values()].filter((n) => isSchedulable(n) && fits(n)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const demand = demandOf(service);
+    // A node smaller than the reservation is not a place for it, as a failed constraint (facts unknown: not counted against it).
+    const bigEnough = (n: NodeRecord) => !n.facts || (demand.cpus <= n.facts.cpus + 1e-9 && demand.memoryBytes <= n.facts.memoryBytes);
+    const eligible = [...nodes.values()].filter((n) => isSchedulable(n) && fits(n) && bigEnough(n)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const ids = new Set(eligible.map((n) => n.id));
     return {
       keys: eligible.map((n) => n.id),

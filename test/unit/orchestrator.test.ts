@@ -456,6 +456,14 @@ describe('orchestrator: placement', () => {
     assert.deepEqual(creates(out.commands).map((c) => [c.nodeId, c.slot]).sort(), [['n1', 0], ['n2', 0]]);
   });
 
+  test('a global service gets no replica on a node with fewer CPUs or less memory than it reserves', () => {
+    const facts = (cpus: number, gib: number) => ({ cpus, memoryBytes: gib * 2 ** 30, os: 'linux', arch: 'x86_64', engineVersion: '20.10.24' });
+    const nodes = [node('n1', { facts: facts(2, 64) }), node('n2', { facts: facts(8, 4) }), node('n3', { facts: facts(8, 64) })];
+    const global = service({ mode: 'global', replicas: 0, state: 'DEPLOYING', resources: { reservations: { cpus: 4, memoryBytes: 8 * 2 ** 30 } } });
+    const out = run({ services: [global], tasks: [], nodes });
+    assert.deepEqual(creates(out.commands).map((c) => c.nodeId), ['n3'], 'n1 has 2 CPUs, n2 4 GiB');
+  });
+
   test('a global service follows its nodes: a relabelled node\'s replica stops, a new node gets one, a dead one is replaced on its node', () => {
     const tasks = [
       task(0, { nodeId: 'n1' }),
