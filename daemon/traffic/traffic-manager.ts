@@ -13,6 +13,7 @@ import { DnsServer } from './dns-server';
 import { SERVICE_DOMAIN } from './dns-answer';
 import { Forwarder } from './forwarder';
 import type { PacketRules } from './iptables';
+import type { KernelCounts } from './rules';
 import { hostOf, planTraffic, type TrafficPlan } from './plan';
 import { PeerWatch, tcpAccepts } from './reachability';
 import { renderRules } from './rules';
@@ -45,6 +46,8 @@ const REAPPLY_MS = 10_000;
 const PROBE_TIMEOUT_MS = 500;
 /** Passes come this often while a local replica is still being probed. */
 const PROBE_RETRY_MS = 150;
+/** A scrape reuses the kernel's counts read less than this long ago, in ms. */
+const KERNEL_COUNTS_MAX_AGE_MS = 1000;
 /** After the kernel's rules could not be written, the hop carries everything for this long before the next try. */
 const KERNEL_RETRY_MS = 30_000;
 
@@ -76,6 +79,7 @@ export class TrafficManager {
   private lastProblems = '';
   private stopped = false;
   private countersWarned = false;
+  private kernelRead: { at: number; counts: Promise<KernelCounts[]> } | undefined;
 
   constructor(private readonly o: TrafficManagerOptions) {
     this.kernel = o.packetRules !== null;
@@ -214,13 +218,27 @@ export class TrafficManager {
     const out: TrafficCounts[] = [...this.forwarder.counts()].map(([service, c]) => ({ service, path: 'hop' as const, ...c }));
     if (!this.o.packetRules) return out;
     try {
-      for (const c of await this.o.packetRules.counters()) out.push({ ...c, path: 'kernel' });
+      for (const c of await this.kernelCounts()) out.push({ ...c, path: 'kernel' });
       this.countersWarned = false;
     } catch (error) {
       this.o.log.log(this.countersWarned ? 'debug' : 'warn', 'cannot read the kernel rules\' counters; the kernel path is missing from the traffic metrics', { error: errorMessage(error) });
       this.countersWarned = true;
     }
     return out;
+  }
+
+  /**
+   * The kernel's counts, read at most once a second (each read runs
+   * iptables-save, about 12 ms): scrapes that come closer together, or at
+   * once from several servers, share one read.
+   */
+  private kernelCounts(): Promise<KernelCounts[]> {
+    const now = (this.o.now ?? Date.now)();
+    if (this.kernelRead && now - this.kernelRead.at < KERNEL_COUNTS_MAX_AGE_MS) return this.kernelRead.counts;
+    const counts = this.o.packetRules!.counters();
+    this.kernelRead = { at: now, counts };
+    counts.catch(() => (this.kernelRead = undefined));
+    return counts;
   }
 
   /** Stops serving: the ports close and this node's rules are removed. */

@@ -169,7 +169,12 @@ describe('GET /metrics', () => {
       assert.match(body, /bicycle test page/);
       fetched += Buffer.byteLength(body);
     }
-    const { series: after } = await scrape(daemon.url);
+    // The kernel's counters are read at most once a second: a scrape may show a read up to 1 s old.
+    const { series: after } = await waitFor('the kernel path counted', async () => {
+      const s = await scrape(daemon.url);
+      const kernel = (s.series.get('bicycle_traffic_connections_total{service="served",path="kernel"}') ?? 0) - (before.get('bicycle_traffic_connections_total{service="served",path="kernel"}') ?? 0);
+      return kernel >= K ? s : undefined;
+    }, 5000, 200);
     const grew = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
     const hop = (what: string) => grew(`bicycle_traffic_${what}{service="served",path="hop"}`);
     assert.ok(hop('connections_total') >= K, `hop connections grew by ${hop('connections_total')}`);
