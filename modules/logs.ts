@@ -6,6 +6,11 @@ import { formatLogLine, type LogRecord } from '../daemon/log-format';
 import { LOG_FILE_NAME } from '../daemon/monitoring/log-sink';
 import type { RestContext } from './context';
 import { parseFlag, parseInteger } from './validation';
+import { BicycleError } from '../daemon/errors';
+import { safeEqual } from '../daemon/secrets';
+import { clusterSecret } from '../daemon/voting/cluster-node';
+import { getLocal, listTasks } from '../database/queries';
+import { CONTAINER_LOGS_PATH, localContainerLog } from './service-logs';
 
 /** GET /logs: the last `tail` lines of the daemon log, then (with follow) every new line as it is written. */
 export function logsRouter(ctx: RestContext): Router {
@@ -37,6 +42,26 @@ export function logsRouter(ctx: RestContext): Router {
     };
     k.req.on('close', stop);
     out.on('error', stop);
+  });
+
+  // Node-to-node: the node following a service reads the log of a replica on this node (modules/service-logs.ts).
+  router.get(CONTAINER_LOGS_PATH, (k) => {
+    const secret = clusterSecret(ctx.db);
+    const given = /^Bearer (.+)$/.exec(k.get('authorization'))?.[1];
+    if (!secret || !given || !safeEqual(secret, given)) {
+      throw new BicycleError('UNAUTHENTICATED', "node-to-node requests need this cluster's secret");
+    }
+    const containerId = k.params.containerId!;
+    const here = getLocal(ctx.db, 'node_id');
+    if (!listTasks(ctx.db, { nodeId: here ?? '' }).some((t) => t.containerId === containerId)) {
+      throw new BicycleError('NOT_FOUND', `holds no task with container ${containerId.slice(0, 12)}`);
+    }
+    const follow = parseFlag(k.query.follow, 'follow', false);
+    const tail = parseInteger(k.query.tail, 'tail', 100, 0, 100_000);
+    k.type = 'text/plain; charset=utf-8';
+    k.set('Cache-Control', 'no-cache');
+    k.body = localContainerLog(ctx, containerId, follow, tail);
+    if (follow) k.flushHeaders();
   });
   return router;
 }

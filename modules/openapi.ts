@@ -6,6 +6,7 @@ import { ERROR_CATALOGUE, type ErrorCode } from '../daemon/errors';
 import { RAFT_PATH } from '../daemon/voting/http-transport';
 import { JOIN_PATH } from '../daemon/voting/join-client';
 import { VOTING_PATH } from '../daemon/voting/peer-client';
+import { CONTAINER_LOGS_PATH } from './service-logs';
 import { joinRequestSchema } from './cluster';
 import { IDEMPOTENCY_HEADER } from './idempotency';
 import { RESPONSE_SCHEMAS, type ResponseName } from './response-schemas';
@@ -61,6 +62,7 @@ const QUERY = {
   after: { schema: { type: 'string' }, description: 'the `next` cursor of an earlier page' },
   follow: { schema: { type: 'boolean', default: false }, description: 'keep the answer open and send every new line' },
   tail: { schema: { type: 'integer', minimum: 0, maximum: 100_000, default: 100 }, description: 'how many of the last lines to send first' },
+  format: { schema: { type: 'string', enum: ['text', 'ndjson'], default: 'text' }, description: 'text lines prefixed by replica, or one JSON record per line (docs/logs.md)' },
   since: { schema: { type: 'integer', minimum: 0 }, description: 'send the events of entries after this log index first (absent: the Last-Event-ID header, else from now)' },
   type: { schema: { type: 'string', enum: ['service', 'task', 'node', 'cluster'] }, description: 'only events of this type' },
   service: { schema: { type: 'string' }, description: "only the events of this service and its tasks" },
@@ -109,8 +111,8 @@ export const ROUTES: readonly RouteDoc[] = [
   },
   { method: 'post', path: '/rebalance', summary: "Even out every service's replicas", answers: { 202: { description: 'the services to rebalance', schema: 'RebalanceAll' } }, errors: [] },
   {
-    method: 'get', path: '/services/:name/logs', summary: "The service's container logs", query: ['follow', 'tail'],
-    answers: { 200: { description: 'log lines, each prefixed service.slot', text: true } }, errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND'],
+    method: 'get', path: '/services/:name/logs', summary: "The service's container logs, following replacements with follow", query: ['follow', 'tail', 'format'],
+    answers: { 200: { description: 'log lines, each prefixed service.slot, or NDJSON records', text: true } }, errors: ['INVALID_ARGUMENT', 'SERVICE_NOT_FOUND'],
   },
   { method: 'get', path: '/nodes', summary: 'List the member nodes', query: ['consistent'], answers: { 200: { description: 'every node', schema: 'NodeList' } }, errors: ['INVALID_ARGUMENT'] },
   { method: 'get', path: '/nodes/:id', summary: 'One node, by id or name', answers: { 200: { description: 'the node', schema: 'Node' } }, errors: ['NODE_NOT_FOUND'] },
@@ -146,6 +148,10 @@ export const ROUTES: readonly RouteDoc[] = [
     },
     internal: true,
     answers: { 200: { description: "the voting thread's reply", schema: 'VotingReply' } }, errors: ['UNAUTHENTICATED', 'INVALID_ARGUMENT'],
+  },
+  {
+    method: 'get', path: CONTAINER_LOGS_PATH, summary: "The log of one of this node's containers (node-to-node)", query: ['follow', 'tail'], internal: true,
+    answers: { 200: { description: 'log lines', text: true } }, errors: ['UNAUTHENTICATED', 'NOT_FOUND', 'INVALID_ARGUMENT'],
   },
   {
     method: 'post', path: JOIN_PATH, summary: 'Join the cluster with the join token (node-to-node)', body: { schema: 'joinRequest', required: true }, internal: true, tokenInBody: true,

@@ -4,11 +4,11 @@ import { BicycleError } from '../daemon/errors';
 import { requirePortsFree } from '../database/ports';
 import { DEFAULT_MAX_REPLICAS, requireReplicasWithinLimit } from '../database/replica-limit';
 import { decodeCursor, type TaskCursor } from '../database/task-summary';
-import { getService, listServices, listServiceVersions, listTasks, type ServiceRecord } from '../database/queries';
-import { isTerminalTaskState } from '../database/task-state';
+import { getService, listServices, listServiceVersions, type ServiceRecord } from '../database/queries';
 import { proposeOrThrow, readBarrier, waitUntil, type RestContext } from './context';
 import { isReplay } from './idempotency';
 import { readService, readServiceSummaries, readServices, readTaskPage } from './present';
+import { parseLogsFormat, serviceLogs } from './service-logs';
 import { DEFAULT_LIFECYCLE, presentVersion } from './present-lifecycle';
 import { parseFlag, parseInteger, parseNewService, parseRollback, parseServiceChanges, parseServiceName } from './validation';
 
@@ -191,12 +191,10 @@ export function servicesRouter(ctx: RestContext): Router {
     const service = requireService(k.params.name!);
     const follow = parseFlag(k.query.follow, 'follow', false);
     const tail = parseInteger(k.query.tail, 'tail', 100, 0, 100_000);
-    const sources = listTasks(ctx.db, { serviceName: service.name })
-      .filter((t) => t.containerId !== null && !isTerminalTaskState(t.state))
-      .map((t) => ({ containerId: t.containerId!, prefix: `${t.serviceName}.${t.slot}` }));
-    k.type = 'text/plain; charset=utf-8';
+    const format = parseLogsFormat(k.query.format);
+    k.type = format === 'ndjson' ? 'application/x-ndjson' : 'text/plain; charset=utf-8';
     k.set('Cache-Control', 'no-cache');
-    k.body = ctx.containerLogs(sources, follow, tail);
+    k.body = serviceLogs(ctx, service.name, { follow, tail, format });
     if (follow) k.flushHeaders();
   });
 
