@@ -200,6 +200,19 @@ describe('answerMetricsRequest', () => {
     assert.equal(sample(await collector.render(), 'bicycle_traffic_connections_total{service="web",path="hop"}'), 6);
   });
 
+  test('a registry that cannot be read is not answered for: the scrape shows the thread as not fresh', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'bicycle_broken_total', help: 'x', registers: [registry], collect() { throw new Error('cannot read'); } });
+    const collector: ThreadMetricsCollector = new ThreadMetricsCollector({
+      threads: ['deployment'],
+      timeoutMs: 50,
+      send: (_to, body) => void answerMetricsRequest(registry, 'rest', body, (_back, reply) => collector.handle(reply)),
+    });
+    const text = await collector.render();
+    assert.equal(sample(text, 'bicycle_thread_metrics_fresh{thread="deployment"}'), 0);
+    assert.equal(sample(text, 'bicycle_broken_total'), undefined);
+  });
+
   test('a message that is not a metrics request is not answered', () => {
     const sent: unknown[] = [];
     assert.equal(answerMetricsRequest(new Registry(), 'rest', { type: 'logs.close', streamId: 'x' }, (_t, b) => sent.push(b)), false);
