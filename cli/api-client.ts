@@ -1,7 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import type {
-  Availability, ClusterNode, ClusterState, JoinToken, NodePatch, Service, ServicePatch, ServiceSpec, ServiceSummary, ServiceVersion, Task,
+  Availability, ClusterNode, ClusterState, JoinToken, NodePatch, Secret, Service, ServicePatch, ServiceSpec, ServiceSummary, ServiceVersion, Task,
 } from './types';
+
+/** An API token as GET /tokens lists it (never its secret). */
+export interface ApiToken {
+  accessor: string;
+  name: string;
+  role: 'read' | 'operator' | 'admin';
+  createdAt: string;
+  expiresAt: string | null;
+  expired: boolean;
+  createdBy: string;
+}
+
+/** One write request a node received (GET /audit). */
+export interface AuditRecord {
+  id: number;
+  at: string;
+  actor: string;
+  accessor: string | null;
+  method: string;
+  path: string;
+  target: string | null;
+  status: number;
+  source: string | null;
+}
 
 /** An error answered by the daemon, or a failure to reach it. */
 export class ApiError extends Error {
@@ -24,6 +48,8 @@ export interface ClientOptions {
   retryUnavailableMs?: number;
   /** Per-request timeout, not applied to streams. */
   requestTimeoutMs?: number;
+  /** An API token (BAT1-…), sent as `Authorization: Bearer …` with every request. */
+  token?: string;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PATCH', 'DELETE']);
@@ -40,8 +66,10 @@ export class ApiClient {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly retryUnavailableMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly token: string | undefined;
 
   constructor(readonly baseUrl: string, options: ClientOptions = {}) {
+    this.token = options.token;
     this.fetchFn = options.fetch ?? fetch;
     this.sleep = options.sleep ?? sleepMs;
     this.retryUnavailableMs = options.retryUnavailableMs ?? 5000;
@@ -140,6 +168,11 @@ export class ApiClient {
     return this.json<JoinToken>('GET', '/cluster/join-token');
   }
 
+  /** POST /cluster/join-token: a new join token; the old one admits nobody from then on. */
+  rotateJoinToken(): Promise<JoinToken> {
+    return this.json<JoinToken>('POST', '/cluster/join-token');
+  }
+
   /** POST /services/:name/rebalance (202); answers the service, `rebalancing` set. */
   rebalanceService(name: string): Promise<Service> {
     return this.json<Service>('POST', `/services/${enc(name)}/rebalance`);
@@ -148,6 +181,47 @@ export class ApiClient {
   /** POST /rebalance (202); answers the names of the services asked to rebalance. */
   async rebalanceAll(): Promise<string[]> {
     return (await this.json<{ services: string[] }>('POST', '/rebalance')).services;
+  }
+
+  /** POST /tokens: the answer carries the token's secret, shown this once. */
+  createToken(request: { name: string; role: string; ttlSeconds?: number }): Promise<ApiToken & { token: string }> {
+    return this.json('POST', '/tokens', request);
+  }
+
+  async listTokens(): Promise<ApiToken[]> {
+    return (await this.json<{ tokens: ApiToken[] }>('GET', '/tokens')).tokens;
+  }
+
+  /** DELETE /tokens/:id, by accessor id or name. */
+  removeToken(idOrName: string): Promise<{ removed: string; accessor: string }> {
+    return this.json('DELETE', `/tokens/${enc(idOrName)}`);
+  }
+
+  /** GET /audit: this node's audit log, oldest first. */
+  async audit(query: { since?: number; limit?: number } = {}): Promise<AuditRecord[]> {
+    const params = new URLSearchParams();
+    if (query.since !== undefined) params.set('since', String(query.since));
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    const qs = params.toString();
+    return (await this.json<{ records: AuditRecord[] }>('GET', `/audit${qs ? `?${qs}` : ''}`)).records;
+  }
+
+  async listSecrets(): Promise<Secret[]> {
+    return (await this.json<{ secrets: Secret[] }>('GET', '/secrets')).secrets;
+  }
+
+  /** POST /secrets: the value travels in base64 and is never answered back. */
+  createSecret(name: string, value: Buffer): Promise<Secret> {
+    return this.json('POST', '/secrets', { name, data: value.toString('base64') });
+  }
+
+  /** PATCH /secrets/:name: a new value; the services that mount it roll to it. */
+  updateSecret(name: string, value: Buffer): Promise<Secret> {
+    return this.json('PATCH', `/secrets/${enc(name)}`, { data: value.toString('base64') });
+  }
+
+  removeSecret(name: string): Promise<{ name: string; id: string; removed: true }> {
+    return this.json('DELETE', `/secrets/${enc(name)}`);
   }
 
   getState(): Promise<ClusterState> {
@@ -196,6 +270,7 @@ export class ApiClient {
   private async send(method: string, path: string, body: unknown, signal?: AbortSignal, idempotencyKey?: string): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
     const init: RequestInit = { method, headers };
     if (signal) init.signal = signal;
     if (body !== undefined) {

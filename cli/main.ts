@@ -27,6 +27,18 @@ import { registerServiceRollback } from './commands/service-rollback';
 import { registerServiceScale } from './commands/service-scale';
 import { registerServiceUpdate } from './commands/service-update';
 import { registerState } from './commands/state';
+import { registerSecretCreate } from './commands/secret-create';
+import { registerSecretLs } from './commands/secret-ls';
+import { registerSecretRm } from './commands/secret-rm';
+import { registerSecretUpdate } from './commands/secret-update';
+import { registerTokenCreate } from './commands/token-create';
+import { registerTokenLs } from './commands/token-ls';
+import { registerTokenRm } from './commands/token-rm';
+import { registerContextAdd } from './commands/context-add';
+import { registerContextUse } from './commands/context-use';
+import { registerContextLs } from './commands/context-ls';
+import { registerContextRm } from './commands/context-rm';
+import { registerAudit } from './commands/audit';
 import { ExitCodeError, printError } from './context';
 import { DEFAULT_HOST } from './host';
 
@@ -53,6 +65,8 @@ export function buildProgram(): Command {
         .env('BICYCLE_HOST')
         .default(DEFAULT_HOST),
     )
+    .addOption(new Option('--token <token>', 'API token (BAT1-…) sent as Authorization: Bearer').env('BICYCLE_TOKEN'))
+    .addOption(new Option('--context <name>', 'use this saved context (bicycle context ls) for this command').env('BICYCLE_CONTEXT'))
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
 
@@ -81,6 +95,24 @@ export function buildProgram(): Command {
   registerNodePromote(node);
   registerNodeDemote(node);
 
+  const secret = program.command('secret').description('manage secrets (admin): values mounted into containers as files on a tmpfs');
+  registerSecretCreate(secret);
+  registerSecretLs(secret);
+  registerSecretUpdate(secret);
+  registerSecretRm(secret);
+
+  const token = program.command('token').description('manage API tokens (admin)');
+  registerTokenCreate(token);
+  registerTokenLs(token);
+  registerTokenRm(token);
+
+  const context = program.command('context').description('manage saved contexts: a cluster\'s address, token and CA');
+  registerContextAdd(context);
+  registerContextUse(context);
+  registerContextLs(context);
+  registerContextRm(context);
+
+  registerAudit(program);
   registerState(program);
   registerLogs(program);
   registerEvents(program);

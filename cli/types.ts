@@ -144,6 +144,8 @@ export interface Service {
   resources?: Resources;
   /** Whether the image is pulled ahead on every eligible node (the setting in effect). */
   prepull?: boolean;
+  /** The secrets its containers mount (never their values); absent from older daemons. */
+  secrets?: ServiceSecret[];
   createdAt: string;
   updatedAt: string;
   /** Its current tasks and a bounded history, newest first; every task is on GET /services/:name/tasks. */
@@ -179,6 +181,27 @@ export interface ServiceSpec {
   resources?: Resources;
   mode?: 'replicated' | 'global';
   prepull?: boolean;
+  /** Target and mode may be left out (/run/secrets/<source>, 0444). */
+  secrets?: Partial<Omit<ServiceSecret, 'version'>>[];
+}
+
+/** A secret a service mounts: which, where in the container, with what mode, and the version of its value. */
+export interface ServiceSecret {
+  source: string;
+  target: string;
+  mode: string;
+  version: number;
+}
+
+/** A secret as GET /secrets lists it (never its value). */
+export interface Secret {
+  name: string;
+  id: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  /** The services that mount it. */
+  services: string[];
 }
 
 /** Body of PATCH /services/:name: only the fields that change; onDisconnect null returns to the default rule. */

@@ -24,6 +24,8 @@ export interface JoinGrant {
   leaderId: string;
   /** Member node id → advertised address. */
   members: Record<string, string>;
+  /** The cluster's secrets key, base64 (daemon/secrets-key.ts); absent from a member that has none. */
+  secretsKey?: string;
 }
 
 /** A membership change asked for through the API. */

@@ -3,7 +3,6 @@ import { hkdfSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BicycleError } from './errors';
 import { SECRET_KEY_BYTES } from './secret-box';
-import type { Logger } from './logger';
 
 /**
  * The cluster's secrets key: 32 bytes, outside the database, in the data
@@ -104,7 +103,7 @@ export type KeySituation =
  * A restarted founder without one (a data directory older than secrets)
  * makes one; a joined node without one says where to get it.
  */
-export function settleSecretsKey(dataDir: string, situation: KeySituation, log: Pick<Logger, 'warn' | 'info'>): void {
+export function settleSecretsKey(dataDir: string, situation: KeySituation, log: { warn(message: string, meta: object): unknown; info(message: string, meta: object): unknown }): void {
   switch (situation.kind) {
     case 'found':
       ensureSecretsKey(dataDir);

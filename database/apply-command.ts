@@ -10,11 +10,16 @@ import { transitionNodeStatus, type NodeStatus } from './node-state';
 import { BicycleError, type ErrorData } from '../daemon/errors';
 import { portsJson, requirePortsFree } from './ports';
 import { requireReplicasWithinLimit } from './replica-limit';
+import { createSecret, parseSecretsJson, type PinnedSecretRef, pinSecrets, pruneSecretVersions, removeSecret, requirePinnedValues, secretsJson, updateSecretValue } from './secrets';
+import { deleteToken, getToken, insertToken } from './tokens';
+
+/** Meta keys `revoked_node:<node id>` (value: when it was removed): the node certificates' deny list. */
+export const REVOKED_NODE_PREFIX = 'revoked_node:';
 
 export type ApplyResult = { ok: true; changed: boolean } | { ok: false; error: ErrorData };
 
 /** The tables a command touched, for the "changed: <table>" notes. */
-export type Table = 'nodes' | 'services' | 'service_versions' | 'tasks' | 'meta' | 'applied_requests';
+export type Table = 'nodes' | 'services' | 'service_versions' | 'tasks' | 'meta' | 'applied_requests' | 'api_tokens' | 'secrets' | 'secret_versions';
 
 /**
  * Applies one committed command to the replicated tables. Deterministic: the
@@ -25,6 +30,10 @@ export type Table = 'nodes' | 'services' | 'service_versions' | 'tasks' | 'meta'
  * caller's transaction (the one that records the applied index).
  */
 export function applyCommand(db: Db, command: Command, touched: Set<Table> = new Set()): ApplyResult {
+  // A write made with a token that was removed before it committed is refused alike on every node (docs/security.md).
+  if (command.request?.accessor && !getToken(db, command.request.accessor)) {
+    return { ok: false, error: { code: 'UNAUTHENTICATED', message: `the token ${command.request.actor ?? command.request.accessor} was removed before this write committed; use a valid token` } };
+  }
   if (command.type === 'batch') {
     let changed = false;
     for (const inner of command.commands) {
@@ -61,7 +70,13 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       insert.run('cluster_id', c.clusterId);
       insert.run('cluster_secret', c.secret);
       insert.run('join_token', c.joinToken);
+      // The cluster CA's certificate (absent in commands from before the CA): what every node trusts.
+      if (c.caCert) insert.run('ca_cert', c.caCert);
       return true;
+    }
+    case 'cluster.rotate-join-token': {
+      touched.add('meta');
+      return prepared(db, "UPDATE meta SET value = ? WHERE key = 'join_token'").run(c.joinToken).changes > 0;
     }
     case 'node.register': {
       touched.add('nodes');
@@ -120,6 +135,9 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
     }
     case 'node.remove': {
       touched.add('nodes');
+      touched.add('meta');
+      // The deny list: a removed node's certificates are refused by every member from now on (docs/security.md).
+      prepared(db, 'INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(`${REVOKED_NODE_PREFIX}${c.nodeId}`, String(c.at));
       return prepared(db, 'DELETE FROM nodes WHERE id = ?').run(c.nodeId).changes > 0;
     }
     case 'service.create': {
@@ -136,12 +154,13 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const healthcheck = c.spec.healthcheck ? canonicalLifecycleJson(c.spec.healthcheck) : null;
       prepared(db, 
         `INSERT INTO services (name, id, image, command, env, labels, ports, on_disconnect, healthcheck, lifecycle, placement, resources, mode, prepull,
-           replicas, state, version, spec_version, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
+           secrets, replicas, state, version, spec_version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'NEW', 1, 1, ?, ?)`,
       ).run(c.name, c.id, c.spec.image, c.spec.command ? JSON.stringify(c.spec.command) : null,
         canonicalJson(c.spec.env), canonicalJson(c.spec.labels), portsJson(ports), c.spec.onDisconnect ?? null,
         healthcheck, canonicalLifecycleJson(lifecycle), canonicalLifecycleJson(c.spec.placement ?? {}), canonicalLifecycleJson(c.spec.resources ?? {}),
-        c.spec.mode ?? 'replicated', c.spec.prepull === undefined || c.spec.prepull === null ? null : c.spec.prepull ? 1 : 0, c.replicas, c.at, c.at);
+        c.spec.mode ?? 'replicated', c.spec.prepull === undefined || c.spec.prepull === null ? null : c.spec.prepull ? 1 : 0,
+        secretsJson(pinSecrets(db, c.spec.secrets ?? [])), c.replicas, c.at, c.at);
       recordVersion(db, c.name, 1, c.at);
       return true;
     }
@@ -192,6 +211,8 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       if (service.state !== 'DELETING') throw new IllegalTransitionError('service', service.state, 'removed');
       prepared(db, 'DELETE FROM tasks WHERE service_name = ?').run(c.name);
       prepared(db, 'DELETE FROM services WHERE name = ?').run(c.name);
+      // Its recorded versions went with it: the secret values only they pinned go too.
+      if (pruneSecretVersions(db)) touched.add('secret_versions');
       return true;
     }
     case 'task.create': {
@@ -255,6 +276,42 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       touched.add('tasks');
       return prepared(db, 'DELETE FROM tasks WHERE id = ?').run(c.taskId).changes > 0;
     }
+    case 'token.create': {
+      touched.add('api_tokens');
+      const created = insertToken(db, { accessor: c.accessor, name: c.name, role: c.role, secretHash: c.secretHash, createdAt: c.at, expiresAt: c.expiresAt, createdBy: c.createdBy });
+      if (!created) throw new BicycleError('TOKEN_EXISTS', `a token named ${c.name} (or with accessor ${c.accessor}) already exists; choose another name or remove it first`);
+      return true;
+    }
+    case 'token.remove': {
+      touched.add('api_tokens');
+      if (!deleteToken(db, c.accessor)) throw new BicycleError('TOKEN_NOT_FOUND', `no token with accessor ${c.accessor}`);
+      return true;
+    }
+    case 'secret.create': {
+      touched.add('secrets');
+      touched.add('secret_versions');
+      return createSecret(db, c);
+    }
+    case 'secret.update': {
+      touched.add('secrets');
+      touched.add('secret_versions');
+      // Every service that mounts it gets a new spec version pinning the new value, rolled out under its update policy.
+      for (const name of updateSecretValue(db, c)) {
+        const service = requireService(db, name);
+        if (isServiceDeleting(service.state)) continue;
+        touched.add('services');
+        touched.add('service_versions');
+        const refs = parseSecretsJson(service.secrets).map(({ source, target, mode }) => ({ source, target, mode }));
+        updateService(db, service, { secrets: refs }, c.at);
+      }
+      pruneSecretVersions(db);
+      return true;
+    }
+    case 'secret.remove': {
+      touched.add('secrets');
+      touched.add('secret_versions');
+      return removeSecret(db, c.name);
+    }
   }
 }
 
@@ -283,6 +340,8 @@ interface ServiceRow {
   resources: string;
   mode: string;
   prepull: number | null;
+  /** JSON PinnedSecretRef[] (migration 9). */
+  secrets: string;
 }
 
 interface TaskRow {
@@ -337,6 +396,8 @@ function updateService(db: Db, service: ServiceRow, changes: ServiceChanges, at:
     placement: changes.placement !== undefined ? canonicalLifecycleJson(changes.placement ?? {}) : service.placement,
     resources: changes.resources !== undefined ? canonicalLifecycleJson(changes.resources ?? {}) : service.resources,
     prepull: changes.prepull !== undefined ? (changes.prepull === null ? null : changes.prepull ? 1 : 0) : service.prepull,
+    // Given secrets are pinned to their current versions; a secret update re-pins the same refs.
+    secrets: changes.secrets !== undefined ? secretsJson(pinSecrets(db, changes.secrets ?? [])) : service.secrets,
   };
   if (changes.mode !== undefined && changes.mode !== service.mode) {
     throw new BicycleError('INVALID_ARGUMENT', `mode: service ${service.name} is ${service.mode}; a service's mode cannot change (remove it and add it again)`);
@@ -344,7 +405,7 @@ function updateService(db: Db, service: ServiceRow, changes: ServiceChanges, at:
   const limitsOf = (json: string) => canonicalLifecycleJson((JSON.parse(json || '{}') as ResourceSpec).limits ?? {});
   const specChanged =
     next.image !== service.image || next.command !== service.command || next.env !== service.env || next.labels !== service.labels ||
-    next.healthcheck !== service.healthcheck || limitsOf(next.resources) !== limitsOf(service.resources);
+    next.healthcheck !== service.healthcheck || limitsOf(next.resources) !== limitsOf(service.resources) || next.secrets !== service.secrets;
   const placementChanged = next.placement !== service.placement || next.resources !== service.resources || next.prepull !== service.prepull;
   const portsChanged = next.ports !== service.ports;
   const onDisconnectChanged = next.onDisconnect !== service.on_disconnect;
@@ -371,11 +432,14 @@ function updateService(db: Db, service: ServiceRow, changes: ServiceChanges, at:
   prepared(db, 
     `UPDATE services SET image = @image, command = @command, env = @env, labels = @labels, healthcheck = @healthcheck, ports = @ports,
        on_disconnect = @onDisconnect, lifecycle = @lifecycle, placement = @placement, resources = @resources, prepull = @prepull,
-       replicas = @replicas, state = @state, update_status = @updateStatus,
+       secrets = @secrets, replicas = @replicas, state = @state, update_status = @updateStatus,
        version = version + 1, spec_version = @specVersion, updated_at = @at
      WHERE name = @name`,
   ).run({ ...next, state, updateStatus, specVersion, at, name: service.name });
-  if (specChanged) recordVersion(db, service.name, specVersion, at);
+  if (specChanged) {
+    recordVersion(db, service.name, specVersion, at);
+    pruneSecretVersions(db);
+  }
   return true;
 }
 
@@ -390,10 +454,10 @@ export const VERSIONS_KEPT = 10;
 
 /** Records the service's current container spec as `specVersion`, and forgets all but the newest VERSIONS_KEPT. */
 function recordVersion(db: Db, name: string, specVersion: number, at: number): void {
-  const row = prepared(db, 'SELECT image, command, env, labels, healthcheck, resources FROM services WHERE name = ?').get(name) as
-    { image: string; command: string | null; env: string; labels: string; healthcheck: string | null; resources: string };
+  const row = prepared(db, 'SELECT image, command, env, labels, healthcheck, resources, secrets FROM services WHERE name = ?').get(name) as
+    { image: string; command: string | null; env: string; labels: string; healthcheck: string | null; resources: string; secrets: string };
   const limits = canonicalLifecycleJson((JSON.parse(row.resources || '{}') as ResourceSpec).limits ?? {});
-  const spec = `{"image":${JSON.stringify(row.image)},"command":${row.command ?? 'null'},"env":${row.env},"labels":${row.labels},"healthcheck":${row.healthcheck ?? 'null'},"limits":${limits}}`;
+  const spec = `{"image":${JSON.stringify(row.image)},"command":${row.command ?? 'null'},"env":${row.env},"labels":${row.labels},"healthcheck":${row.healthcheck ?? 'null'},"limits":${limits},"secrets":${row.secrets || '[]'}}`;
   prepared(db, 'INSERT INTO service_versions (service_name, spec_version, spec, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET spec = excluded.spec')
     .run(name, specVersion, spec, at);
   prepared(db, 
@@ -429,7 +493,10 @@ function rollbackService(db: Db, service: ServiceRow, toVersion: number | undefi
   if (!version) {
     throw new BicycleError('VERSION_NOT_FOUND', `service ${service.name} has no spec version ${target} (the newest ${VERSIONS_KEPT} are kept; see service history)`);
   }
-  const spec = JSON.parse(version.spec) as { image: string; command: string[] | null; env: Record<string, string>; labels: Record<string, string>; healthcheck: unknown; limits?: ResourceSpec['limits'] };
+  const spec = JSON.parse(version.spec) as { image: string; command: string[] | null; env: Record<string, string>; labels: Record<string, string>; healthcheck: unknown; limits?: ResourceSpec['limits']; secrets?: PinnedSecretRef[] };
+  // The values that version pinned (kept while any recorded version pins them); a version from before secrets mounts none.
+  const secrets = spec.secrets ?? [];
+  requirePinnedValues(db, secrets, `spec version ${target} of service ${service.name}`);
   // Limits are part of the version; reservations are not (they place, they do not make the container).
   const current = JSON.parse(service.resources || '{}') as ResourceSpec;
   const { limits: _old, ...rest } = current;
@@ -437,10 +504,10 @@ function rollbackService(db: Db, service: ServiceRow, toVersion: number | undefi
   const state = transitionService(service.state, 'ROLLING_BACK');
   const updateStatus: UpdateStatus = { kind: 'rollback', fromVersion: service.spec_version, toVersion: target, startedAt: at, completedAt: null, message: reason };
   prepared(db, 
-    `UPDATE services SET image = ?, command = ?, env = ?, labels = ?, healthcheck = ?, resources = ?, state = ?, update_status = ?,
+    `UPDATE services SET image = ?, command = ?, env = ?, labels = ?, healthcheck = ?, resources = ?, secrets = ?, state = ?, update_status = ?,
        version = version + 1, spec_version = ?, updated_at = ? WHERE name = ?`,
   ).run(spec.image, spec.command ? JSON.stringify(spec.command) : null, canonicalJson(spec.env), canonicalJson(spec.labels),
-    spec.healthcheck ? canonicalLifecycleJson(spec.healthcheck) : null, resources, state, JSON.stringify(updateStatus), target, at, service.name);
+    spec.healthcheck ? canonicalLifecycleJson(spec.healthcheck) : null, resources, secretsJson(secrets), state, JSON.stringify(updateStatus), target, at, service.name);
   return true;
 }
 

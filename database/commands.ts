@@ -5,6 +5,8 @@ import type { OnDisconnect } from './on-disconnect';
 import type { HealthcheckSpec, RestartPolicy, UpdatePolicy } from './lifecycle';
 import type { NodeFacts, PlacementSpec, ResourceSpec, ServiceMode } from './placement';
 import type { TaskHealth } from './task-state';
+import type { Role } from './tokens';
+import type { SecretRef } from './secrets';
 
 /**
  * The replicated commands: the only way the replicated tables (nodes,
@@ -42,6 +44,11 @@ export interface ServiceSpec {
   mode?: ServiceMode;
   /** Every eligible node pulls the image when the service is created or its image changes; absent or null: the cluster's `deployment.prepull`. */
   prepull?: boolean | null;
+  /**
+   * The secrets the containers mount (database/secrets.ts), replaced whole when given; each is pinned to its
+   * secret's current version when applied. Part of the spec version: a change needs new containers.
+   */
+  secrets?: SecretRef[] | null;
 }
 
 /**
@@ -80,13 +87,19 @@ export interface RequestTag {
   fingerprint?: string;
   /** The client's Idempotency-Key, when it gave one (for messages). */
   key?: string;
+  /** Who asked (docs/security.md): a token's name, or `local` for a tokenless loopback client. */
+  actor?: string;
+  /** The accessor id of the caller's token: applying refuses the command if that token was removed before it committed. */
+  accessor?: string;
 }
 
 export type Command = CommandBody & { request?: RequestTag };
 
 type CommandBody =
   /** A new cluster's id, the secret that authenticates node-to-node requests, and the token that admits new nodes. */
-  | { type: 'cluster.init'; clusterId: string; secret: string; joinToken: string; at: number }
+  | { type: 'cluster.init'; clusterId: string; secret: string; joinToken: string; caCert?: string; at: number }
+  /** `bicycle node join-token --rotate`: the new token replaces the old one, which admits nobody from then on. */
+  | { type: 'cluster.rotate-join-token'; joinToken: string; at: number }
   | {
       type: 'node.register';
       node: { id: string; name: string; address: string; role: NodeRole; startedAt: number };
@@ -139,6 +152,17 @@ type CommandBody =
     }
   | { type: 'task.set-desired'; taskId: string; desiredState: DesiredTaskState; at: number }
   | { type: 'task.remove'; taskId: string; at: number }
+  /** An API token (database/tokens.ts): only the SHA-256 of its secret. `expiresAt` null: never expires. */
+  | { type: 'token.create'; accessor: string; name: string; role: Role; secretHash: string; expiresAt: number | null; createdBy: string; at: number }
+  | { type: 'token.remove'; accessor: string; at: number }
+  /**
+   * A secret (database/secrets.ts). `value` is sealed (daemon/secret-box.ts) by the proposer with `id` and `name`
+   * as associated data: the log never holds the plaintext. An update gives every service that mounts the secret
+   * a new spec version (rolled out under its update policy).
+   */
+  | { type: 'secret.create'; id: string; name: string; value: string; at: number }
+  | { type: 'secret.update'; id: string; name: string; value: string; at: number }
+  | { type: 'secret.remove'; name: string; at: number }
   | { type: 'batch'; commands: Command[] };
 
 export type CommandType = Command['type'];

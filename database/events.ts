@@ -8,7 +8,7 @@ import type { Command } from './commands';
  * command the state machine refused on apply (an illegal transition) is
  * still a committed entry and still gives its event (docs/events.md).
  */
-export const EVENT_TYPES = ['service', 'task', 'node', 'cluster'] as const;
+export const EVENT_TYPES = ['service', 'task', 'node', 'cluster', 'secret'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface ClusterEvent {
@@ -69,6 +69,9 @@ function eventsOfCommand(c: Exclude<Command, { type: 'batch' }>, taskService: Ta
   switch (c.type) {
     case 'cluster.init':
       return [{ type: 'cluster', action: 'init', attributes: { clusterId: c.clusterId } }];
+    // The token itself is a secret: the event says only that it changed.
+    case 'cluster.rotate-join-token':
+      return [{ type: 'cluster', action: 'rotate-join-token', attributes: {} }];
     case 'node.register':
       return [{ type: 'node', action: 'create', node: c.node.id, attributes: { name: c.node.name, address: c.node.address, role: c.node.role } }];
     case 'node.set-status':
@@ -155,6 +158,17 @@ function eventsOfCommand(c: Exclude<Command, { type: 'batch' }>, taskService: Ta
       return [task(c.taskId, 'desired', { desiredState: c.desiredState })];
     case 'task.remove':
       return [task(c.taskId, 'remove', {})];
+    // API tokens are not events: GET /events is open to the read role, and who may do what is for the audit log (docs/security.md).
+    case 'token.create':
+    case 'token.remove':
+      return [];
+    // A secret's name and id; never its value, not even sealed.
+    case 'secret.create':
+      return [{ type: 'secret', action: 'create', attributes: { name: c.name, id: c.id } }];
+    case 'secret.update':
+      return [{ type: 'secret', action: 'update', attributes: { name: c.name, id: c.id } }];
+    case 'secret.remove':
+      return [{ type: 'secret', action: 'remove', attributes: { name: c.name } }];
   }
 }
 

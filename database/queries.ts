@@ -8,6 +8,7 @@ import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
 import type { PortSpec } from './commands';
 import { normalisePorts } from './ports';
 import { effectiveOnDisconnect, type OnDisconnect } from './on-disconnect';
+import { parseSecretsJson, type PinnedSecretRef } from './secrets';
 
 /** Read models: rows of the replicated tables as plain objects (times in ms since the epoch). */
 export interface ServiceRecord {
@@ -36,6 +37,8 @@ export interface ServiceRecord {
   mode: ServiceMode;
   /** The service's own pre-pull setting; null: the cluster's. */
   prepull: boolean | null;
+  /** The secrets its containers mount, each pinned to a version of its value (never the value); [] when none. */
+  secrets: PinnedSecretRef[];
   replicas: number;
   state: ServiceState;
   version: number;
@@ -68,6 +71,8 @@ export interface ServiceVersion {
   healthcheck: HealthcheckSpec | null;
   /** The resource limits of that version ({} when none). */
   limits: NonNullable<ResourceSpec['limits']>;
+  /** The secrets that version mounts, with the value versions it pinned ([] when none). */
+  secrets: PinnedSecretRef[];
   createdAt: number;
 }
 
@@ -136,6 +141,8 @@ function toService(row: any): ServiceRecord {
     resources: row.resources ? JSON.parse(row.resources) : {},
     mode: row.mode === 'global' ? 'global' : 'replicated',
     prepull: row.prepull === null || row.prepull === undefined ? null : row.prepull === 1,
+    // Absent before migration 9.
+    secrets: parseSecretsJson(row.secrets),
     replicas: row.replicas,
     state: row.state,
     version: row.version,
@@ -214,6 +221,7 @@ export function listServiceVersions(db: Db, serviceName: string): ServiceVersion
       labels: spec.labels ?? {},
       healthcheck: spec.healthcheck ?? null,
       limits: spec.limits ?? {},
+      secrets: spec.secrets ?? [],
       createdAt: r.created_at,
     };
   });

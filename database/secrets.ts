@@ -140,7 +140,7 @@ export function removeSecret(db: Db, name: string): boolean {
   if (!prepared(db, 'SELECT 1 FROM secrets WHERE name = ?').get(name)) throw new BicycleError('SECRET_NOT_FOUND', `no secret named ${name}`);
   const users = servicesUsingSecret(db, name);
   if (users.length > 0) {
-    throw new BicycleError('SECRET_IN_USE', `secret ${name} is used by service${users.length > 1 ? 's' : ''} ${users.join(', ')}; remove it from them first (\`bicycle service update --secret-rm ${name} SERVICE\`)`);
+    throw new BicycleError('SECRET_IN_USE', `secret ${name} is used by service${users.length > 1 ? 's' : ''} ${users.join(', ')}; remove it from them first (\`bicycle service update ${users[0]} --secret-rm ${name}\`)`);
   }
   prepared(db, 'DELETE FROM secrets WHERE name = ?').run(name);
   return true;

@@ -12,6 +12,7 @@ import { clusterRouter } from './cluster';
 import { openapiRouter } from './openapi';
 import { createMetrics } from './metrics';
 import { uiRouter } from './ui-router';
+import { secretsRouter } from './secrets';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -25,7 +26,7 @@ export function createApp(ctx: RestContext): Koa {
   app.use(jsonBody(BODY_LIMIT_BYTES));
   app.use(idempotency(ctx.db));
   app.use(uiRouter());
-  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), metrics.router, openapiRouter()]) {
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), metrics.router, openapiRouter()]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -9,6 +9,7 @@ import { VOTING_PATH } from '../daemon/voting/peer-client';
 import { CONTAINER_LOGS_PATH } from './service-logs';
 import { joinRequestSchema } from './cluster';
 import { IDEMPOTENCY_HEADER } from './idempotency';
+import { routeAccess } from './auth-policy';
 import { RESPONSE_SCHEMAS, type ResponseName } from './response-schemas';
 import { REQUEST_SCHEMAS } from './validation';
 
@@ -64,7 +65,7 @@ const QUERY = {
   tail: { schema: { type: 'integer', minimum: 0, maximum: 100_000, default: 100 }, description: 'how many of the last lines to send first' },
   format: { schema: { type: 'string', enum: ['text', 'ndjson'], default: 'text' }, description: 'text lines prefixed by replica, or one JSON record per line (docs/logs.md)' },
   since: { schema: { type: 'integer', minimum: 0 }, description: 'send the events of entries after this log index first (absent: the Last-Event-ID header, else from now)' },
-  type: { schema: { type: 'string', enum: ['service', 'task', 'node', 'cluster'] }, description: 'only events of this type' },
+  type: { schema: { type: 'string', enum: ['service', 'task', 'node', 'cluster', 'secret'] }, description: 'only events of this type' },
   service: { schema: { type: 'string' }, description: "only the events of this service and its tasks" },
   node: { schema: { type: 'string' }, description: 'only the events naming this node id' },
   task: { schema: { type: 'string' }, description: 'only the events of this task id' },
@@ -138,6 +139,14 @@ export const ROUTES: readonly RouteDoc[] = [
     answers: { 200: { description: 'the token, and the flags a new node joins with', schema: 'JoinToken' } }, errors: ['PERMISSION_DENIED', 'UNAVAILABLE'],
   },
   {
+    method: 'post', path: '/cluster/join-token', summary: 'Rotate the join token: the old one admits nobody from then on',
+    answers: { 200: { description: 'the new token, and the flags a new node joins with', schema: 'JoinToken' } }, errors: ['PERMISSION_DENIED', 'UNAVAILABLE', 'NO_LEADER'],
+  },
+  {
+    method: 'get', path: JOIN_PATH, summary: "The cluster CA's certificate, which a joining node checks against its token (node-to-node)", internal: true,
+    answers: { 200: { description: 'the CA certificate and its fingerprint', schema: 'ClusterCa' } }, errors: ['UNAVAILABLE'],
+  },
+  {
     method: 'post', path: RAFT_PATH, summary: 'Raft messages from a peer (node-to-node)', looseBody: { description: 'a JSON array of Raft messages', schema: { type: 'array', items: { type: 'object' } } }, internal: true,
     answers: { 204: { description: 'handed to the voting thread' } }, errors: ['UNAUTHENTICATED', 'INVALID_ARGUMENT'],
   },
@@ -157,6 +166,40 @@ export const ROUTES: readonly RouteDoc[] = [
     method: 'post', path: JOIN_PATH, summary: 'Join the cluster with the join token (node-to-node)', body: { schema: 'joinRequest', required: true }, internal: true, tokenInBody: true,
     answers: { 200: { description: 'what the new node needs to take part', schema: 'JoinGrant' } }, errors: ['INVALID_ARGUMENT', 'PERMISSION_DENIED', 'NO_LEADER', 'UNAVAILABLE', 'TIMEOUT'],
   },
+  { method: 'get', path: '/secrets', summary: 'List the secrets (never their values)', query: ['consistent'], answers: { 200: { description: 'every secret', schema: 'SecretList' } }, errors: ['INVALID_ARGUMENT'] },
+  { method: 'get', path: '/secrets/:name', summary: 'One secret (never its value)', query: ['consistent'], answers: { 200: { description: 'the secret', schema: 'Secret' } }, errors: ['INVALID_ARGUMENT', 'SECRET_NOT_FOUND'] },
+  {
+    method: 'post', path: '/secrets', summary: 'Create a secret (its value in base64)', body: { schema: 'createSecret', required: true },
+    answers: { 201: { description: 'the secret', schema: 'Secret' } }, errors: ['SECRET_EXISTS', 'SECRETS_KEY_UNAVAILABLE'],
+  },
+  {
+    method: 'patch', path: '/secrets/:name', summary: 'Give a secret a new value; the services that mount it roll to it', body: { schema: 'updateSecret', required: true },
+    answers: { 200: { description: 'the secret at its new version', schema: 'Secret' } }, errors: ['SECRET_NOT_FOUND', 'SECRETS_KEY_UNAVAILABLE'],
+  },
+  {
+    method: 'delete', path: '/secrets/:name', summary: 'Remove a secret no service mounts',
+    answers: { 200: { description: 'removed', schema: 'SecretRemoved' } }, errors: ['INVALID_ARGUMENT', 'SECRET_NOT_FOUND', 'SECRET_IN_USE'],
+  },
+  { method: 'get', path: '/tokens', summary: 'List the API tokens (never their secrets)', answers: { 200: { description: 'every token', schema: 'TokenList' } }, errors: [] },
+  {
+    method: 'post', path: '/tokens', summary: 'Create an API token; its secret is in this answer only',
+    looseBody: {
+      description: 'the token\'s name (unique), its role, and optionally its lifetime in seconds',
+      schema: {
+        type: 'object', additionalProperties: false, required: ['name', 'role'],
+        properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$' }, role: { type: 'string', enum: ['read', 'operator', 'admin'] }, ttlSeconds: { type: 'integer', minimum: 1 } },
+      },
+    },
+    answers: { 201: { description: 'the token, with its secret', schema: 'CreatedToken' } }, errors: ['INVALID_ARGUMENT', 'TOKEN_EXISTS'],
+  },
+  {
+    method: 'delete', path: '/tokens/:id', summary: 'Remove (revoke) an API token, by accessor id or name',
+    answers: { 200: { description: 'removed', schema: 'TokenRemoved' } }, errors: ['TOKEN_NOT_FOUND'],
+  },
+  {
+    method: 'get', path: '/audit', summary: "This node's audit log: every write request it received, allowed or refused", query: ['since', 'limit'],
+    answers: { 200: { description: 'the records, oldest first', schema: 'AuditLog' } }, errors: ['INVALID_ARGUMENT'],
+  },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', answers: { 200: { description: 'the Prometheus text exposition format', text: true } }, errors: [] },
   { method: 'get', path: '/openapi.json', summary: 'This document', answers: { 200: { description: 'the OpenAPI 3.1 document of this API' } }, errors: [] },
 ];
@@ -164,6 +207,9 @@ export const ROUTES: readonly RouteDoc[] = [
 /** The codes a route may answer with: its own, INTERNAL, the body's (with a body) and a write's (with a proposal). */
 export function errorCodes(route: RouteDoc): ErrorCode[] {
   const codes = new Set<ErrorCode>([...route.errors, 'INTERNAL']);
+  // Every route but the public and node-to-node ones needs a token (modules/auth-policy.ts).
+  const access = routeAccess(route.method.toUpperCase(), route.path);
+  if (access !== 'public' && access !== 'node') for (const code of ['UNAUTHENTICATED', 'PERMISSION_DENIED'] as const) codes.add(code);
   if (route.method !== 'get') for (const code of ['INVALID_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE'] as const) codes.add(code);
   if (route.method !== 'get' && !route.internal) {
     for (const code of ['IDEMPOTENCY_KEY_REUSED', 'NO_LEADER', 'PROPOSAL_DROPPED', 'UNAVAILABLE', 'TIMEOUT'] as const) codes.add(code);

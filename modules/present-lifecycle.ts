@@ -99,6 +99,8 @@ export function presentVersion(version: ServiceVersion, currentSpecVersion: numb
     healthcheck: presentHealthcheck(version.healthcheck),
     /** The resource limits of that version, memory in bytes ({} when none). */
     limits: presentResources({ limits: version.limits }).limits ?? {},
+    /** The secrets that version mounts, with the value versions it pinned. */
+    secrets: version.secrets,
     createdAt: iso(version.createdAt),
     current: version.specVersion === currentSpecVersion,
   };

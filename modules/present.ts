@@ -66,6 +66,8 @@ function serviceFields(service: ServiceRecord, defaults: LifecycleDefaults, want
     onDisconnect: service.onDisconnect,
     ...lifecycleFields(service, defaults),
     ...placementFields(service, defaults.prepull ?? false),
+    /** The secrets its containers mount and the version of each value they get; never a value. */
+    secrets: service.secrets,
     replicas: replicaCount(service, wanted),
   };
 }

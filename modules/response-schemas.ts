@@ -93,6 +93,24 @@ const task = z.object({
   updatedAt: isoTime,
 });
 
+/** The secrets a service mounts (database/secrets.ts): names, paths, modes and value versions, never a value. */
+const secretRefs = z.array(z.object({
+  source: z.string().describe('the secret'),
+  target: z.string().describe("the file's absolute path in the container"),
+  mode: z.string().describe('octal permission bits, e.g. "0444"'),
+  version: int.describe("the version of the secret's value the containers get"),
+}));
+
+/** modules/secrets.ts presentSecret: never the value. */
+const secret = z.object({
+  name: z.string(),
+  id: z.string(),
+  version: int.describe("the current value's version"),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  services: z.array(z.string()).describe('the services that mount it'),
+});
+
 /** present.ts serviceFields: what every shape of a service shares. */
 const serviceFields = {
   name: z.string(),
@@ -112,6 +130,7 @@ const serviceFields = {
   placement,
   resources,
   prepull: z.boolean(),
+  secrets: secretRefs,
   replicas: count,
   running: count,
   healthy: count,
@@ -222,6 +241,7 @@ const joinGrant = z.object({
   clusterSecret: z.string().describe("the cluster's secret, for the node-to-node routes"),
   leaderId: z.string(),
   members: z.record(z.string(), z.string()).describe('member node id → advertised address'),
+  secretsKey: z.string().optional().describe("the cluster's secrets key, base64 (docs/security.md, \"Secrets\")"),
 });
 
 /** database/apply-command.ts ApplyResult: how the state machine took a committed command. */
@@ -233,6 +253,29 @@ export function errorSchema(codes: readonly ErrorCode[] = ERROR_CODES) {
 }
 
 /** The named answers, as components/schemas of the OpenAPI document. */
+/** An API token as the API shows it (modules/auth-tokens.ts): never its secret nor its hash. */
+const apiToken = z.object({
+  accessor: z.string().describe('the public id (16 hex digits)'),
+  name: z.string(),
+  role: z.enum(['read', 'operator', 'admin']),
+  createdAt: isoTime,
+  expiresAt: isoTime.nullable().describe('null: never expires'),
+  expired: z.boolean(),
+  createdBy: z.string().describe('the creating token\'s name, `local`, `init` or `bootstrap`'),
+});
+
+const auditRecord = z.object({
+  id: count,
+  at: isoTime,
+  actor: z.string().describe('the token\'s name, `local` (tokenless on loopback), `anonymous` or `join`'),
+  accessor: z.string().nullable(),
+  method: z.string(),
+  path: z.string(),
+  target: z.string().nullable().describe('the service, node, token or secret the request names'),
+  status: int,
+  source: z.string().nullable().describe('the client address this node saw'),
+});
+
 export const RESPONSE_SCHEMAS = {
   Error: errorSchema(),
   Task: task,
@@ -251,6 +294,7 @@ export const RESPONSE_SCHEMAS = {
         labels: stringMap,
         healthcheck,
         limits,
+        secrets: secretRefs,
         createdAt: isoTime,
         current: z.boolean(),
       }),
@@ -262,7 +306,13 @@ export const RESPONSE_SCHEMAS = {
   NodeRemoved: z.object({ removed: z.string() }),
   State: state,
   Health: z.object({ status: z.literal('ok'), leader: z.string().nullable(), leaderId: z.string().nullable() }),
+  ApiToken: apiToken,
+  TokenList: z.object({ tokens: z.array(apiToken) }),
+  CreatedToken: apiToken.extend({ token: z.string().describe('the token to send as `Authorization: Bearer …` (BAT1-…); shown in this answer only') }),
+  TokenRemoved: z.object({ removed: z.string(), accessor: z.string() }),
+  AuditLog: z.object({ records: z.array(auditRecord) }),
   JoinToken: z.object({ token: z.string(), join: z.string().describe('the flags a new node starts with') }),
+  ClusterCa: z.object({ certificate: z.string().describe("the cluster CA's certificate, PEM"), fingerprint: z.string().describe('sha256:<hex> of its DER encoding, as join tokens carry it') }),
   VotingReply: z.object({
     reply: z.union([
       z.object({ ok: z.literal(true), result: applyResult.optional(), index: count.optional().describe('the log index the command was committed at'), grant: joinGrant.optional() }),
@@ -270,6 +320,9 @@ export const RESPONSE_SCHEMAS = {
     ]),
   }),
   JoinGrant: z.object({ grant: joinGrant }),
+  Secret: secret,
+  SecretList: z.object({ secrets: z.array(secret) }),
+  SecretRemoved: z.object({ name: z.string(), id: z.string(), removed: z.literal(true) }),
 } as const;
 
 export type ResponseName = keyof typeof RESPONSE_SCHEMAS;

@@ -3,7 +3,7 @@ import { DEFAULT_SECRET_MODE, defaultSecretTarget, type SecretRef } from '../dat
 
 /**
  * What the REST API accepts of secrets: a secret's name and value
- * (POST /secrets, PUT /secrets/:name) and a service's `secrets`
+ * (POST /secrets, PATCH /secrets/:name) and a service's `secrets`
  * ([{source, target, mode}]). A target is any absolute path in the
  * container (by default /run/secrets/<source>), a mode octal text.
  */

@@ -3,6 +3,7 @@ import { BicycleError } from '../daemon/errors';
 import type { ServiceChanges, ServiceSpec } from '../database/commands';
 import { lifecycleFields } from './validation-lifecycle';
 import { placementFields } from './validation-placement';
+import { createSecretRequest, secretRefs, updateSecretRequest } from './validation-secrets';
 
 /** What the REST API accepts, in one place. Unknown fields are refused, each error names its field. */
 export const MAX_REPLICAS = 10_000;
@@ -91,6 +92,7 @@ const createService = z
     labels: labels.optional(),
     ports: ports.optional(),
     onDisconnect: onDisconnect.optional(),
+    secrets: secretRefs.optional(),
     ...lifecycleFields(false),
     ...placementFields(false),
   })
@@ -103,7 +105,7 @@ const createService = z
 /** Every field PATCH /services/:name accepts, for the message that asks for one. */
 const UPDATE_FIELDS = [
   'image', 'replicas', 'command', 'env', 'labels', 'ports', 'onDisconnect', 'healthcheck', 'restart', 'update', 'rollback', 'stopGracePeriod',
-  'placement', 'resources', 'mode', 'prepull',
+  'placement', 'resources', 'mode', 'prepull', 'secrets',
 ] as const;
 
 const updateService = z
@@ -115,6 +117,7 @@ const updateService = z
     labels: labels.optional(),
     ports: ports.optional(),
     onDisconnect: onDisconnect.nullable().optional(),
+    secrets: secretRefs.optional(),
     ...lifecycleFields(true),
     ...placementFields(true),
   })
@@ -151,7 +154,7 @@ const rollbackRequest = z.strictObject({
 });
 
 /** The request bodies' schemas, as the routes validate them (the fuzz test generates requests from them). */
-export const REQUEST_SCHEMAS = { createService, updateService, updateNode, rollbackRequest } as const;
+export const REQUEST_SCHEMAS = { createService, updateService, updateNode, rollbackRequest, createSecret: createSecretRequest, updateSecret: updateSecretRequest } as const;
 
 /** Turns a zod failure into INVALID_ARGUMENT naming the field: `replicas: must be a whole number …`. */
 function refuse(error: z.ZodError, what: string, body: unknown): never {
@@ -220,6 +223,7 @@ export function parseNewService(body: unknown): NewService {
   if (v.resources && Object.keys(v.resources).length > 0) spec.resources = v.resources;
   if (v.mode) spec.mode = v.mode;
   if (v.prepull !== undefined) spec.prepull = v.prepull;
+  if (v.secrets && v.secrets.length > 0) spec.secrets = v.secrets;
   // A global service's replicas are its eligible nodes' (the orchestrator's); the stored count is not used, and counts nothing against deployment.maxReplicas.
   return { name: v.name, replicas: v.mode === 'global' ? 0 : (v.replicas ?? 1), spec };
 }
@@ -258,6 +262,17 @@ export function nextNodeLabels(current: Readonly<Record<string, string>>, change
   const next = { ...current };
   for (const key of changes.labelRm ?? []) delete next[key];
   return { ...next, ...changes.labelAdd };
+}
+
+/** The body of POST /secrets: the name and the value (base64, decoded here). */
+export function parseNewSecret(body: unknown): { name: string; value: Buffer } {
+  const v = parse(createSecretRequest, body, 'the secret');
+  return { name: v.name, value: Buffer.from(v.data, 'base64') };
+}
+
+/** The body of PATCH /secrets/:name: the new value (base64). */
+export function parseSecretValue(body: unknown): Buffer {
+  return Buffer.from(parse(updateSecretRequest, body, 'the secret').data, 'base64');
 }
 
 export function parseServiceName(value: string): string {

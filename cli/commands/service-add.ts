@@ -6,6 +6,7 @@ import { collectKeyValue, parseOnDisconnect, parseReplicas } from '../parse';
 import { collectPublish } from '../ports';
 import type { PublishedPort, ServiceSpec } from '../types';
 import { waitForService } from '../wait';
+import { collectSecret, type SecretFlag } from '../secret-flags';
 
 interface AddOptions extends WaitOptions, LifecycleOptions, PlacementOptions {
   image: string;
@@ -16,6 +17,7 @@ interface AddOptions extends WaitOptions, LifecycleOptions, PlacementOptions {
   publish?: PublishedPort[];
   onDisconnect?: 'stop' | 'keep' | null;
   maxFailures?: number;
+  secret?: SecretFlag[];
 }
 
 /** Builds the POST /services body from the command line. */
@@ -30,6 +32,7 @@ export function buildServiceSpec(name: string, command: string[], options: AddOp
   if (options.label) spec.labels = options.label;
   if (options.publish) spec.ports = options.publish;
   if (options.onDisconnect) spec.onDisconnect = options.onDisconnect;
+  if (options.secret) spec.secrets = options.secret;
   return { ...spec, ...lifecycleBody(options), ...placementBody(options) };
 }
 
@@ -45,6 +48,7 @@ export function registerServiceAdd(service: Command): void {
       .option('--replicas <n>', 'number of replicas (default 1)', parseReplicas)
       .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collectKeyValue)
       .option('--label <KEY=VALUE>', 'service label (repeatable)', collectKeyValue)
+      .option('--secret <spec>', 'mount a secret as a read-only file (repeatable): NAME or src=NAME[,target=/path][,mode=0400] (default target /run/secrets/NAME, mode 0444)', collectSecret)
       .option(
         '-p, --publish <spec>',
         'publish a port (repeatable): PUBLISHED:TARGET[/tcp][,mode=host][,proxy=v1|v2] or published=P,target=T[,mode=...][,proxy=...]',

@@ -7,6 +7,7 @@ import { newestTaskVersion, type WaitGoal } from '../converge';
 import { hasLifecycleFlags, lifecycleBody, withLifecycleOptions, type LifecycleOptions } from '../lifecycle-flags';
 import { hasPlacementFlags, placementBody, withPlacementOptions, type PlacementOptions } from '../placement-flags';
 import { waitForService } from '../wait';
+import { applySecretChanges, collectSecret, sameSecrets, type SecretFlag } from '../secret-flags';
 
 interface UpdateOptions extends WaitOptions, LifecycleOptions, PlacementOptions {
   image?: string;
@@ -20,6 +21,8 @@ interface UpdateOptions extends WaitOptions, LifecycleOptions, PlacementOptions 
   publishRm?: PortRef[];
   onDisconnect?: 'stop' | 'keep' | null;
   maxFailures?: number;
+  secretAdd?: SecretFlag[];
+  secretRm?: string[];
 }
 
 function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -46,6 +49,12 @@ export function buildServicePatch(current: Service, options: UpdateOptions, comm
     const ports = applyPortChanges(current.name, current.ports ?? [], options.publishAdd ?? [], options.publishRm ?? []);
     if (!samePorts(ports, current.ports ?? [])) patch.ports = ports;
   }
+  if (options.secretAdd !== undefined || options.secretRm !== undefined) {
+    const missing = (options.secretRm ?? []).filter((source) => !(current.secrets ?? []).some((s) => s.source === source));
+    if (missing.length > 0) throw new InvalidArgumentError(`--secret-rm: service ${current.name} does not use secret ${missing.join(', ')}`);
+    const secrets = applySecretChanges(current.secrets ?? [], options.secretAdd ?? [], options.secretRm ?? []);
+    if (!sameSecrets(secrets, current.secrets ?? [])) patch.secrets = secrets;
+  }
   // Always sent when given: the service shows the setting in effect, not whether it was set or defaulted.
   if (options.onDisconnect !== undefined) patch.onDisconnect = options.onDisconnect;
   // Policies as given (the daemon merges them); the health check only when it changes (a new one means new containers).
@@ -63,7 +72,7 @@ export function buildServicePatch(current: Service, options: UpdateOptions, comm
 export function rolloutGoal(current: Service, patch: ServicePatch, updated?: Service): WaitGoal {
   // Limits are part of the container spec; reservations and placement are not.
   const limitsChanged = patch.resources !== undefined && JSON.stringify(patch.resources.limits ?? {}) !== JSON.stringify(current.resources?.limits ?? {});
-  const specChanged = limitsChanged || ['image', 'command', 'env', 'labels', 'healthcheck'].some((field) => field in patch);
+  const specChanged = limitsChanged || ['image', 'command', 'env', 'labels', 'healthcheck', 'secrets'].some((field) => field in patch);
   if (!specChanged) return {};
   if (updated?.specVersion !== undefined) return { minTaskVersion: updated.specVersion, rolloutVersion: updated.specVersion };
   return { minTaskVersion: (current.specVersion ?? newestTaskVersion(current)) + 1 };
@@ -74,7 +83,7 @@ function hasChangeFlags(options: UpdateOptions, command: string[]): boolean {
     options.image !== undefined || options.replicas !== undefined || options.env !== undefined ||
     options.envRm !== undefined || options.label !== undefined || options.labelRm !== undefined ||
     options.command !== undefined || options.publishAdd !== undefined || options.publishRm !== undefined ||
-    options.onDisconnect !== undefined || command.length > 0 || hasLifecycleFlags(options) || hasPlacementFlags(options)
+    options.onDisconnect !== undefined || options.secretAdd !== undefined || options.secretRm !== undefined || command.length > 0 || hasLifecycleFlags(options) || hasPlacementFlags(options)
   );
 }
 
@@ -94,11 +103,13 @@ export function registerServiceUpdate(service: Command): void {
       .option('--label-rm <KEY>', 'remove a label (repeatable)', collectString)
       .option('--publish-add <spec>', 'publish a port, replacing one with the same published port (repeatable; syntax as service add --publish)', collectPublish)
       .option('--publish-rm <port>', 'stop publishing a port: PUBLISHED, PUBLISHED:TARGET or published=P (repeatable)', collectPublishRm)
+      .option('--secret-add <spec>', 'mount a secret, replacing one of the same name or target (repeatable; syntax as service add --secret)', collectSecret)
+      .option('--secret-rm <name>', 'stop mounting a secret (repeatable)', collectString)
       .option('--command <args...>', 'new command and arguments (use -- CMD ARGS when an argument starts with -)')
       .option('--on-disconnect <stop|keep|default>', 'what a host cut off from the leader does with its replicas: stop, keep, or default (stop with published ports, keep without)', parseOnDisconnect),
   )), 'update')).action(async (name: string, command: string[], options: UpdateOptions, cmd: Command) => {
     if (!hasChangeFlags(options, command)) {
-      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm, --publish-add, --publish-rm, --on-disconnect, --command, or a --health-*, --restart-*, --update-*, --rollback-*, --stop-grace-period, --constraint-*, --placement-*, --max-replicas-per-node, --reserve-*, --limit-* or --prepull flag');
+      cmd.error('nothing to update: give --image, --replicas, --env, --env-rm, --label, --label-rm, --publish-add, --publish-rm, --secret-add, --secret-rm, --on-disconnect, --command, or a --health-*, --restart-*, --update-*, --rollback-*, --stop-grace-period, --constraint-*, --placement-*, --max-replicas-per-node, --reserve-*, --limit-* or --prepull flag');
     }
     const client = clientFor(cmd);
     const current = await client.getService(name);

@@ -1,6 +1,8 @@
 import type { Db } from '../../database/open-database';
 import type { Command } from '../../database/commands';
-import { getLocal, getMeta, listServices, listTasks, type ServiceRecord, type TaskRecord } from '../../database/queries';
+import { getLocal, getMeta, listServices, listServiceVersions, listTasks, type ServiceRecord, type TaskRecord } from '../../database/queries';
+import type { PinnedSecretRef } from '../../database/secrets';
+import type { SecretFiles } from './secret-files';
 import type { TaskHealth, TaskState } from '../../database/task-state';
 import { isServiceDeleting, type ServiceState } from '../../database/service-state';
 import { prepared } from '../../database/statements';
@@ -40,6 +42,8 @@ export interface AgentOptions {
   hostGraceMs: number;
   /** The clock (ms since the epoch); Date.now by default. */
   now?: () => number;
+  /** Where the secret files of this node's containers are kept; absent: a task that mounts secrets fails, saying so. */
+  secretFiles?: SecretFiles;
   /** Hears container starts, start failures and scheduling delays (daemon/metrics/thread-metrics.ts). */
   metrics?: AgentMetrics;
 }
@@ -104,7 +108,10 @@ export class Agent {
     const labels = this.labels();
     if (!labels) return;
     const assigned = listTasks(this.o.db, { nodeId: this.o.nodeId });
+    // A start that ends while the engine lists is busy now or was before: its files are not swept.
+    const busyBefore = new Set(this.busy);
     const listed = await this.o.runtime.list(labels);
+    this.sweepSecretFiles(listed, busyBefore);
     const services = new Map<string, ServiceRecord>();
     for (const s of listServices(this.o.db)) services.set(s.name, s);
     // Cut off from every leader for longer than the grace: the replicas of `stop` services stop here and none start;
@@ -139,6 +146,26 @@ export class Agent {
       }
     }
     if (reports.length > 0) await this.o.propose({ type: 'batch', commands: reports });
+  }
+
+  /** Secret files of tasks that have no container here and no start under way go. */
+  private sweepSecretFiles(listed: readonly { taskId: string | null }[], busyBefore: ReadonlySet<string>): void {
+    if (!this.o.secretFiles) return;
+    const keep = new Set<string>([...busyBefore, ...this.busy]);
+    for (const c of listed) if (c.taskId) keep.add(c.taskId);
+    try {
+      this.o.secretFiles.sweep(keep);
+    } catch (error) {
+      this.o.log.warn('cannot sweep secret files; will retry', { error: errorMessage(error) });
+    }
+  }
+
+  /** Writes the task's secret files and returns its mounts; the secrets are those of the task's spec version. */
+  private async secretMounts(task: TaskRecord, service: ServiceRecord): Promise<ContainerSpec['mounts']> {
+    const refs = secretsOfTask(this.o.db, task, service);
+    if (refs.length === 0) return undefined;
+    if (!this.o.secretFiles) throw new Error('this node keeps no secret files: it cannot mount secrets');
+    return this.o.secretFiles.write(task.id, refs);
   }
 
   private noteCutOff(decision: CutOffDecision): void {
@@ -216,8 +243,17 @@ export class Agent {
         await this.reports.report(this.observe(task.id, 'FAILED', { error: portProblem }));
         return;
       }
+      let mounts: ContainerSpec['mounts'];
       try {
-        containerId = await this.o.runtime.create(containerSpec(service, task, labels, this.o.traffic?.dnsConfig()));
+        mounts = await this.secretMounts(task, service);
+      } catch (error) {
+        const reason = `cannot mount the service's secrets: ${errorMessage(error)}`;
+        log.warn('task failed', { error: reason });
+        await this.reports.report(this.observe(task.id, 'FAILED', { error: reason }));
+        return;
+      }
+      try {
+        containerId = await this.o.runtime.create({ ...containerSpec(service, task, labels, this.o.traffic?.dnsConfig()), ...(mounts ? { mounts } : {}) });
       } catch (error) {
         if (error instanceof NameConflictError) return; // created by an earlier life of this agent: adopted next pass
         const reason = error instanceof ImagePullError ? error.message : `cannot create the container: ${errorMessage(error)}`;
@@ -230,6 +266,8 @@ export class Agent {
       if (!this.stillWanted(task.id)) return;
     }
     try {
+      // An existing container's files may be gone (a restart of the host emptied the tmpfs): written again before it starts.
+      if (existing) await this.secretMounts(task, service);
       const startedAt = await this.o.runtime.start(containerId);
       this.o.metrics?.containerStarted();
       this.o.metrics?.taskRunning((this.now() - task.createdAt) / 1000);
@@ -257,6 +295,7 @@ export class Agent {
 
   private async remove(action: Extract<AgentAction, { kind: 'remove' }>, graceMs: number): Promise<void> {
     await this.o.runtime.remove(action.containerId, graceMs);
+    if (action.taskId) this.o.secretFiles?.remove(action.taskId);
     this.o.log.info('container removed', { container: action.containerId.slice(0, 12), task: action.taskId?.slice(0, 12), reason: action.reason });
     if (action.taskId && action.reportState) await this.reports.report(this.observe(action.taskId, action.reportState, {}));
   }
@@ -277,6 +316,12 @@ export class Agent {
   async drain(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
   }
+}
+
+/** The secrets a task's containers mount: its service's, or those of the older spec version it runs ([] when that version is no longer recorded). */
+function secretsOfTask(db: Db, task: TaskRecord, service: ServiceRecord): PinnedSecretRef[] {
+  if (task.specVersion === service.specVersion) return service.secrets;
+  return listServiceVersions(db, service.name).find((v) => v.specVersion === task.specVersion)?.secrets ?? [];
 }
 
 /** The task is recorded RUNNING in this container: a report about it only changes its health, with no need to ask the engine when it started. */

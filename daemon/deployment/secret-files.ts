@@ -20,6 +20,8 @@ const run = promisify(execFile);
  */
 export class SecretFiles {
   private mounted = false;
+  /** The mount under way: concurrent starts wait for one mount, not stack several. */
+  private mounting: Promise<void> | undefined;
 
   constructor(
     private readonly root: string,
@@ -86,8 +88,13 @@ export class SecretFiles {
     return this.mounted;
   }
 
-  private async ensureMounted(): Promise<void> {
-    if (this.isMounted()) return;
+  private ensureMounted(): Promise<void> {
+    if (this.isMounted()) return Promise.resolve();
+    this.mounting ??= this.mount().finally(() => (this.mounting = undefined));
+    return this.mounting;
+  }
+
+  private async mount(): Promise<void> {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     try {
       await run('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0700,nosuid,nodev,noexec', 'tmpfs', this.root]);

@@ -6,6 +6,9 @@ import { VotingClient } from '../voting-client';
 import { runThread, workerContext } from '../thread-runtime';
 import { DockerRuntime } from '../deployment/docker-runtime';
 import { Agent } from '../deployment/agent';
+import { SecretFiles } from '../deployment/secret-files';
+import { SecretsKeyring } from '../secrets-key';
+import { join as joinPath } from 'node:path';
 import { Manager } from '../deployment/manager';
 import { Loop } from '../deployment/loop';
 import type { Command } from '../../database/commands';
@@ -60,8 +63,10 @@ const manager = new Manager({ db, nodeId, propose, log, updateParallelism: confi
   strategy: config.deployment.strategy });
 const managerLoop = new Loop('orchestrator', () => manager.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs, onPass });
 const agentLoop: Loop = new Loop('agent', () => agent.pass(), log, { resyncIntervalMs: config.deployment.resyncIntervalMs, onPass });
+const secretFiles = new SecretFiles(joinPath(config.dataDir, 'secrets'), db, new SecretsKeyring(config.dataDir));
 const agent: Agent = new Agent({
   db,
+  secretFiles,
   runtime,
   nodeId,
   propose,
@@ -171,6 +176,7 @@ runThread({
     await managerLoop.stop();
     await agentLoop.stop();
     await agent.drain();
+    await secretFiles.unmountIfEmpty().catch((error: unknown) => log.warn('cannot unmount the secrets tmpfs', { error: errorMessage(error) }));
     await trafficLoop.stop();
     // A pull under way is not waited for (it may take minutes); its outcome is only kept in memory.
     await prepullLoop.stop();

@@ -7,6 +7,7 @@ import { reportFatal, runThread, sendTo, workerContext } from '../thread-runtime
 import { toErrorData } from '../errors';
 import { ClusterNode } from '../voting/cluster-node';
 import { requestJoin } from '../voting/join-client';
+import { grantWithSecretsKey, settleSecretsKey } from '../secrets-key';
 import type { Message } from '../voting/raft/index';
 import type { ThreadMessage, ThreadName, VotingReply, VotingRequest } from '../messages';
 import { Registry } from 'prom-client';
@@ -42,8 +43,10 @@ async function handle(request: VotingRequest): Promise<VotingReply> {
       return node.propose(request.command, request.forwarded);
     case 'read':
       return node.read(request.forwarded);
-    case 'join':
-      return node.join(request.join, request.forwarded);
+    case 'join': {
+      const reply = await node.join(request.join, request.forwarded);
+      return reply.ok && reply.grant ? { ...reply, grant: grantWithSecretsKey(config.dataDir, reply.grant) } : reply;
+    }
     case 'membership':
       return node.changeMembership(request.change);
   }
@@ -72,11 +75,13 @@ async function bootstrap(): Promise<void> {
       node: { id: nodeId, name: config.name, address: config.advertise, role: config.role },
     }, log);
     setLocal(db, 'cluster_secret', grant.clusterSecret);
+    settleSecretsKey(config.dataDir, { kind: 'joined', key: grant.secretsKey }, log);
     node.learnAddresses(grant.members);
     log.info('joined the cluster', { cluster: grant.clusterId, via: config.join, role: config.role });
     node.start();
   } else if (fresh && config.peers) {
     setLocal(db, 'cluster_secret', config.clusterSecret!);
+    settleSecretsKey(config.dataDir, { kind: 'fixed', clusterSecret: config.clusterSecret! }, log);
     node.learnAddresses(Object.fromEntries(config.peers.map((p) => [p.name, p.address])));
     const voters = config.peers.filter((p) => p.role === 'manager').map((p) => p.name);
     const learners = config.peers.filter((p) => p.role === 'worker').map((p) => p.name);
@@ -84,10 +89,12 @@ async function bootstrap(): Promise<void> {
     node.start(voters, learners);
   } else if (fresh) {
     setLocal(db, 'cluster_secret', randomBytes(24).toString('base64url'));
+    settleSecretsKey(config.dataDir, { kind: 'found' }, log);
     node.start([nodeId]);
   } else {
     if (config.peers) node.learnAddresses(Object.fromEntries(config.peers.map((p) => [p.name, p.address])));
     if (config.join) log.info('already a member: --join is ignored', { join: config.join });
+    settleSecretsKey(config.dataDir, { kind: 'restart', joined: Boolean(config.join), ...(config.peers ? { clusterSecret: config.clusterSecret! } : {}) }, log);
     node.start();
   }
 }

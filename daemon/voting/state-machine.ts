@@ -12,7 +12,7 @@ import type { Entry, Snapshot } from './raft/index';
  * on. `applied_requests` (recent request ids and their results) travels in
  * snapshots too, so a node restored from one still applies a retry once.
  */
-export const REPLICATED_TABLES: readonly Table[] = ['meta', 'nodes', 'services', 'service_versions', 'tasks', 'applied_requests'];
+export const REPLICATED_TABLES: readonly Table[] = ['meta', 'nodes', 'services', 'service_versions', 'tasks', 'applied_requests', 'api_tokens', 'secrets', 'secret_versions'];
 
 export interface AppliedBatch {
   /** Apply results of the normal entries, by log index. */

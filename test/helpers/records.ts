@@ -62,6 +62,7 @@ export function serviceRecord(name: string, overrides: Partial<ServiceRecord> = 
     resources: {},
     mode: 'replicated',
     prepull: null,
+    secrets: [],
     replicas: 3,
     state: 'RUNNING',
     version: 1,

@@ -238,7 +238,7 @@ describe('parseServiceChanges', () => {
   });
 
   test('an empty update is refused, saying what may be given', () => {
-    assertInvalid(() => parseServiceChanges({}), /the update/, /at least one of image, replicas, command, env, labels, ports, onDisconnect, healthcheck, restart, update, rollback, stopGracePeriod, placement, resources, mode, prepull$/);
+    assertInvalid(() => parseServiceChanges({}), /the update/, /at least one of image, replicas, command, env, labels, ports, onDisconnect, healthcheck, restart, update, rollback, stopGracePeriod, placement, resources, mode, prepull, secrets$/);
   });
 
   test('the name cannot be changed: it is an unknown field of an update', () => {
