@@ -1,13 +1,57 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ApiClient } from './api-client';
-import { normaliseHost } from './host';
+import { DEFAULT_HOST, normaliseHost } from './host';
+import { readContexts } from './context-store';
 import { parseCount, parseSeconds } from './parse';
 import { realWaitDeps, type WaitDeps } from './wait';
 
-/** The client for the daemon named by the global --host / BICYCLE_HOST. */
+/** Where and as whom a command talks to the daemon, resolved from the flags, the environment and the contexts. */
+export interface Target {
+  host: string;
+  token?: string;
+  ca?: string;
+  /** The context used, if any. */
+  context?: string;
+}
+
+/**
+ * Resolves the daemon and the token for a command (docs/cli.md, "Contexts"):
+ * `--host`/`--token` flags first, then the context named by `--context`,
+ * then BICYCLE_HOST/BICYCLE_TOKEN, then the current context, then the
+ * loopback default without a token. A context named that does not exist is
+ * an error naming the ones that do.
+ */
+export function resolveTarget(cmd: Command, env: NodeJS.ProcessEnv = process.env): Target {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const opts = root.opts<{ host?: string; token?: string; context?: string }>();
+  const source = (name: string) => root.getOptionValueSource(name);
+  const fromFlag = (name: 'host' | 'token') => (source(name) === 'cli' ? opts[name] : undefined);
+  const fromEnv = (name: 'host' | 'token') => (source(name) === 'env' ? opts[name] : undefined);
+  const saved = readContexts(env);
+  const named = opts.context;
+  if (named !== undefined && !saved.contexts[named]) {
+    const known = Object.keys(saved.contexts);
+    throw new Error(`no context named ${named}${known.length > 0 ? ` (there are: ${known.join(', ')})` : ''}: add it with \`bicycle context add ${named} --host …\``);
+  }
+  const explicit = named !== undefined ? saved.contexts[named] : undefined;
+  const currentName = saved.current !== null && saved.contexts[saved.current] ? saved.current : undefined;
+  const current = currentName !== undefined ? saved.contexts[currentName] : undefined;
+  const host = fromFlag('host') ?? explicit?.host ?? fromEnv('host') ?? current?.host ?? DEFAULT_HOST;
+  const token = fromFlag('token') ?? explicit?.token ?? fromEnv('token') ?? current?.token;
+  const used = explicit ? named : current && (fromFlag('host') ?? fromEnv('host')) === undefined ? currentName : undefined;
+  const target: Target = { host: normaliseHost(host) };
+  if (token) target.token = token;
+  const ca = explicit?.ca ?? current?.ca;
+  if (ca) target.ca = ca;
+  if (used) target.context = used;
+  return target;
+}
+
+/** The client for the daemon (and token) resolveTarget names. */
 export function clientFor(cmd: Command): ApiClient {
-  const { host } = cmd.optsWithGlobals<{ host?: string }>();
-  return new ApiClient(normaliseHost(host));
+  const target = resolveTarget(cmd);
+  return new ApiClient(target.host, target.token ? { token: target.token } : {});
 }
 
 export function printJson(value: unknown): void {

@@ -13,6 +13,9 @@ import { openapiRouter } from './openapi';
 import { createMetrics } from './metrics';
 import { uiRouter } from './ui-router';
 import { secretsRouter } from './secrets';
+import { authMiddleware } from './auth';
+import { auditMiddleware, auditRouter } from './auth-audit';
+import { tokensRouter } from './auth-tokens';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -22,11 +25,15 @@ export function createApp(ctx: RestContext): Koa {
   // Outermost, so it sees the status the error middleware answers with.
   const metrics = createMetrics(ctx.db, { threadMetrics: ctx.threadMetrics });
   app.use(metrics.middleware);
+  // Outside the error middleware too, so every write is recorded with the status its client got (docs/security.md).
+  app.use(auditMiddleware(ctx.db, ctx.log, ctx.now));
   app.use(errorMiddleware(ctx.log));
+  // Before the body is read: a request without the right token is refused unread.
+  app.use(authMiddleware(ctx.db, { mode: ctx.auth ?? 'auto', now: ctx.now }));
   app.use(jsonBody(BODY_LIMIT_BYTES));
   app.use(idempotency(ctx.db));
   app.use(uiRouter());
-  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), metrics.router, openapiRouter()]) {
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), tokensRouter(ctx), auditRouter(ctx.db), metrics.router, openapiRouter()]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -24,7 +24,8 @@ export function routeAccess(method: string, path: string): Access {
   const read = method === 'GET' || method === 'HEAD';
   if (path === '/healthz' && read) return 'public';
   if ((path === '/ui' || path.startsWith('/ui/')) && read) return 'public';
-  if (path === RAFT_PATH || path === VOTING_PATH || path === JOIN_PATH) return 'node';
+  // Node-to-node: Raft, forwarded requests, joins (and the CA a joiner fetches first), a peer's container logs.
+  if (path === RAFT_PATH || path === VOTING_PATH || path === JOIN_PATH || path.startsWith('/cluster/logs/')) return 'node';
   // Who holds these administers the cluster: the join token admits nodes, tokens are credentials, the audit log says who did what.
   if (path === '/cluster/join-token' || path === '/tokens' || path.startsWith('/tokens/') || path === '/audit' || path === '/secrets' || path.startsWith('/secrets/')) return 'admin';
   if (path === '/nodes' || path.startsWith('/nodes/')) return read ? 'read' : 'admin';

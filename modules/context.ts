@@ -11,6 +11,7 @@ import { BicycleError } from '../daemon/errors';
 import { parseFlag } from './validation';
 import { tagWithRequest } from './idempotency';
 import type { LifecycleDefaults } from './present-lifecycle';
+import type { AuthMode } from './auth';
 
 /** What the REST modules need from their thread: reads, propose, change notes and log streams. Never Docker. */
 export interface RestContext {
@@ -30,6 +31,8 @@ export interface RestContext {
   maxReplicas?: number;
   /** What a service's lifecycle leaves out takes (deployment.updateParallelism, deployment.stopGracePeriodMs); DEFAULT_LIFECYCLE when absent. */
   lifecycleDefaults?: LifecycleDefaults;
+  /** `auth` of config.json (modules/auth.ts): `auto` when absent. */
+  auth?: AuthMode;
   /** Streams the logs of these containers (through the monitoring thread) as text lines. */
   containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable;
   /** Calls `listener` with every daemon log record from now on; returns the unsubscribe function. */

@@ -8,16 +8,22 @@ export function registerContextAdd(context: Command): void {
     .command('add')
     .description('save a context: a cluster\'s address, and the token and CA to reach it with')
     .argument('<name>', 'the context\'s name')
-    .requiredOption('--host <host>', 'daemon address: host:port or http(s)://host:port')
-    .option('--token <token>', 'API token (BAT1-…)')
+    // --host and --token are the program's own options (the global ones), given here on the command line.
     .option('--ca <file>', 'CA certificate (PEM) to trust for this cluster')
     .option('--use', 'make it the current context')
-    .action((name: string, options: { host: string; token?: string; ca?: string; use?: boolean }) => {
+    .addHelpText('after', '\nGive --host (required) and --token as for any command: bicycle context add prod --host https://10.0.0.1:7070 --token BAT1-…')
+    .action((name: string, options: { ca?: string; use?: boolean }, cmd: Command) => {
       if (!CONTEXT_NAME_PATTERN.test(name)) throw new Error(`context name "${name}": must be 1-63 letters, digits, _ . - starting with a letter or digit`);
+      let root = cmd;
+      while (root.parent) root = root.parent;
+      const global = root.opts<{ host?: string; token?: string; ca?: string }>();
+      if (root.getOptionValueSource('host') !== 'cli') throw new Error('context add needs --host: where the cluster\'s daemon listens (host:port or https://host:port)');
+      const token = root.getOptionValueSource('token') === 'cli' ? global.token : undefined;
+      const ca = options.ca ?? (root.getOptionValueSource('ca') === 'cli' ? global.ca : undefined);
       const saved = readContexts();
-      const entry: SavedContext = { host: normaliseHost(options.host) };
-      if (options.token) entry.token = options.token;
-      if (options.ca) entry.ca = options.ca;
+      const entry: SavedContext = { host: normaliseHost(global.host) };
+      if (token) entry.token = token;
+      if (ca) entry.ca = ca;
       const replaced = saved.contexts[name] !== undefined;
       saved.contexts[name] = entry;
       if (options.use || saved.current === null) saved.current = name;

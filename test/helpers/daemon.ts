@@ -57,13 +57,14 @@ const TEST_CONFIG = {
  * until its API answers.
  */
 export async function startDaemon(
-  opts: { name?: string; env?: Record<string, string>; dataDir?: string; port?: number; config?: Record<string, Record<string, unknown>> } = {},
+  opts: { name?: string; env?: Record<string, string>; dataDir?: string; port?: number; host?: string; config?: Record<string, Record<string, unknown>> } = {},
 ): Promise<TestDaemon> {
   await requireDocker();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'bicycle-test-'));
-  const port = opts.port ?? (await freePort());
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
   const name = opts.name ?? 'node-1';
-  const listen = `127.0.0.1:${port}`;
+  const listen = `${host}:${port}`;
   const configFile = join(dataDir, 'test-config.json');
   // TEST_CONFIG with the sections in opts.config merged over it, key by key.
   const config: Record<string, unknown> = { ...TEST_CONFIG };
@@ -78,6 +79,8 @@ export async function startDaemon(
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const url = `http://${listen}`;
+  // Off loopback the API needs a token; the daemon's loopback listener (local administration) does not.
+  const localUrl = `http://127.0.0.1:${port}`;
   let gone = false;
   void exited.then(() => (gone = true));
   await waitFor(`bicycled on ${listen} to answer /healthz`, async () => {
@@ -95,7 +98,7 @@ export async function startDaemon(
     process: child,
     output: () => output,
     async clusterId() {
-      clusterId ??= ((await (await fetch(`${url}/state`)).json()) as { cluster: { id: string } }).cluster.id;
+      clusterId ??= ((await (await fetch(`${localUrl}/state`)).json()) as { cluster: { id: string } }).cluster.id;
       return clusterId;
     },
     async stop(options = {}) {
