@@ -128,6 +128,28 @@ describe('service logs --follow follows replacements', () => {
     }
   });
 
+  test('a scale-up and an update: the added replica and the updated ones show in the running follow, each from its first line', async () => {
+    const name = `${service}-c`;
+    const res = await api(daemon.url).post('/services?wait=true&timeout=60', { name, image: TEST_IMAGE, replicas: 1, command: COUNTER });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const f = follow(daemon.url, 'service', 'logs', name, '-f', '--tail', '0');
+    try {
+      await waitFor('the first replica', async () => countersByContainer(f.stdout(), name).size === 1, 10_000, 100);
+      assert.equal((await api(daemon.url).patch(`/services/${name}`, { replicas: 2 })).status, 200);
+      await waitFor(`${name}.2 in the follow`, async () => [...countersByContainer(f.stdout(), name).values()].some((e) => e.replica === `${name}.2`), 15_000, 50);
+      const beforeUpdate = new Set(countersByContainer(f.stdout(), name).keys());
+      assert.equal((await api(daemon.url).patch(`/services/${name}`, { env: { ROUND: '2' } })).status, 200);
+      const updated = await waitFor('both slots\' updated containers in the follow', async () => {
+        const fresh = [...countersByContainer(f.stdout(), name).entries()].filter(([host, e]) => !beforeUpdate.has(host) && e.counters.length >= 2);
+        return new Set(fresh.map(([, e]) => e.replica)).size === 2 ? fresh : undefined;
+      }, 30_000, 100);
+      for (const [host, entry] of updated) assert.deepEqual(entry.counters.slice(0, 2), [1, 2], `updated container ${host} from its first line`);
+      for (const [host, entry] of countersByContainer(f.stdout(), name)) assert.deepEqual(gaps(entry.counters), [], `container ${host} (${entry.replica}), none lost, none twice`);
+    } finally {
+      f.child.kill('SIGKILL');
+    }
+  });
+
   test('Ctrl-C ends a follow at once, by the signal', async () => {
     const res = await api(daemon.url).post('/services?wait=true&timeout=60', { name: `${service}-b`, image: TEST_IMAGE, replicas: 1, command: COUNTER });
     assert.equal(res.status, 201, JSON.stringify(res.body));
