@@ -40,16 +40,15 @@ export function idempotency(db: Db): Middleware {
       if (!KEY_PATTERN.test(key)) {
         throw new BicycleError('INVALID_ARGUMENT', `${IDEMPOTENCY_HEADER}: must be 1 to 200 visible ASCII characters (letters, digits, punctuation; no spaces)`);
       }
-      tag = { id: `key:${key}`, key, fingerprint: fingerprint(k.method, k.path, k.request.body) };
+      // A secret's value is in its body: a replicated hash of it could confirm a guess, so its writes are fingerprinted without it.
+      const body = k.path === '/secrets' || k.path.startsWith('/secrets/') ? { name: (k.request.body as { name?: unknown } | undefined)?.name ?? null } : k.request.body;
+      tag = { id: `key:${key}`, key, fingerprint: fingerprint(k.method, k.path, body) };
       // A prompt answer from this node's replica; applying the command decides.
       const seen = lookupRequest(db, tag, appliedIndex(db));
       if (seen.seen === 'different') throw new BicycleError('IDEMPOTENCY_KEY_REUSED', reusedMessage(tag, seen.first));
     }
     return scope.run({ tag, proposals: 0 }, next);
   };
-    // Who asked travels with the proposals, to the leader and into the log (docs/security.md).
-    const identity = k.state.identity;
-    if (identity) tag = { ...tag, actor: identity.actor, ...(identity.accessor ? { accessor: identity.accessor } : {}) };
 }
 
 /**
