@@ -234,6 +234,16 @@ function orchestrateService(service: ServiceRecord, tasks: TaskRecord[], nodes: 
       }
       continue;
     }
+    // Only replicas of another version, all still waiting for a node: they serve nothing, so they are replaced by
+    // one of this version at once, outside the rollout's budget and paused or not, as a missing one would be (else
+    // the old version is placed in the room the rollout frees, and an update that began with waiting replicas
+    // starts the old image).
+    if (rolling && old.every((t) => t.nodeId === null)) {
+      for (const o of old) commands.push({ type: 'task.remove', taskId: o.id, at });
+      create(slot);
+      inProgress++;
+      continue;
+    }
     // Only replicas of another version: keep the best, and it is the rollout's to replace.
     for (const extra of old.slice(1)) {
       shutdown(extra);
