@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { BicycleError } from './errors';
 import { DEFAULT_MAX_REPLICAS } from '../database/replica-limit';
+import { JOIN_TOKEN_PATTERN } from './tls/join-token';
 
 /** The daemon's configuration, as every thread receives it (plain data). */
 export interface DaemonConfig {
@@ -28,6 +29,23 @@ export interface DaemonConfig {
   peers?: Array<{ name: string; address: string; role: 'manager' | 'worker' }>;
   /** The shared secret of a fixed cluster (with `peers`): node-to-node requests carry it. */
   clusterSecret?: string;
+  /**
+   * Plain HTTP on a listener off loopback, for the API and between nodes (the cluster secret authenticates
+   * peers, in clear). Without it such a listener is HTTPS and node-to-node traffic mutual TLS (docs/security.md).
+   */
+  insecure: boolean;
+  /** A certificate (PEM, with its chain) and key the API listener presents instead of this node's own (peers are still authenticated by theirs). */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Certificate lifetimes (docs/security.md, "TLS and node identity"). */
+  tls: {
+    /** A node certificate's validity, in ms; renewed at two thirds of it. */
+    nodeCertLifetimeMs: number;
+    /** The cluster CA's validity (made by --init), in ms. */
+    caLifetimeMs: number;
+  };
+  /**
+   */
   /** Raft timing and host-loss detection. */
   voting: {
     /** One Raft tick, in ms: heartbeats go out every heartbeatTicks ticks. */
@@ -100,13 +118,22 @@ const schema = z
     dockerSocket: z.string().min(1, 'must not be empty'),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']),
     join: hostPort.optional(),
-    token: z.string().regex(/^BCT1-[0-9a-f]+-[A-Za-z0-9_-]+$/, 'must be a join token as printed by `bicycle node join-token` (BCT1-…)').optional(),
+    token: z.string().regex(JOIN_TOKEN_PATTERN, 'must be a join token as printed by `bicycle node join-token` (BCT2-…)').optional(),
     role: z.enum(['manager', 'worker']),
     peers: z
       .array(z.strictObject({ name: nodeName, address: hostPort, role: z.enum(['manager', 'worker']).default('manager') }))
       .min(1, 'must list at least this node')
       .optional(),
     clusterSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+    insecure: z.union([z.boolean(), z.enum(['true', 'false', '1', '0'], 'must be true or false')]).transform((v) => v === true || v === 'true' || v === '1'),
+    tlsCert: z.string().min(1, 'must be a file path').optional(),
+    tlsKey: z.string().min(1, 'must be a file path').optional(),
+    tls: z
+      .object({
+        nodeCertLifetimeMs: z.number().int().min(10_000).max(10 * 365 * 86_400_000),
+        caLifetimeMs: z.number().int().min(60_000).max(100 * 365 * 86_400_000),
+      })
+      .strict(),
     voting: z
       .object({
         tickMs: z.number().int().min(10).max(10_000),
@@ -154,6 +181,8 @@ export function defaultConfig(): z.input<typeof schema> {
     dockerSocket: '/var/run/docker.sock',
     logLevel: 'info',
     role: 'manager',
+    insecure: false,
+    tls: { nodeCertLifetimeMs: 90 * 86_400_000, caLifetimeMs: 20 * 365 * 86_400_000 },
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
     deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS, strategy: 'spread', prepull: false },
     traffic: { enabled: true, kernel: true, deregisterDelayMs: 2000, connectTimeoutMs: 1000, peerProbeIntervalMs: 250, dns: true },
@@ -172,6 +201,9 @@ export const OVERRIDABLE = {
   join: 'BICYCLE_JOIN',
   token: 'BICYCLE_TOKEN',
   role: 'BICYCLE_ROLE',
+  insecure: 'BICYCLE_INSECURE',
+  tlsCert: 'BICYCLE_TLS_CERT',
+  tlsKey: 'BICYCLE_TLS_KEY',
 } as const;
 
 export type Overrides = Partial<Record<keyof typeof OVERRIDABLE, string>>;
@@ -214,10 +246,18 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; fl
     throw new BicycleError('INVALID_ARGUMENT', `invalid configuration: ${option}: ${message}`);
   }
   const config = parsed.data;
+  if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: tlsCert and tlsKey go together: give both --tls-cert and --tls-key, or neither');
   if (config.join && !config.token) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: token: is required with join (get it with `bicycle node join-token` on a member)');
   if (config.peers) {
     if (config.join) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: peers and join both given: list a fixed cluster in peers, or join one, not both');
     if (!config.clusterSecret) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: clusterSecret: is required with peers (the same on every member)');
+    if (!config.insecure && !isLoopbackListen(config.listen)) {
+      throw new BicycleError(
+        'INVALID_ARGUMENT',
+        `invalid configuration: insecure: a fixed cluster (peers) has no cluster CA, so its nodes would talk in clear HTTP on ${config.listen}, which is not loopback; ` +
+          'found a cluster with --init and join the others with `bicycle node join-token` (mutual TLS), or accept clear traffic with --insecure',
+      );
+    }
     const self = config.peers.find((p) => p.name === config.name);
     if (!self) throw new BicycleError('INVALID_ARGUMENT', `invalid configuration: peers: this node (${config.name}) is not listed; add it or set name`);
     if (!config.peers.some((p) => p.role === 'manager')) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: peers: at least one must be a manager');
@@ -231,6 +271,12 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; fl
     throw new BicycleError('INVALID_ARGUMENT', `invalid configuration: advertise: ${advertise} is not an address other nodes can reach; set --advertise host:port`);
   }
   return { ...config, advertise };
+}
+
+/** Whether a host:port listener is on loopback only (127.0.0.0/8, ::1, localhost): there the API stays plain HTTP. */
+export function isLoopbackListen(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -18,6 +18,8 @@ export const ERROR_CATALOGUE = {
   NODE_NOT_FOUND: { status: 404, retryable: false },
   SERVICE_EXISTS: { status: 409, retryable: false },
   NODE_EXISTS: { status: 409, retryable: false },
+  /** The cluster a node joins presents a CA other than the one its join token names (another cluster's token, or someone in between). */
+  CA_MISMATCH: { status: 409, retryable: false },
   SERVICE_DELETING: { status: 409, retryable: false },
   /** A published port another service already publishes. */
   PORT_IN_USE: { status: 409, retryable: false },

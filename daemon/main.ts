@@ -33,9 +33,13 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; in
     .option('--join <host:port>', 'join the cluster of this member, on first start (BICYCLE_JOIN)')
     .option('--token <token>', 'the join token from `bicycle node join-token` (BICYCLE_TOKEN)')
     .option('--role <role>', 'manager (votes) or worker (only runs tasks) (BICYCLE_ROLE)')
+    .option('--insecure', 'off loopback, serve plain HTTP and talk to peers in clear instead of (mutual) TLS (BICYCLE_INSECURE)')
+    .option('--tls-cert <file>', 'a PEM certificate (with its chain) the API listener presents instead of the node\'s own (BICYCLE_TLS_CERT)')
+    .option('--tls-key <file>', 'the key of --tls-cert (BICYCLE_TLS_KEY)')
     .showHelpAfterError()
     .parse(argv);
   const o = program.opts<Record<string, string | undefined>>();
+  const insecure = (o as Record<string, unknown>).insecure === true ? 'true' : undefined;
   return {
     configFile: o.config,
     flags: {
@@ -48,6 +52,9 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; in
       join: o.join,
       token: o.token,
       role: o.role,
+      insecure,
+      tlsCert: o.tlsCert,
+      tlsKey: o.tlsKey,
     },
     init: Boolean(o.init),
   };

@@ -15,6 +15,10 @@ export const THREAD_NAMES: readonly ThreadName[] = ['monitoring', 'voting', 'dep
 export interface JoinRequest {
   token: string;
   node: { id: string; name: string; address: string; role: 'manager' | 'worker' };
+  /** The joiner's certificate signing request (PEM); the grant carries the certificate the leader signs for it. */
+  csr?: string;
+  /** A member whose certificate expired while it was off, coming back with a fresh token: same id, name and address. */
+  rejoin?: boolean;
 }
 
 /** What a node that may join receives: enough to authenticate and reach its peers. */
@@ -26,6 +30,10 @@ export interface JoinGrant {
   members: Record<string, string>;
   /** The cluster's secrets key, base64 (daemon/secrets-key.ts); absent from a member that has none. */
   secretsKey?: string;
+  /** The node's certificate (PEM), signed by the cluster CA, when the request carried a CSR. */
+  certificate?: string;
+  /** The cluster CA's certificate, and its key for a manager (so that any manager can sign when it leads). */
+  ca?: { certPem: string; keyPem?: string };
 }
 
 /** A membership change asked for through the API. */
@@ -38,10 +46,12 @@ export type VotingRequest =
   /** A linearizable read barrier: answers once this node has applied everything committed before it. */
   | { kind: 'read'; forwarded: boolean }
   | { kind: 'join'; join: JoinRequest; forwarded: boolean }
-  | { kind: 'membership'; change: MembershipRequest };
+  | { kind: 'membership'; change: MembershipRequest }
+  /** A member renews its certificate: the leader signs `csr` for `nodeId` (the id its current certificate names). */
+  | { kind: 'sign'; nodeId: string; csr: string; forwarded: boolean };
 
 export type VotingReply =
-  | { ok: true; result?: ApplyResult; index?: number; grant?: JoinGrant }
+  | { ok: true; result?: ApplyResult; index?: number; grant?: JoinGrant; certificate?: string }
   | { ok: false; error: ErrorData };
 
 /** Between two threads, routed by main. */

@@ -11,6 +11,10 @@ import { VOTING_PATH } from '../daemon/voting/peer-client';
 import { JOIN_PATH } from '../daemon/voting/join-client';
 import type { RestContext } from './context';
 import { isLoopbackAddress } from './local-admin';
+import { peerIdentity } from './peer-identity';
+import { NodeTlsFiles } from '../daemon/tls/node-files';
+import { fingerprintOf } from '../daemon/tls/ca';
+import { newJoinToken } from '../daemon/tls/join-token';
 
 /** POST JOIN_PATH's body: the joining node and the join token (also the request body GET /openapi.json gives). */
 export const joinRequestSchema = z.strictObject({
@@ -21,6 +25,8 @@ export const joinRequestSchema = z.strictObject({
     address: z.string().regex(/^[^\s:]+:\d{1,5}$/),
     role: z.enum(['manager', 'worker']),
   }),
+  csr: z.string().startsWith('-----BEGIN CERTIFICATE REQUEST-----').max(8192).optional(),
+  rejoin: z.boolean().optional(),
 });
 
 /**
@@ -32,7 +38,15 @@ export const joinRequestSchema = z.strictObject({
 export function clusterRouter(ctx: RestContext): Router {
   const router = new Router();
 
+  // Over TLS a peer is its certificate (signed by the cluster CA, not revoked); in clear (--insecure) it is the cluster secret.
   const requireSecret: Middleware = async (k, next) => {
+    const peer = peerIdentity(ctx.db, k.req.socket);
+    if (peer.kind === 'refused') throw new BicycleError(peer.status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', peer.message);
+    if (peer.kind === 'node') {
+      k.state.peerNodeId = peer.nodeId;
+      await next();
+      return;
+    }
     const secret = clusterSecret(ctx.db);
     const given = /^Bearer (.+)$/.exec(k.get('authorization'))?.[1];
     if (!secret || !given || !safeEqual(secret, given)) {
@@ -44,14 +58,23 @@ export function clusterRouter(ctx: RestContext): Router {
   router.post(RAFT_PATH, requireSecret, (k) => {
     const messages = k.request.body;
     if (!Array.isArray(messages)) throw new BicycleError('INVALID_ARGUMENT', 'expected a JSON array of Raft messages');
+    const peerNodeId = k.state.peerNodeId as string | undefined;
+    const forged = peerNodeId === undefined ? undefined : messages.find((m: { from?: unknown }) => m?.from !== peerNodeId);
+    if (forged) throw new BicycleError('PERMISSION_DENIED', `a Raft message from ${String((forged as { from?: unknown }).from)} came with the certificate of ${peerNodeId}: a node sends only its own messages`);
     ctx.deliverRaft(messages, k.get('x-bicycle-address') || null);
     k.status = 204;
   });
 
   router.post(VOTING_PATH, requireSecret, async (k) => {
     const request = k.request.body as VotingRequest;
-    if (typeof request !== 'object' || request === null || !['propose', 'read', 'join', 'membership'].includes((request as { kind?: string }).kind ?? '')) {
+    if (typeof request !== 'object' || request === null || !['propose', 'read', 'join', 'membership', 'sign'].includes((request as { kind?: string }).kind ?? '')) {
       throw new BicycleError('INVALID_ARGUMENT', 'expected a voting request');
+    }
+    if (request.kind === 'sign') {
+      // A node renews its own certificate only: the id signed for is the one its current certificate names.
+      const peerNodeId = k.state.peerNodeId as string | undefined;
+      if (!peerNodeId) throw new BicycleError('PERMISSION_DENIED', 'a certificate is renewed over mutual TLS with the node\'s current certificate');
+      request.nodeId = peerNodeId;
     }
     const forwarded = request.kind === 'membership' ? request : { ...request, forwarded: true };
     k.body = { reply: await ctx.voting.raw(forwarded) };
@@ -66,7 +89,25 @@ export function clusterRouter(ctx: RestContext): Router {
     k.body = { grant: await ctx.voting.join(parsed.data) };
   });
 
-  // Until API tokens exist, whoever reaches a member's loopback administers the cluster; nobody else gets the token.
+  // What a joiner fetches first, trusting nothing yet: the cluster CA's certificate, which it checks against its token's fingerprint.
+  router.get(JOIN_PATH, (k) => {
+    const certificate = getMeta(ctx.db, 'ca_cert') ?? new NodeTlsFiles(ctx.dataDir).caCert();
+    if (!certificate) throw new BicycleError('UNAVAILABLE', 'this cluster has no CA (founded before node certificates, or not initialised yet)');
+    k.body = { certificate, fingerprint: fingerprintOf(certificate) };
+  });
+
+  // `bicycle node join-token --rotate`: a new token replaces the old one, which admits nobody from then on (admin only, as reading it).
+  router.post('/cluster/join-token', async (k) => {
+    const clusterId = getMeta(ctx.db, 'cluster_id');
+    const caCert = getMeta(ctx.db, 'ca_cert');
+    if (!clusterId || !caCert) throw new BicycleError('UNAVAILABLE', 'the cluster is not initialised yet (or has no CA); retry shortly');
+    const token = newJoinToken(clusterId, fingerprintOf(caCert));
+    const result = await ctx.propose({ type: 'cluster.rotate-join-token', joinToken: token, at: ctx.now() });
+    if (!result.ok) throw new BicycleError(result.error.code, result.error.message);
+    k.body = { token, join: `--join ${ctx.advertise} --token ${token}` };
+  });
+
+  // Admin only (modules/auth-policy.ts): an admin token, or a tokenless client on this node's loopback.
   router.get('/cluster/join-token', (k) => {
     if (!isLoopbackAddress(k.req.socket.remoteAddress)) {
       throw new BicycleError(

@@ -12,14 +12,16 @@ export function joinHint(answer: JoinToken): string {
   return `bicycled --name NAME --advertise HOST:PORT ${join}`;
 }
 
-/** `bicycle node join-token [--json]` */
+/** `bicycle node join-token [--rotate] [--json]` */
 export function registerNodeJoinToken(node: Command): void {
   node
     .command('join-token')
     .description('print the token a new host needs to join the cluster')
+    .option('--rotate', 'replace the token with a new one: the old one admits nobody from then on')
     .option('--json', 'print the raw JSON')
-    .action(async (options: { json?: boolean }, cmd: Command) => {
-      const answer = await clientFor(cmd).getJoinToken();
+    .action(async (options: { json?: boolean; rotate?: boolean }, cmd: Command) => {
+      const client = clientFor(cmd);
+      const answer = options.rotate ? await client.rotateJoinToken() : await client.getJoinToken();
       if (options.json) {
         printJson(answer);
         return;

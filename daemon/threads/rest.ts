@@ -14,6 +14,7 @@ import type { Command } from '../../database/commands';
 import type { ApplyResult } from '../../database/apply-command';
 import { createApp } from '../../modules/app';
 import { localAdminListen } from '../../modules/local-admin';
+import { createApiServer } from '../tls/api-server';
 import { DEFAULT_THREAD_METRICS_TIMEOUT_MS, ThreadMetricsCollector } from '../metrics/collector';
 
 /**
@@ -105,7 +106,9 @@ const app = createApp({
 });
 
 const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
-const server: Server = app.listen(port, host);
+// HTTPS off loopback unless --insecure (daemon/tls/api-server.ts); without a certificate this throws and the daemon does not start.
+const api = createApiServer(app.callback(), config, log);
+const server: Server = api.server.listen(port, host);
 server.keepAliveTimeout = 65_000;
 // Local administration (docs/rest.md): on a specific non-loopback address, the API also answers on 127.0.0.1 at the same port.
 const admin = localAdminListen(config.listen);
@@ -115,7 +118,7 @@ adminServer?.on('error', (error: Error) => {
   log.warn('cannot listen for local administration: the join token cannot be read on this host', { listen: `${admin!.host}:${admin!.port}`, error: error.message });
 });
 server.on('listening', () => {
-  log.info('REST API listening', { listen: config.listen });
+  log.info('REST API listening', { listen: config.listen, tls: api.tls });
   runThread({
     onMessage,
     async stop() {
@@ -125,6 +128,7 @@ server.on('listening', () => {
         // Streams (logs -f) and waits would hold the close forever: end them.
         setTimeout(() => server.closeAllConnections(), 1000).unref();
       });
+      api.close();
       adminServer?.close();
       adminServer?.closeAllConnections();
       for (const out of logStreams.values()) out.end();

@@ -6,7 +6,10 @@ import { createThreadLogger, errorMessage } from '../logger';
 import { reportFatal, runThread, sendTo, workerContext } from '../thread-runtime';
 import { toErrorData } from '../errors';
 import { ClusterNode } from '../voting/cluster-node';
-import { requestJoin } from '../voting/join-client';
+import { isLoopbackListen } from '../config';
+import { NodeTls } from '../tls/node-tls';
+import { MutualTlsPeerHttp, PlainPeerHttp } from '../tls/peer-tls';
+import { CertificateRenewal, joinWithCertificate } from '../tls/join-tls';
 import { grantWithSecretsKey, settleSecretsKey } from '../secrets-key';
 import type { Message } from '../voting/raft/index';
 import type { ThreadMessage, ThreadName, VotingReply, VotingRequest } from '../messages';
@@ -24,6 +27,9 @@ const { config, databaseFile, nodeId } = workerContext();
 const log = createThreadLogger('voting', config.logLevel).child({ node: config.name });
 const db = openDatabase(databaseFile);
 const notes = new ChangeNotes();
+const tls = new NodeTls(config.dataDir, config.tls);
+// Loopback stays plain HTTP (the one-host quick start); anywhere else peers talk mutual TLS unless --insecure.
+const scheme: 'http' | 'https' = config.insecure || isLoopbackListen(config.listen) ? 'http' : 'https';
 const registry = new Registry();
 const node = new ClusterNode({
   db,
@@ -34,6 +40,8 @@ const node = new ClusterNode({
   settings: config.voting,
   notes,
   log,
+  tls,
+  peers: scheme === 'https' ? new MutualTlsPeerHttp(tls.files) : new PlainPeerHttp(),
   metrics: createVotingMetrics(registry),
 });
 
@@ -49,6 +57,8 @@ async function handle(request: VotingRequest): Promise<VotingReply> {
     }
     case 'membership':
       return node.changeMembership(request.change);
+    case 'sign':
+      return node.sign(request.nodeId, request.csr, request.forwarded);
   }
 }
 
@@ -70,10 +80,13 @@ function onMessage(from: ThreadName, body: ThreadMessage): void {
 async function bootstrap(): Promise<void> {
   const fresh = node.hasEmptyLog();
   if (fresh && config.join) {
-    const grant = await requestJoin(config.join, {
-      token: config.token!,
-      node: { id: nodeId, name: config.name, address: config.advertise, role: config.role },
-    }, log);
+    const grant = await joinWithCertificate({
+      tls,
+      scheme,
+      address: config.join,
+      request: { token: config.token!, node: { id: nodeId, name: config.name, address: config.advertise, role: config.role } },
+      log,
+    });
     setLocal(db, 'cluster_secret', grant.clusterSecret);
     settleSecretsKey(config.dataDir, { kind: 'joined', key: grant.secretsKey }, log);
     node.learnAddresses(grant.members);
@@ -90,8 +103,11 @@ async function bootstrap(): Promise<void> {
   } else if (fresh) {
     setLocal(db, 'cluster_secret', randomBytes(24).toString('base64url'));
     settleSecretsKey(config.dataDir, { kind: 'found' }, log);
+    await tls.found(nodeId, config.advertise);
+    log.info('created the cluster CA', { ca: tls.caFingerprint() });
     node.start([nodeId]);
   } else {
+    await renewExpired();
     if (config.peers) node.learnAddresses(Object.fromEntries(config.peers.map((p) => [p.name, p.address])));
     if (config.join) log.info('already a member: --join is ignored', { join: config.join });
     settleSecretsKey(config.dataDir, { kind: 'restart', joined: Boolean(config.join), ...(config.peers ? { clusterSecret: config.clusterSecret! } : {}) }, log);
@@ -99,11 +115,48 @@ async function bootstrap(): Promise<void> {
   }
 }
 
+/**
+ * A member whose certificate expired while it was off cannot talk to any
+ * peer (they refuse it in the handshake): with --join and a fresh --token it
+ * asks for a new certificate as itself; without them it says how to.
+ */
+async function renewExpired(): Promise<void> {
+  const own = tls.ownCertificate();
+  if (scheme !== 'https' || !own || own.notAfterMs > Date.now()) return;
+  const expired = new Date(own.notAfterMs).toISOString();
+  if (!config.join || !config.token) {
+    throw new Error(
+      `this node's certificate expired at ${expired} while it was off, so its peers refuse it; ` +
+        'restart it with --join <a member\'s address> --token <a fresh token from `bicycle node join-token`> to get a new one (its data and identity stay)',
+    );
+  }
+  log.warn('this node\'s certificate expired while it was off; asking for a new one with the join token', { expired, via: config.join });
+  const grant = await joinWithCertificate({
+    tls,
+    scheme,
+    address: config.join,
+    request: { token: config.token, node: { id: nodeId, name: config.name, address: config.advertise, role: config.role }, rejoin: true },
+    log,
+  });
+  node.learnAddresses(grant.members);
+}
+
+const renewal = new CertificateRenewal({
+  tls,
+  nodeId,
+  sign: (csr) => node.sign(nodeId, csr, false),
+  log,
+});
+
 bootstrap()
+  .then(() => {
+    if (scheme === 'https') renewal.start();
+  })
   .then(() =>
     runThread({
       onMessage,
       async stop() {
+        renewal.stop();
         await node.transferLeadership(2000).catch(() => undefined);
         node.stop();
         notes.close();

@@ -67,6 +67,16 @@ export class MutualTlsPeerHttp implements PeerHttp {
   }
 }
 
+/** Requests to the members of a cluster this node is joining: trusting exactly the CA it checked, presenting no certificate yet. */
+export function joiningHttp(scheme: 'http' | 'https', caPem: string | null): Pick<PeerHttp, 'scheme' | 'fetch'> {
+  if (scheme === 'http') return new PlainPeerHttp();
+  const agent = oneShotAgent(caPem);
+  return {
+    scheme,
+    fetch: (url, init) => undiciFetch(url, { ...(init as object), dispatcher: agent } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>,
+  };
+}
+
 /** A dispatcher that trusts exactly `caPem` (a joiner, after checking the CA's fingerprint) or nothing checked at all (fetching the CA to check it). */
 export function oneShotAgent(caPem: string | null): Agent {
   return new Agent({ connect: caPem ? { ca: [caPem] } : { rejectUnauthorized: false } });

@@ -18,6 +18,10 @@ import type { ChangeNotes } from '../changes';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
 import type { JoinGrant, JoinRequest, MembershipRequest, VotingReply } from '../messages';
+import { REVOKED_NODE_PREFIX } from '../../database/apply-command';
+import type { NodeTls } from '../tls/node-tls';
+import type { PeerHttp } from '../tls/peer-tls';
+import { newJoinToken } from '../tls/join-token';
 
 /** Raft timing and host-loss detection, as configured (docs/voting.md). */
 export type VotingSettings = DaemonConfig['voting'];
@@ -31,6 +35,10 @@ export interface ClusterNodeOptions {
   settings: VotingSettings;
   notes: ChangeNotes;
   log: Logger;
+  /** The cluster CA and this node's certificate (daemon/tls). */
+  tls: NodeTls;
+  /** How requests reach peers: mutual TLS, or clear HTTP with --insecure. */
+  peers: PeerHttp;
   /** Hears each proposal made on this node (not those forwarded to it) and each command applied (daemon/metrics/thread-metrics.ts). */
   metrics?: {
     proposed(seconds: number, outcome: string): void;
@@ -75,6 +83,7 @@ export class ClusterNode {
     this.storage = new SqliteRaftStorage(o.db);
     this.machine = new SqliteStateMachine(o.db, o.metrics && ((command, seconds) => o.metrics!.applied(command, seconds)));
     this.transport = new HttpTransport({
+      http: o.peers,
       selfAddress: o.advertise,
       secret: () => clusterSecret(o.db),
       addressOf: (id) => this.addressOf(id),
@@ -215,6 +224,12 @@ export class ClusterNode {
       return failure('PERMISSION_DENIED', 'the join token is not valid for this cluster (get one with `bicycle node join-token` on a member)');
     }
     const { node } = request;
+    if (getMeta(this.o.db, `${REVOKED_NODE_PREFIX}${node.id}`)) {
+      return failure('PERMISSION_DENIED', `the node id ${node.id} was removed from this cluster and its certificates are revoked; start the node with an empty data directory to join as a new node`);
+    }
+    if (request.rejoin) return this.rejoin(request);
+    // Signed before anything changes: a request the CA cannot sign admits nobody.
+    const certificate = request.csr ? await this.o.tls.sign(request.csr, node.id, node.address) : undefined;
     const clash = findJoinClash(listNodes(this.o.db), this.raft!.status().conf, node);
     if (clash) return failure(clash.code, clash.message);
     this.learnedAddresses.set(node.id, node.address);
@@ -231,13 +246,52 @@ export class ClusterNode {
     for (const warning of managerWarnings(listNodes(this.o.db))) this.o.log.warn(warning);
     const members: Record<string, string> = {};
     for (const n of listNodes(this.o.db)) members[n.id] = this.addressOf(n.id) ?? n.address;
-    const grant: JoinGrant = {
+    return { ok: true, grant: this.grant(members, node.role, certificate) };
+  }
+
+  private grant(members: Record<string, string>, role: 'manager' | 'worker', certificate: string | undefined): JoinGrant {
+    const ca = this.o.tls.files.ca();
+    return {
       clusterId: getMeta(this.o.db, 'cluster_id') ?? '',
       clusterSecret: getMeta(this.o.db, 'cluster_secret') ?? '',
       leaderId: this.o.nodeId,
       members,
+      ...(certificate ? { certificate } : {}),
+      // Managers get the CA key too: whichever of them leads signs the next joiner's certificate.
+      ...(ca ? { ca: role === 'manager' ? ca : { certPem: ca.certPem } } : {}),
     };
-    return { ok: true, grant };
+  }
+
+  /**
+   * A member back after its certificate expired (moby/moby#42660): with a
+   * valid join token, the same id, name and address get a new certificate;
+   * nothing else changes (its row and its place in the configuration stay).
+   */
+  private async rejoin(request: JoinRequest): Promise<VotingReply> {
+    const { node } = request;
+    const member = getNode(this.o.db, node.id);
+    if (!member || member.name !== node.name || member.address !== node.address) {
+      return failure('NODE_NOT_FOUND', `no member ${node.name} with id ${node.id} at ${node.address} to renew; a new node joins with an empty data directory`);
+    }
+    if (!request.csr) return failure('INVALID_ARGUMENT', 'a rejoin needs a certificate request (csr)');
+    const certificate = await this.o.tls.sign(request.csr, node.id, node.address);
+    this.o.log.info('renewed the expired certificate of a member that came back with a join token', { target: node.name });
+    const members: Record<string, string> = {};
+    for (const n of listNodes(this.o.db)) members[n.id] = this.addressOf(n.id) ?? n.address;
+    return { ok: true, grant: this.grant(members, member.role, certificate) };
+  }
+
+  /** A member renews its certificate: the leader signs a new one for the id and the address its row records. */
+  async sign(nodeId: string, csr: string, forwarded: boolean): Promise<VotingReply> {
+    if (!this.isLeader()) return this.forward({ kind: 'sign', nodeId, csr, forwarded: true }, forwarded);
+    if (getMeta(this.o.db, `${REVOKED_NODE_PREFIX}${nodeId}`)) return failure('PERMISSION_DENIED', `the node ${nodeId} was removed from this cluster`);
+    const member = getNode(this.o.db, nodeId);
+    if (!member) return failure('NODE_NOT_FOUND', `no member with id ${nodeId}`);
+    try {
+      return { ok: true, certificate: await this.o.tls.sign(csr, nodeId, member.address) };
+    } catch (error) {
+      return { ok: false, error: toErrorData(error) };
+    }
   }
 
   async changeMembership(change: MembershipRequest): Promise<VotingReply> {
@@ -334,10 +388,10 @@ export class ClusterNode {
     if (getMeta(this.o.db, 'cluster_id')) return;
     const clusterId = randomBytes(8).toString('hex');
     const secret = getLocal(this.o.db, 'cluster_secret') ?? randomBytes(24).toString('base64url');
-    const reply = await this.propose(
-      { type: 'cluster.init', clusterId, secret, joinToken: `BCT1-${clusterId}-${randomBytes(16).toString('base64url')}`, at: Date.now() },
-      false,
-    );
+    const caCert = this.o.tls.files.caCert();
+    const fingerprint = this.o.tls.caFingerprint();
+    const joinToken = fingerprint ? newJoinToken(clusterId, fingerprint) : `BCT1-${clusterId}-${randomBytes(16).toString('base64url')}`;
+    const reply = await this.propose({ type: 'cluster.init', clusterId, secret, joinToken, ...(caCert ? { caCert } : {}), at: Date.now() }, false);
     if (reply.ok) this.o.log.info('initialised a new cluster', { cluster: clusterId });
   }
 
@@ -426,7 +480,7 @@ export class ClusterNode {
     const secret = clusterSecret(this.o.db);
     if (!address || !secret) return failure('NO_LEADER', `the leader ${leader} cannot be reached yet; retry shortly`);
     try {
-      return await askPeer(address, secret, request, this.o.settings.forwardTimeoutMs);
+      return await askPeer(this.o.peers, address, secret, request, this.o.settings.forwardTimeoutMs);
     } catch (error) {
       return { ok: false, error: toErrorData(error) };
     }

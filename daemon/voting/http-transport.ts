@@ -1,6 +1,7 @@
 import type { Message, NodeId } from './raft/index';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
+import type { PeerHttp } from '../tls/peer-tls';
 
 /** Sends the Raft core's messages to peers. Never blocks and never throws: Raft tolerates loss. */
 export interface Transport {
@@ -9,6 +10,8 @@ export interface Transport {
 }
 
 export interface HttpTransportOptions {
+  /** How requests reach peers: mutual TLS, or clear HTTP with --insecure. */
+  http: PeerHttp;
   /** This node's advertised address, sent along so peers can answer before they know it. */
   selfAddress: string;
   /** The cluster secret every peer request carries; undefined until this node has one. */
@@ -72,7 +75,7 @@ export class HttpTransport implements Transport {
       const secret = this.o.secret();
       if (!address) throw new Error(`no address known for ${id}`);
       if (!secret) throw new Error('this node has no cluster secret yet');
-      const res = await fetch(`http://${address}${RAFT_PATH}`, {
+      const res = await this.o.http.fetch(`${this.o.http.scheme}://${address}${RAFT_PATH}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, 'x-bicycle-address': this.o.selfAddress },
         body: JSON.stringify(batch),
@@ -99,5 +102,6 @@ export class HttpTransport implements Transport {
   close(): void {
     this.closed = true;
     this.peers.clear();
+    this.o.http.close();
   }
 }

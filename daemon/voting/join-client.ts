@@ -1,20 +1,22 @@
 import { BicycleError, isErrorCode } from '../errors';
 import type { Logger } from '../logger';
 import type { JoinGrant, JoinRequest } from '../messages';
+import type { PeerHttp } from '../tls/peer-tls';
 
 export const JOIN_PATH = '/cluster/join';
 
 /**
  * Asks the member at `address` to admit this node, retrying with back-off
  * while it cannot be reached or has no leader. A refusal (a wrong token, a
- * name already taken) is final and thrown as is.
+ * name already taken) is final and thrown as is. `http` trusts the cluster
+ * CA the joiner checked against its token (or is clear HTTP with --insecure).
  */
-export async function requestJoin(address: string, request: JoinRequest, log: Logger): Promise<JoinGrant> {
+export async function requestJoin(http: Pick<PeerHttp, 'scheme' | 'fetch'>, address: string, request: JoinRequest, log: Logger): Promise<JoinGrant> {
   let delayMs = 250;
   for (;;) {
     let reason: string;
     try {
-      const res = await fetch(`http://${address}${JOIN_PATH}`, {
+      const res = await http.fetch(`${http.scheme}://${address}${JOIN_PATH}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(request),

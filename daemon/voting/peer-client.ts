@@ -1,5 +1,6 @@
 import { BicycleError, isErrorCode } from '../errors';
 import type { VotingReply, VotingRequest } from '../messages';
+import type { PeerHttp } from '../tls/peer-tls';
 
 export const VOTING_PATH = '/cluster/voting';
 
@@ -8,10 +9,10 @@ export const VOTING_PATH = '/cluster/voting';
  * listener) and returns its reply: how a follower forwards proposals, reads
  * and joins to the leader. Transport failures become UNAVAILABLE (retryable).
  */
-export async function askPeer(address: string, secret: string, request: VotingRequest, timeoutMs: number): Promise<VotingReply> {
+export async function askPeer(http: PeerHttp, address: string, secret: string, request: VotingRequest, timeoutMs: number): Promise<VotingReply> {
   let res: Response;
   try {
-    res = await fetch(`http://${address}${VOTING_PATH}`, {
+    res = await http.fetch(`${http.scheme}://${address}${VOTING_PATH}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
       body: JSON.stringify(request),

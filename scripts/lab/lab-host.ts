@@ -31,11 +31,13 @@ export class LabHost {
     /** The host's network namespace (under /var/run/netns). */
     readonly netns: string,
     readonly dir: string,
+    /** https when the lab has TLS on. */
+    scheme: 'http' | 'https' = 'http',
   ) {
     this.name = `host-${index}`;
     this.ip = `${subnet}.${index}`;
     this.address = `${this.ip}:${port}`;
-    this.url = `http://${this.address}`;
+    this.url = `${scheme}://${this.address}`;
     this.socket = join(dir, 'docker.sock');
     this.docker = new Docker({ socketPath: this.socket });
   }

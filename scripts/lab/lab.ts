@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { LabHost } from './lab-host';
 import { DEFAULT_SUBNET, labNet } from './lab-net';
 import { waitFor } from './wait-for';
+import { trustLabCa } from './lab-tls';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const DAEMON = join(ROOT, 'dist', 'daemon', 'main.js');
@@ -22,6 +23,8 @@ export interface LabOptions {
   subnet?: string;
   /** More arguments for every host's dockerd, e.g. `--insecure-registry A.B.C.254:5000` for a registry on the machine's leg. */
   engineArgs?: string[];
+  /** HTTPS and mutual TLS between hosts, as a daemon off loopback has by default; without it every bicycled starts with --insecure. */
+  tls?: boolean;
 }
 
 /** What a lab's directory records of it, so that later processes (scripts/lab.sh kill, down…) find the same lab. */
@@ -29,6 +32,7 @@ interface LabFile {
   hosts: number;
   port: number;
   subnet: string;
+  tls?: boolean;
 }
 
 /**
@@ -53,11 +57,14 @@ export class Lab {
   /** Every namespace of the lab is named PREFIX-i (host i) or PREFIX-sw (the switch). */
   readonly netnsPrefix: string;
   private readonly engineArgs: readonly string[];
+  /** Whether the hosts serve HTTPS and talk mutual TLS (LabOptions.tls). */
+  readonly tls: boolean;
 
   constructor(readonly dir: string, count: number, options: LabOptions = {}) {
     this.subnet = options.subnet ?? process.env.BICYCLE_LAB_SUBNET ?? DEFAULT_SUBNET;
     this.port = options.port ?? 7070;
     this.engineArgs = options.engineArgs ?? [];
+    this.tls = options.tls ?? false;
     const octets = this.subnet.split('.').map(Number);
     if (octets.length !== 3 || !octets.every((o) => Number.isInteger(o) && o >= 0 && o <= 255)) {
       throw new Error(`the lab's subnet is three octets such as 10.78.0, not ${this.subnet}`);
@@ -66,7 +73,7 @@ export class Lab {
     if (octets[2]! > 100 && octets[2]! <= 100 + count) throw new Error(`the subnet ${this.subnet} would overlap a host's containers (A.B.(100+i)); choose a third octet outside 101–${100 + count}`);
     this.clientAddress = `${this.subnet}.254`;
     this.netnsPrefix = `bicycle-lab-${this.subnet}`;
-    for (let i = 1; i <= count; i++) this.hosts.push(new LabHost(i, this.subnet, this.port, `${this.netnsPrefix}-${i}`, join(dir, `host-${i}`)));
+    for (let i = 1; i <= count; i++) this.hosts.push(new LabHost(i, this.subnet, this.port, `${this.netnsPrefix}-${i}`, join(dir, `host-${i}`), this.tls ? 'https' : 'http'));
   }
 
   /** The lab recorded in `dir` by an earlier up(); a lab of `fallbackHosts` with the default options when there is none. */
@@ -74,7 +81,7 @@ export class Lab {
     const file = join(dir, 'lab.json');
     if (!existsSync(file)) return new Lab(dir, fallbackHosts);
     const saved = JSON.parse(readFileSync(file, 'utf8')) as LabFile;
-    return new Lab(dir, saved.hosts, { port: saved.port, subnet: saved.subnet });
+    return new Lab(dir, saved.hosts, { port: saved.port, subnet: saved.subnet, tls: saved.tls });
   }
 
   host(i: number): LabHost {
@@ -112,7 +119,7 @@ export class Lab {
   private async upEngines(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     await labNet('up', this.netnsPrefix, this.subnet, String(this.hosts.length));
-    const saved: LabFile = { hosts: this.hosts.length, port: this.port, subnet: this.subnet };
+    const saved: LabFile = { hosts: this.hosts.length, port: this.port, subnet: this.subnet, tls: this.tls };
     writeFileSync(join(this.dir, 'lab.json'), JSON.stringify(saved));
     await Promise.all(this.hosts.map((h) => this.startEngine(h)));
   }
@@ -181,14 +188,24 @@ export class Lab {
     mkdirSync(dataDir, { recursive: true });
     const configFile = join(host.dir, 'bicycle-config.json');
     if (Object.keys(extraConfig).length > 0 || !existsSync(configFile)) writeFileSync(configFile, JSON.stringify({ ...LAB_CONFIG, ...extraConfig }));
-    const args = [DAEMON, '--config', configFile, '--name', host.name, '--listen', host.address, '--data-dir', dataDir, '--docker-socket', host.socket, ...extraArgs];
+    const args = [DAEMON, '--config', configFile, '--name', host.name, '--listen', host.address, '--data-dir', dataDir, '--docker-socket', host.socket, ...(this.tls ? [] : ['--insecure']), ...extraArgs];
     if (joining) args.push('--join', joining.join, '--token', joining.token);
     const log = openSync(join(host.dir, 'bicycled.out'), 'a');
     // nsenter executes node in its own place: the pid is bicycled's.
     const child = host.spawn([process.execPath, ...args], { stdio: ['ignore', log, log], detached: true });
     child.unref();
     writeFileSync(join(host.dir, 'bicycled.pid'), String(child.pid));
-    await waitFor(`bicycled on ${host.name}`, async () => (await fetch(`${host.url}/healthz`)).ok, 30_000, 100);
+    await waitFor(`bicycled on ${host.name}`, async () => (!this.tls || this.trustCa()) && (await fetch(`${host.url}/healthz`)).ok, 30_000, 100);
+  }
+
+  /** The cluster CA's certificate file (host-1's, which founded the cluster): what a client of a TLS lab trusts (`--ca`). */
+  get caFile(): string {
+    return join(this.dataDir(this.host(1)), 'ca.crt');
+  }
+
+  /** Makes this process's fetch trust the lab's CA (see lab-tls.ts); false before host-1 has made it. */
+  trustCa(): boolean {
+    return trustLabCa(this.caFile);
   }
 
   dataDir(host: LabHost): string {

@@ -37,7 +37,7 @@ describe('guarded admission on a lab of three hosts', () => {
       assert.equal(res.body.error.code, 'PERMISSION_DENIED');
       assert.match(res.body.error.message, /run `bicycle --host 127\.0\.0\.1:\d+ node join-token` on a member host, against its loopback/);
     }
-    assert.match(await lab.joinToken(), /^BCT1-/);
+    assert.match(await lab.joinToken(), /^BCT2-[0-9a-f]+-[0-9a-f]{64}-/);
   });
 
   test('a join with a member\'s id, name or address is refused NODE_EXISTS, and the members are unchanged', async () => {

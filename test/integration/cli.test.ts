@@ -255,7 +255,7 @@ describe('bicycle CLI against a real daemon', { timeout: 600_000 }, () => {
   it('node join-token prints the token, and on stderr how to use it; --json the answer', T, async () => {
     const result = await bicycle('node', 'join-token');
     expectOk(result, 'node join-token');
-    assert.match(result.stdout, /^BCT1-\S+\n$/);
+    assert.match(result.stdout, /^BCT2-\S+\n$/);
     const token = result.stdout.trim();
     assert.ok(result.stderr.includes(`bicycled --name NAME --advertise HOST:PORT --join `), result.stderr);
     assert.ok(result.stderr.includes(`--token ${token}`), result.stderr);
