@@ -10,7 +10,7 @@ import { JOIN_TOKEN_PATTERN } from './tls/join-token';
 export interface DaemonConfig {
   /** This node's name, unique in the cluster. */
   name: string;
-  /** REST listener, host:port. Loopback by default: the API has no authentication of its own yet. */
+  /** REST listener, host:port. Loopback by default; off loopback every request needs an API token (docs/security.md). */
   listen: string;
   /** Address other nodes and clients should use to reach this node (defaults to `listen`). */
   advertise: string;
@@ -45,7 +45,10 @@ export interface DaemonConfig {
     caLifetimeMs: number;
   };
   /**
+   * API authentication (docs/security.md): `auto`, a request arriving on a loopback address needs no token
+   * (every other one does); `required`, every request needs one, loopback included.
    */
+  auth: 'auto' | 'required';
   /** Raft timing and host-loss detection. */
   voting: {
     /** One Raft tick, in ms: heartbeats go out every heartbeatTicks ticks. */
@@ -134,6 +137,7 @@ const schema = z
         caLifetimeMs: z.number().int().min(60_000).max(100 * 365 * 86_400_000),
       })
       .strict(),
+    auth: z.enum(['auto', 'required']),
     voting: z
       .object({
         tickMs: z.number().int().min(10).max(10_000),
@@ -181,6 +185,7 @@ export function defaultConfig(): z.input<typeof schema> {
     dockerSocket: '/var/run/docker.sock',
     logLevel: 'info',
     role: 'manager',
+    auth: 'auto',
     insecure: false,
     tls: { nodeCertLifetimeMs: 90 * 86_400_000, caLifetimeMs: 20 * 365 * 86_400_000 },
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
@@ -199,8 +204,9 @@ export const OVERRIDABLE = {
   dockerSocket: 'BICYCLE_DOCKER_SOCKET',
   logLevel: 'BICYCLE_LOG_LEVEL',
   join: 'BICYCLE_JOIN',
-  token: 'BICYCLE_TOKEN',
+  token: 'BICYCLE_JOIN_TOKEN',
   role: 'BICYCLE_ROLE',
+  auth: 'BICYCLE_AUTH',
   insecure: 'BICYCLE_INSECURE',
   tlsCert: 'BICYCLE_TLS_CERT',
   tlsKey: 'BICYCLE_TLS_KEY',

@@ -11,6 +11,7 @@ import { getLocal, setLocal } from '../database/queries';
 import { createThreadLogger } from './logger';
 import { Supervisor } from './supervisor';
 import type { ThreadName } from './messages';
+import { mintLocalAdminToken, runTokenCommand } from './token-bootstrap';
 
 /**
  * bicycled: loads the configuration, opens and migrates the database, then
@@ -31,7 +32,7 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; in
     .option('--log-level <level>', 'error, warn, info or debug (BICYCLE_LOG_LEVEL)')
     .option('--init', 'found a new cluster (the default when --join is not given)')
     .option('--join <host:port>', 'join the cluster of this member, on first start (BICYCLE_JOIN)')
-    .option('--token <token>', 'the join token from `bicycle node join-token` (BICYCLE_TOKEN)')
+    .option('--token <token>', 'the join token from `bicycle node join-token` (BICYCLE_JOIN_TOKEN; BICYCLE_TOKEN is the CLI\'s API token)')
     .option('--role <role>', 'manager (votes) or worker (only runs tasks) (BICYCLE_ROLE)')
     .option('--insecure', 'off loopback, serve plain HTTP and talk to peers in clear instead of (mutual) TLS (BICYCLE_INSECURE)')
     .option('--tls-cert <file>', 'a PEM certificate (with its chain) the API listener presents instead of the node\'s own (BICYCLE_TLS_CERT)')
@@ -70,21 +71,23 @@ function defaultConfigFile(): string | undefined {
  * node. In a fixed cluster (peers in the configuration) it is the node's name,
  * so that every member can name every other before any has started.
  */
-function ensureNodeId(databaseFile: string, fixedId?: string): string {
+function ensureNodeId(databaseFile: string, fixedId?: string): { nodeId: string; fresh: boolean } {
   const db = openDatabase(databaseFile, { migrate: true });
   try {
     let nodeId = getLocal(db, 'node_id');
+    const fresh = !nodeId;
     if (!nodeId) {
       nodeId = fixedId ?? randomBytes(8).toString('hex');
       setLocal(db, 'node_id', nodeId);
     }
-    return nodeId;
+    return { nodeId, fresh };
   } finally {
     db.close();
   }
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'token') return runTokenCommand(process.argv.slice(3));
   const { configFile, flags, init } = parseFlags(process.argv);
   let config: DaemonConfig;
   try {
@@ -100,7 +103,13 @@ async function main(): Promise<void> {
   config = { ...config, dataDir: resolve(config.dataDir) };
   mkdirSync(config.dataDir, { recursive: true });
   const databaseFile = join(config.dataDir, 'bicycle.db');
-  const nodeId = ensureNodeId(databaseFile, config.peers ? config.name : undefined);
+  const { nodeId, fresh } = ensureNodeId(databaseFile, config.peers ? config.name : undefined);
+  if (fresh && !config.join) {
+    // A founder's first start: the cluster's first admin token, shown here once (docs/security.md); never in the daemon log.
+    const name = config.peers ? `admin-${config.name}` : 'admin';
+    const token = mintLocalAdminToken(databaseFile, name, 'init');
+    process.stdout.write(`bicycled: the first admin token of this cluster (${name}), shown only now; keep it safe:\nbicycled: admin token ${token}\n`);
+  }
 
   const log = createThreadLogger('main', config.logLevel).child({ node: config.name });
   // Each thread collects its heap when quiet after a burst (daemon/heap-return.ts), with V8's collector:

@@ -10,7 +10,6 @@ import { RAFT_PATH } from '../daemon/voting/http-transport';
 import { VOTING_PATH } from '../daemon/voting/peer-client';
 import { JOIN_PATH } from '../daemon/voting/join-client';
 import type { RestContext } from './context';
-import { isLoopbackAddress } from './local-admin';
 import { peerIdentity } from './peer-identity';
 import { NodeTlsFiles } from '../daemon/tls/node-files';
 import { fingerprintOf } from '../daemon/tls/ca';
@@ -32,8 +31,8 @@ export const joinRequestSchema = z.strictObject({
 /**
  * Node-to-node endpoints. Raft messages and forwarded requests must carry the
  * cluster secret (`Authorization: Bearer …`); a join carries the join token
- * instead, checked by the leader. The join token itself is answered only to
- * a loopback client (local administration, modules/local-admin.ts).
+ * instead, checked by the leader. The join token itself is for admins
+ * (modules/auth-policy.ts).
  */
 export function clusterRouter(ctx: RestContext): Router {
   const router = new Router();
@@ -109,12 +108,6 @@ export function clusterRouter(ctx: RestContext): Router {
 
   // Admin only (modules/auth-policy.ts): an admin token, or a tokenless client on this node's loopback.
   router.get('/cluster/join-token', (k) => {
-    if (!isLoopbackAddress(k.req.socket.remoteAddress)) {
-      throw new BicycleError(
-        'PERMISSION_DENIED',
-        `the join token is handed out only to a client on this node's own host: run \`bicycle --host 127.0.0.1:${k.req.socket.localPort} node join-token\` on a member host, against its loopback`,
-      );
-    }
     const token = getMeta(ctx.db, 'join_token');
     if (!token) throw new BicycleError('UNAVAILABLE', 'the cluster is not initialised yet; retry shortly');
     k.body = { token, join: `--join ${ctx.advertise} --token ${token}` };

@@ -15,6 +15,7 @@ import type { ApplyResult } from '../../database/apply-command';
 import { createApp } from '../../modules/app';
 import { localAdminListen } from '../../modules/local-admin';
 import { createApiServer } from '../tls/api-server';
+import { proposePendingTokens } from '../../modules/auth-pending';
 import { DEFAULT_THREAD_METRICS_TIMEOUT_MS, ThreadMetricsCollector } from '../metrics/collector';
 
 /**
@@ -100,6 +101,7 @@ const app = createApp({
     prepull: config.deployment.prepull,
   },
   now: () => Date.now(),
+  auth: config.auth,
   containerLogs,
   followDaemonLog,
   threadMetrics: () => threadMetrics.render(),
@@ -115,8 +117,18 @@ const admin = localAdminListen(config.listen);
 const adminServer: Server | undefined = admin ? app.listen(admin.port, admin.host) : undefined;
 adminServer?.on('listening', () => log.info('local administration listening', { listen: `${admin!.host}:${admin!.port}` }));
 adminServer?.on('error', (error: Error) => {
-  log.warn('cannot listen for local administration: the join token cannot be read on this host', { listen: `${admin!.host}:${admin!.port}`, error: error.message });
+  log.warn('cannot listen for local administration: tokenless administration on this host\'s loopback is unavailable', { listen: `${admin!.host}:${admin!.port}`, error: error.message });
 });
+// Tokens minted by `bicycled --init` or `bicycled token bootstrap` (another process, so no change note): looked for every second.
+let pendingBusy = false;
+function proposePending(): void {
+  if (pendingBusy) return;
+  pendingBusy = true;
+  void proposePendingTokens(db, (command) => proposeWithRetry(command), log, Date.now())
+    .catch((error: unknown) => log.warn('cannot propose a pending API token', { error: (error as Error).message }))
+    .finally(() => (pendingBusy = false));
+}
+let pendingTimer: NodeJS.Timeout | undefined;
 server.on('listening', () => {
   log.info('REST API listening', { listen: config.listen, tls: api.tls });
   runThread({
@@ -128,6 +140,7 @@ server.on('listening', () => {
         // Streams (logs -f) and waits would hold the close forever: end them.
         setTimeout(() => server.closeAllConnections(), 1000).unref();
       });
+      clearInterval(pendingTimer);
       api.close();
       adminServer?.close();
       adminServer?.closeAllConnections();
@@ -137,6 +150,9 @@ server.on('listening', () => {
       db.close();
     },
   });
+  // Only once runThread is listening for the voting thread's replies.
+  pendingTimer = setInterval(proposePending, 1000);
+  proposePending();
 });
 server.on('error', (error: NodeJS.ErrnoException) => {
   const reason = error.code === 'EADDRINUSE' ? `${config.listen} is already in use (is another bicycled running?)` : error.message;

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
       await lab.up();
       for (const h of lab.hosts) console.log(`${h.name}  ${h.url}  namespace ${h.netns}  engine unix://${h.socket}`);
       console.log(`\nthis machine is ${lab.clientAddress} on the lab network`);
-      console.log(`export BICYCLE_HOST=${lab.host(1).url}   # then: npx bicycle node ls`);
+      console.log(`export BICYCLE_HOST=${lab.host(1).url} BICYCLE_TOKEN=${lab.adminToken ?? ''}   # then: npx bicycle node ls`);
       break;
     case 'kill':
       await lab.kill(Number(args[0]));

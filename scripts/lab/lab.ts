@@ -5,6 +5,7 @@ import { LabHost } from './lab-host';
 import { DEFAULT_SUBNET, labNet } from './lab-net';
 import { waitFor } from './wait-for';
 import { trustLabCa } from './lab-tls';
+import { initTokenIn, rememberLabToken } from './lab-auth';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const DAEMON = join(ROOT, 'dist', 'daemon', 'main.js');
@@ -59,6 +60,7 @@ export class Lab {
   private readonly engineArgs: readonly string[];
   /** Whether the hosts serve HTTPS and talk mutual TLS (LabOptions.tls). */
   readonly tls: boolean;
+  private token: string | undefined;
 
   constructor(readonly dir: string, count: number, options: LabOptions = {}) {
     this.subnet = options.subnet ?? process.env.BICYCLE_LAB_SUBNET ?? DEFAULT_SUBNET;
@@ -74,6 +76,31 @@ export class Lab {
     this.clientAddress = `${this.subnet}.254`;
     this.netnsPrefix = `bicycle-lab-${this.subnet}`;
     for (let i = 1; i <= count; i++) this.hosts.push(new LabHost(i, this.subnet, this.port, `${this.netnsPrefix}-${i}`, join(dir, `host-${i}`), this.tls ? 'https' : 'http'));
+    const saved = join(dir, TOKEN_FILE);
+    if (existsSync(saved)) this.useToken(readFileSync(saved, 'utf8').trim());
+  }
+
+  /**
+   * The admin token of the lab's cluster (printed by the first host's
+   * `--init`, kept in the lab's directory with mode 0600 for later
+   * processes); undefined before the first host has started.
+   */
+  get adminToken(): string | undefined {
+    return this.token;
+  }
+
+  private useToken(token: string): void {
+    this.token = token;
+    rememberLabToken(this.hosts.map((h) => h.url), token);
+  }
+
+  /** After a host's first start: the token its --init printed, if it founded a cluster and the lab has none yet. */
+  private learnToken(host: LabHost): void {
+    if (this.token) return;
+    const token = initTokenIn(readFileSync(join(host.dir, 'bicycled.out'), 'utf8'));
+    if (!token) return;
+    writeFileSync(join(this.dir, TOKEN_FILE), token + '\n', { mode: 0o600 });
+    this.useToken(token);
   }
 
   /** The lab recorded in `dir` by an earlier up(); a lab of `fallbackHosts` with the default options when there is none. */
@@ -196,6 +223,7 @@ export class Lab {
     child.unref();
     writeFileSync(join(host.dir, 'bicycled.pid'), String(child.pid));
     await waitFor(`bicycled on ${host.name}`, async () => (!this.tls || this.trustCa()) && (await fetch(`${host.url}/healthz`)).ok, 30_000, 100);
+    this.learnToken(host);
   }
 
   /** The cluster CA's certificate file (host-1's, which founded the cluster): what a client of a TLS lab trusts (`--ca`). */
@@ -301,6 +329,9 @@ export class Lab {
   }
 }
 
+/** Where a lab keeps its admin token (mode 0600), beside lab.json. */
+const TOKEN_FILE = 'admin-token';
+
 function killPidFile(file: string, signal: NodeJS.Signals = 'SIGKILL'): void {
   if (!existsSync(file)) return;
   const pid = Number(readFileSync(file, 'utf8').trim());
@@ -312,4 +343,5 @@ function killPidFile(file: string, signal: NodeJS.Signals = 'SIGKILL'): void {
 }
 
 export { LabHost } from './lab-host';
+export { tokenFor } from './lab-auth';
 export { DEFAULT_SUBNET, freeSubnet } from './lab-net';

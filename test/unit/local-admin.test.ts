@@ -8,6 +8,8 @@ import { stubRestContext } from '../helpers/rest-context';
 import { isLoopbackAddress, localAdminListen } from '../../modules/local-admin';
 import { openDatabase } from '../../database/open-database';
 import { SqliteStateMachine } from '../../daemon/voting/state-machine';
+import { applyCommand } from '../../database/apply-command';
+import { mintToken } from '../../database/tokens';
 
 describe('local administration: which clients and listeners are the loopback', () => {
   test('loopback client addresses: 127.0.0.0/8, ::1 and 127.x mapped into IPv6', () => {
@@ -30,7 +32,7 @@ function otherAddress(): string | undefined {
   return undefined;
 }
 
-describe('GET /cluster/join-token is answered only to a loopback client', () => {
+describe('GET /cluster/join-token is for admins: a loopback client, or an admin token', () => {
   const db = openDatabase(':memory:', { migrate: true });
   new SqliteStateMachine(db).apply([{ index: 1, term: 1, type: 'normal', data: JSON.stringify({ type: 'cluster.init', clusterId: 'c1', secret: 's', joinToken: 'BCT1-c1-secret', at: 1 }) }]);
   const ctx = stubRestContext(db, {
@@ -57,13 +59,22 @@ describe('GET /cluster/join-token is answered only to a loopback client', () => 
   });
 
   const other = otherAddress();
-  test('from a non-loopback address: 403 PERMISSION_DENIED, saying how to get it, and no token', { skip: other === undefined ? 'this machine has no non-loopback IPv4 address to come from' : false }, async () => {
+  test('from a non-loopback address: 401 without a token, 403 with a read token, the token with an admin one', { skip: other === undefined ? 'this machine has no non-loopback IPv4 address to come from' : false }, async () => {
     const res = await fetch(`http://${other}:${port}/cluster/join-token`);
-    assert.equal(res.status, 403);
+    assert.equal(res.status, 401);
     const text = await res.text();
     assert.ok(!text.includes('BCT1-c1-secret'), text);
-    const body = JSON.parse(text);
-    assert.equal(body.error.code, 'PERMISSION_DENIED');
-    assert.match(body.error.message, new RegExp(`run \`bicycle --host 127\\.0\\.0\\.1:${port} node join-token\` on a member host, against its loopback`));
+    assert.equal(JSON.parse(text).error.code, 'UNAUTHENTICATED');
+    const token = async (name: string, role: 'read' | 'admin') => {
+      const minted = mintToken();
+      applyCommand(db, { type: 'token.create', accessor: minted.accessor, name, role, secretHash: minted.secretHash, expiresAt: null, createdBy: 'test', at: 1 });
+      return minted.token;
+    };
+    const read = await fetch(`http://${other}:${port}/cluster/join-token`, { headers: { authorization: `Bearer ${await token('reader', 'read')}` } });
+    assert.equal(read.status, 403);
+    assert.match(((await read.json()) as { error: { message: string } }).error.message, /the token reader has the role read; GET \/cluster\/join-token needs admin/);
+    const admin = await fetch(`http://${other}:${port}/cluster/join-token`, { headers: { authorization: `Bearer ${await token('root', 'admin')}` } });
+    assert.equal(admin.status, 200);
+    assert.equal(((await admin.json()) as { token: string }).token, 'BCT1-c1-secret');
   });
 });
