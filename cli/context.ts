@@ -4,6 +4,7 @@ import { DEFAULT_HOST, normaliseHost } from './host';
 import { readContexts } from './context-store';
 import { parseCount, parseSeconds } from './parse';
 import { realWaitDeps, type WaitDeps } from './wait';
+import { fetchTrusting } from './ca-fetch';
 
 /** Where and as whom a command talks to the daemon, resolved from the flags, the environment and the contexts. */
 export interface Target {
@@ -42,7 +43,8 @@ export function resolveTarget(cmd: Command, env: NodeJS.ProcessEnv = process.env
   const used = explicit ? named : current && (fromFlag('host') ?? fromEnv('host')) === undefined ? currentName : undefined;
   const target: Target = { host: normaliseHost(host) };
   if (token) target.token = token;
-  const ca = explicit?.ca ?? current?.ca;
+  const caOption = root.opts<{ ca?: string }>().ca;
+  const ca = (source('ca') === 'cli' ? caOption : undefined) ?? explicit?.ca ?? (source('ca') === 'env' ? caOption : undefined) ?? current?.ca;
   if (ca) target.ca = ca;
   if (used) target.context = used;
   return target;
@@ -51,7 +53,7 @@ export function resolveTarget(cmd: Command, env: NodeJS.ProcessEnv = process.env
 /** The client for the daemon (and token) resolveTarget names. */
 export function clientFor(cmd: Command): ApiClient {
   const target = resolveTarget(cmd);
-  return new ApiClient(target.host, target.token ? { token: target.token } : {});
+  return new ApiClient(target.host, { ...(target.token ? { token: target.token } : {}), ...(target.ca ? { fetch: fetchTrusting(target.ca) } : {}) });
 }
 
 export function printJson(value: unknown): void {

@@ -66,6 +66,7 @@ export function buildProgram(): Command {
         .default(DEFAULT_HOST),
     )
     .addOption(new Option('--token <token>', 'API token (BAT1-…) sent as Authorization: Bearer').env('BICYCLE_TOKEN'))
+    .addOption(new Option('--ca <file>', 'CA certificate (PEM) to trust for an https:// host: the cluster CA, data/ca.crt on a member').env('BICYCLE_CA'))
     .addOption(new Option('--context <name>', 'use this saved context (bicycle context ls) for this command').env('BICYCLE_CONTEXT'))
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
