@@ -168,7 +168,7 @@ export function placeFiltered(
   const shape = shapeOf(service, load, demand, descriptors);
   const strategy = service.placement.strategy ?? defaultStrategy;
   const score: Score | null = strategy === 'round-robin' ? null : scoreFor(strategy, shape.candidates.length);
-  const root = buildDomains(service, load, shape, score, demand);
+  const root = buildDomains(service, load, shape, score, demand, descriptors);
   const maxPerValue = descriptors.length > 0 ? (service.placement.maxPerValue ?? 0) : 0;
   const loadMisfits = new Map<number, string>();
   const misfits = shape.misfits;
@@ -237,7 +237,7 @@ function shapeOf(service: ServiceRecord, load: ClusterLoad, demand: Demand, desc
 }
 
 /** The service's own domain tree: the shape, with the service's task counts per domain and a heap of nodes per leaf. */
-function buildDomains(service: ServiceRecord, load: ClusterLoad, shape: Shape, score: Score | null, demand: Demand): Domain {
+function buildDomains(service: ServiceRecord, load: ClusterLoad, shape: Shape, score: Score | null, demand: Demand, descriptors: readonly string[]): Domain {
   const domains = new Map<ShapeNode, Domain>();
   const make = (node: ShapeNode): Domain => {
     const children = node.children ? node.children.map(make) : null;
@@ -252,11 +252,26 @@ function buildDomains(service: ServiceRecord, load: ClusterLoad, shape: Shape, s
     return domain;
   };
   const root = make(shape.tree);
-  // The service's tasks counted up its domains: only the nodes that hold some are visited.
+  // The service's tasks counted up its domains: only the nodes that hold some are visited. Those on a node that
+  // takes no new task but keeps what runs (paused) count in the domains of its values all the same.
   for (const [i, count] of load.nodesOf(service.name)) {
-    for (const node of shape.leafOf.get(i) ?? []) domains.get(node)!.tasks += count;
+    for (const node of shape.leafOf.get(i) ?? pathOf(shape.tree, load.nodes[i]!, descriptors)) domains.get(node)!.tasks += count;
   }
   return root;
+}
+
+/** The domains, from the root down, whose values a node that is not a candidate has. */
+function pathOf(tree: ShapeNode, node: NodeRecord, descriptors: readonly string[]): ShapeNode[] {
+  const path = [tree];
+  let at = tree;
+  for (const d of descriptors) {
+    const v = nodeAttribute(node, d) ?? '';
+    const child = at.children?.find((c) => c.value === v);
+    if (!child) break;
+    path.push(child);
+    at = child;
+  }
+  return path;
 }
 
 /** Places one task under `domain`; returns the node, or null when nothing under it fits (it is then exhausted). */
