@@ -184,6 +184,9 @@ describe('the web dashboard', () => {
     await row.locator('td', { hasText: NEXT_IMAGE }).waitFor({ timeout: PAGE_TIMEOUT_MS });
     await row.locator('td', { hasText: `update v${before.specVersion} to v${updated.specVersion}` }).waitFor({ timeout: PAGE_TIMEOUT_MS });
     await row.locator('td.replicas', { hasText: `${replicas}/${replicas}/${replicas}` }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+    // The page has caught up with the update's end, not only with its start.
+    await row.locator('td.state-RUNNING').waitFor({ timeout: PAGE_TIMEOUT_MS });
+    await row.locator('td', { hasText: `update v${before.specVersion} to v${updated.specVersion}: done` }).waitFor({ timeout: PAGE_TIMEOUT_MS });
     await shot('updated');
     // The docs' picture: the overview with an update done.
     copyFileSync(join(ROOT, 'test-artifacts', 'dashboard-updated.png'), join(ROOT, 'docs', 'ui.png'));
