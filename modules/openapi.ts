@@ -164,7 +164,7 @@ export const ROUTES: readonly RouteDoc[] = [
   },
   {
     method: 'post', path: JOIN_PATH, summary: 'Join the cluster with the join token (node-to-node)', body: { schema: 'joinRequest', required: true }, internal: true, tokenInBody: true,
-    answers: { 200: { description: 'what the new node needs to take part', schema: 'JoinGrant' } }, errors: ['INVALID_ARGUMENT', 'PERMISSION_DENIED', 'NO_LEADER', 'UNAVAILABLE', 'TIMEOUT'],
+    answers: { 200: { description: 'what the new node needs to take part', schema: 'JoinGrant' } }, errors: ['INVALID_ARGUMENT', 'PERMISSION_DENIED', 'NODE_EXISTS', 'NO_LEADER', 'UNAVAILABLE', 'TIMEOUT'],
   },
   { method: 'get', path: '/secrets', summary: 'List the secrets (never their values)', query: ['consistent'], answers: { 200: { description: 'every secret', schema: 'SecretList' } }, errors: ['INVALID_ARGUMENT'] },
   { method: 'get', path: '/secrets/:name', summary: 'One secret (never its value)', query: ['consistent'], answers: { 200: { description: 'the secret', schema: 'Secret' } }, errors: ['INVALID_ARGUMENT', 'SECRET_NOT_FOUND'] },
