@@ -30,12 +30,20 @@ describe('guarded admission on a lab of three hosts', () => {
     await lab?.down();
   });
 
-  test('the join token is refused to a client that is not on the host\'s loopback, and read on the loopback', async () => {
+  test('the join token: refused without a token and to a read token off the loopback; an admin token, or the host\'s own loopback, reads it', async () => {
+    const read = await call(lab.host(1).url, 'POST', '/tokens', { name: 'reader', role: 'read' });
+    assert.equal(read.status, 201, JSON.stringify(read.body));
     for (const host of lab.hosts) {
-      const res = await call(host.url, 'GET', '/cluster/join-token');
-      assert.equal(res.status, 403, host.name);
-      assert.equal(res.body.error.code, 'PERMISSION_DENIED');
-      assert.match(res.body.error.message, /run `bicycle --host 127\.0\.0\.1:\d+ node join-token` on a member host, against its loopback/);
+      const anonymous = await call(host.url, 'GET', '/cluster/join-token', undefined, { authorization: '' });
+      assert.equal(anonymous.status, 401, host.name);
+      assert.equal(anonymous.body.error.code, 'UNAUTHENTICATED');
+      const reader = await call(host.url, 'GET', '/cluster/join-token', undefined, { authorization: `Bearer ${read.body.token}` });
+      assert.equal(reader.status, 403, host.name);
+      assert.equal(reader.body.error.code, 'PERMISSION_DENIED');
+      // The lab's client carries the cluster's admin token.
+      const admin = await call(host.url, 'GET', '/cluster/join-token');
+      assert.equal(admin.status, 200, `${host.name}: ${JSON.stringify(admin.body)}`);
+      assert.match(admin.body.token, /^BCT2-/);
     }
     assert.match(await lab.joinToken(), /^BCT2-[0-9a-f]+-[0-9a-f]{64}-/);
   });
