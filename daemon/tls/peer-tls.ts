@@ -1,4 +1,4 @@
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { NodeTlsFiles } from './node-files';
 
@@ -53,7 +53,8 @@ export class MutualTlsPeerHttp implements PeerHttp {
       const old = this.agent;
       this.agent = new Agent({
         keepAliveTimeout: 60_000,
-        connect: { ca: ca ? [ca, ...rootCertificates] : undefined, cert: node?.certPem, key: node?.keyPem },
+        // One secure context for every connection: parsing the CA list (with the public roots) per handshake is costly.
+        connect: { secureContext: createSecureContext({ ca: ca ? [ca, ...rootCertificates] : undefined, cert: node?.certPem, key: node?.keyPem }) },
       });
       this.loaded = key;
       void old?.close();

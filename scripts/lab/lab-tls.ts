@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext } from 'node:tls';
 import { Agent, setGlobalDispatcher } from 'undici';
 
 /**
@@ -17,7 +17,7 @@ export function trustLabCa(caFile: string): boolean {
   if (!existsSync(caFile)) return false;
   const ca = readFileSync(caFile, 'utf8');
   if (ca !== trusted) {
-    setGlobalDispatcher(new Agent({ connect: { ca: [ca, ...rootCertificates] } }));
+    setGlobalDispatcher(new Agent({ connect: { secureContext: createSecureContext({ ca: [ca] }) } }));
     trusted = ca;
   }
   return true;
