@@ -16,6 +16,7 @@ import { secretsRouter } from './secrets';
 import { authMiddleware } from './auth';
 import { auditMiddleware, auditRouter } from './auth-audit';
 import { tokensRouter } from './auth-tokens';
+import { authSelfRouter } from './auth-self';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -33,7 +34,7 @@ export function createApp(ctx: RestContext): Koa {
   app.use(jsonBody(BODY_LIMIT_BYTES));
   app.use(idempotency(ctx.db));
   app.use(uiRouter());
-  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), tokensRouter(ctx), auditRouter(ctx.db), metrics.router, openapiRouter()]) {
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), tokensRouter(ctx), authSelfRouter(), auditRouter(ctx.db), metrics.router, openapiRouter()]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -32,6 +32,6 @@ export function routeAccess(method: string, path: string): Access {
   // Container output and the daemon log are where a leaked credential would show: operators, not readers.
   if (read && (path === '/logs' || /^\/services\/[^/]+\/logs$/.test(path))) return 'operator';
   if (path === '/services' || path.startsWith('/services/') || path === '/rebalance') return read ? 'read' : 'operator';
-  if (read && ['/state', '/events', '/metrics', '/openapi.json'].includes(path)) return 'read';
+  if (read && ['/state', '/events', '/metrics', '/openapi.json', '/auth/self'].includes(path)) return 'read';
   return 'admin';
 }

@@ -196,6 +196,7 @@ export const ROUTES: readonly RouteDoc[] = [
     method: 'delete', path: '/tokens/:id', summary: 'Remove (revoke) an API token, by accessor id or name',
     answers: { 200: { description: 'removed', schema: 'TokenRemoved' } }, errors: ['TOKEN_NOT_FOUND'],
   },
+  { method: 'get', path: '/auth/self', summary: "Who the caller's token names, and its role", answers: { 200: { description: 'the actor and its role (`local`, admin: a tokenless client on the loopback)', schema: 'AuthSelf' } }, errors: [] },
   {
     method: 'get', path: '/audit', summary: "This node's audit log: every write request it received, allowed or refused", query: ['since', 'limit'],
     answers: { 200: { description: 'the records, oldest first', schema: 'AuditLog' } }, errors: ['INVALID_ARGUMENT'],

@@ -311,6 +311,7 @@ export const RESPONSE_SCHEMAS = {
   CreatedToken: apiToken.extend({ token: z.string().describe('the token to send as `Authorization: Bearer …` (BAT1-…); shown in this answer only') }),
   TokenRemoved: z.object({ removed: z.string(), accessor: z.string() }),
   AuditLog: z.object({ records: z.array(auditRecord) }),
+  AuthSelf: z.object({ actor: z.string().describe('the token\'s name, or `local` for a tokenless client on the loopback'), role: z.enum(['read', 'operator', 'admin']) }),
   JoinToken: z.object({ token: z.string(), join: z.string().describe('the flags a new node starts with') }),
   ClusterCa: z.object({ certificate: z.string().describe("the cluster CA's certificate, PEM"), fingerprint: z.string().describe('sha256:<hex> of its DER encoding, as join tokens carry it') }),
   VotingReply: z.object({

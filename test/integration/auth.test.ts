@@ -83,6 +83,7 @@ const EXPECTED: Record<string, Access> = {
   'POST /tokens': 'admin',
   'DELETE /tokens/:id': 'admin',
   'GET /audit': 'admin',
+  'GET /auth/self': 'read',
   'GET /secrets': 'admin',
   'GET /secrets/:name': 'admin',
   'POST /secrets': 'admin',
