@@ -20,4 +20,8 @@ button { font: inherit; padding: .1em .6em; margin-right: .3em; cursor: pointer;
 .state-FAILED, .state-DEGRADED, .state-REJECTED, .state-PAUSED, .state-DOWN, .state-UNKNOWN { color: #a11; font-weight: 600; }
 .label { display: inline-block; background: #eef0f3; border-radius: 3px; padding: 0 .3em; margin: 0 .2em .1em 0; font-size: .9em; }
 .muted { color: #888; }
+header .right { margin-left: auto; }
+.auth { margin: 2em 1em; max-width: 40em; }
+.auth input { font: inherit; padding: .2em .4em; }
+.logs { background: #111; color: #ddd; padding: .5em; max-height: 24em; overflow: auto; font-size: 12px; white-space: pre-wrap; }
 `;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startDaemon, type TestDaemon } from '../helpers/daemon';
+import { removeDataDir, startDaemon, type TestDaemon } from '../helpers/daemon';
 import { requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api } from '../helpers/api';
 import { runCli } from '../helpers/cli';
@@ -240,5 +240,158 @@ describe('the web dashboard', () => {
     assert.deepEqual(writes.slice(-5), ['PATCH /services/web', 'POST /services/web/rollback', `PATCH /nodes/${nodeId}`, `PATCH /nodes/${nodeId}`, 'DELETE /services/web']);
     assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').innerText());
     await shot('removed');
+  });
+});
+
+/** fetch with a bearer token: status and parsed body. */
+async function withToken(url: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * The page against a daemon with `auth: "required"` (a token even on the
+ * loopback): the token form, a wrong token refused with its error, a read
+ * token that sees nodes and services and no action, an operator token that
+ * scales and sees no node action; the events timeline, node capacity and a
+ * replica's live logs.
+ */
+describe('the web dashboard with API tokens', () => {
+  let daemon: TestDaemon;
+  let browser: Browser;
+  const tokens: Record<'admin' | 'read' | 'operator', string> = { admin: '', read: '', operator: '' };
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the dashboard test`);
+    await requireDocker();
+    daemon = await startDaemon({ env: { BICYCLE_AUTH: 'required' } });
+    const printed = /bicycled: admin token (BAT1-\S+)/.exec(daemon.output())?.[1];
+    assert.ok(printed, `--init printed no token:\n${daemon.output()}`);
+    tokens.admin = printed;
+    await waitFor('the first admin token valid', async () => (await withToken(daemon.url, printed, 'GET', '/auth/self')).status === 200, 10_000, 100);
+    for (const role of ['read', 'operator'] as const) {
+      const made = await withToken(daemon.url, tokens.admin, 'POST', '/tokens', { name: `ui-${role}`, role });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      tokens[role] = made.body.token;
+    }
+    const created = await withToken(daemon.url, tokens.admin, 'POST', '/services', {
+      name: 'talker', image: TEST_IMAGE, replicas: 1, command: ['sh', '-c', 'i=0; while true; do echo "talker line $i"; i=$((i+1)); sleep 0.3; done'],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await waitFor('talker running', async () => (await withToken(daemon.url, tokens.admin, 'GET', '/services/talker')).body.running === 1, 60_000);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await daemon?.stop();
+    if (daemon) removeDataDir(daemon.dataDir);
+  });
+
+  test('GET /auth/self names the token and its role; without a token it is 401', async () => {
+    assert.deepEqual((await withToken(daemon.url, tokens.read, 'GET', '/auth/self')).body, { actor: 'ui-read', role: 'read' });
+    assert.deepEqual((await withToken(daemon.url, tokens.operator, 'GET', '/auth/self')).body, { actor: 'ui-operator', role: 'operator' });
+    assert.equal((await fetch(`${daemon.url}/auth/self`)).status, 401);
+  });
+
+  test('shows the token form, refuses a wrong token with its error, and a read token sees the cluster and no action', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await page.goto(`${daemon.url}/ui`);
+      await page.locator('#auth #token').waitFor({ timeout: PAGE_TIMEOUT_MS });
+      assert.equal(await page.locator('#token').getAttribute('type'), 'password');
+      assert.equal(await page.locator('#overview').isHidden(), true);
+      assert.equal(await page.locator('#auth-error').isHidden(), true, 'no error before a token was given');
+
+      const wrong = tokens.read.replace(/-[A-Za-z0-9_-]{43}$/, `-${'A'.repeat(43)}`);
+      await page.locator('#token').fill(wrong);
+      await page.locator('#auth button[type="submit"]').click();
+      await page.locator('#auth-error', { hasText: 'UNAUTHENTICATED' }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+      assert.equal(await page.locator('#auth').isVisible(), true);
+      await page.screenshot({ path: join(ROOT, 'test-artifacts', 'dashboard-token-form.png'), fullPage: true });
+
+      await page.locator('#token').fill(tokens.read);
+      await page.locator('#auth button[type="submit"]').click();
+      await page.locator('#services tr[data-service="talker"] td.replicas', { hasText: '1/1/1' }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+      await page.locator('#nodes td', { hasText: daemon.name }).first().waitFor({ timeout: PAGE_TIMEOUT_MS });
+      assert.match(await page.locator('#whoami').innerText(), /ui-read \(read\)/);
+      // The node's CPUs and memory, from its facts.
+      const node = (await withToken(daemon.url, tokens.read, 'GET', '/state')).body.nodes[0];
+      assert.match(await page.locator('#nodes td.cpu').first().innerText(), new RegExp(`/${node.facts.cpus} free$`));
+      assert.match(await page.locator('#nodes td.memory').first().innerText(), /GiB free$/);
+      assert.equal(await page.locator('button[data-action]').count(), 0, 'a read token sees no action');
+      // The token is in sessionStorage, never in the URL or a cookie.
+      assert.equal(await page.evaluate('sessionStorage.getItem("bicycle.token")'), tokens.read);
+      assert.doesNotMatch(page.url(), /BAT1/);
+      assert.deepEqual(await page.context().cookies(), []);
+      // Logs are for operators: the service page says so.
+      await page.locator('#services tr[data-service="talker"] a').click();
+      await page.locator('#logs-note', { hasText: 'operator' }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+      assert.equal(await page.locator('#service-actions button').count(), 0);
+      // Sign out: the form again, the token gone.
+      await page.locator('#signout').click();
+      await page.locator('#auth #token').waitFor({ timeout: PAGE_TIMEOUT_MS });
+      assert.equal(await page.evaluate('sessionStorage.getItem("bicycle.token")'), null);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('an operator token scales from the page, sees no node action, the timeline shows an API scale, and the service page follows the logs', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const dialogs = new Dialogs(page);
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await page.goto(`${daemon.url}/ui`);
+      await page.locator('#token').fill(tokens.operator);
+      await page.locator('#auth button[type="submit"]').click();
+      const row = page.locator('#services tr[data-service="talker"]');
+      await row.locator('td.replicas', { hasText: '1/1/1' }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+      assert.equal(await page.locator('#nodes button').count(), 0, 'an operator sees no drain or activate');
+      assert.equal(await page.locator('#live').isHidden(), true, 'the event stream is open');
+
+      // A scale through the API shows in the timeline within two seconds, with its Raft index.
+      const t0 = Date.now();
+      const scaled = await withToken(daemon.url, tokens.admin, 'PATCH', '/services/talker', { replicas: 2 });
+      assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
+      const event = page.locator('#events tbody tr', { hasText: 'service update' }).filter({ hasText: 'talker' }).first();
+      await event.waitFor({ timeout: 2000 });
+      console.log(`an API scale in the page's timeline after ${Date.now() - t0} ms`);
+      assert.match((await event.getAttribute('data-index')) ?? '', /^\d+$/);
+      await row.locator('td.replicas', { hasText: /\/2$/ }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+      // Newest first.
+      const indexes = (await page.locator('#events tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-index')))));
+      assert.deepEqual(indexes, [...indexes].sort((a, b) => b - a));
+
+      dialogs.answer('3', true);
+      await row.locator('button[data-action="scale"]').click();
+      await waitFor('talker scaled to 3 through the page', async () => (await withToken(daemon.url, tokens.read, 'GET', '/services/talker')).body.replicas === 3, PAGE_TIMEOUT_MS);
+      assert.deepEqual(dialogs.seen, ['prompt: Replicas for talker:', 'confirm: Scale talker to 3 replicas?']);
+      await row.locator('td.replicas', { hasText: '3/3/3' }).waitFor({ timeout: 60_000 });
+      assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').innerText());
+      await page.screenshot({ path: join(ROOT, 'test-artifacts', 'dashboard-operator.png'), fullPage: true });
+
+      // The service page: a replica's lines as they come; leaving it stops the stream.
+      await row.locator('a').click();
+      await page.locator('#logs', { hasText: /talker\.\d+ +\| talker line \d+/ }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+      const count = async () => (((await page.locator('#logs').textContent()) ?? '').match(/talker line/g) ?? []).length;
+      const first = await count();
+      await waitFor('more log lines on the open page', async () => (await count()) > first, PAGE_TIMEOUT_MS, 100);
+      await page.screenshot({ path: join(ROOT, 'test-artifacts', 'dashboard-logs.png'), fullPage: true });
+      await page.locator('a[href="#"]', { hasText: 'all services' }).click();
+      await page.locator('#overview').waitFor({ timeout: PAGE_TIMEOUT_MS });
+      const frozen = await count();
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(await count(), frozen, 'the logs stream stopped once the page left the service');
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await page.close();
+    }
   });
 });
