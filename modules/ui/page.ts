@@ -37,7 +37,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
   </section>
   <section>
     <h2>Events</h2>
-    <table id="events"><thead><tr><th>index</th><th>time</th><th>event</th><th>subject</th></tr></thead><tbody></tbody></table>
+    <table id="events"><thead><tr><th>index</th><th>time</th><th>event</th><th>subject</th><th>detail</th></tr></thead><tbody></tbody></table>
   </section>
 </main>
 <main id="service" hidden>

@@ -246,7 +246,10 @@ export const SCRIPT_JS = String.raw`'use strict';
   function renderTimeline() {
     fill('events', state.timeline.map(function (e) {
       var subject = e.service ? e.service + (e.task ? ' / ' + e.task : '') : e.node || e.task || '';
-      return el('tr', { 'data-index': String(e.index) }, [td(e.index, 'num'), td(new Date(e.time).toLocaleTimeString()), td(e.type + ' ' + e.action), td(subject)]);
+      var a = e.attributes || {};
+      var detail = ['state', 'health', 'replicas', 'availability', 'status', 'image', 'reason', 'error'].filter(function (k) { return a[k] !== undefined && a[k] !== null; })
+        .map(function (k) { return k + '=' + a[k]; }).join(' ');
+      return el('tr', { 'data-index': String(e.index) }, [td(e.index, 'num'), td(new Date(e.time).toLocaleTimeString()), td(e.type + ' ' + e.action), td(subject), td(detail)]);
     }));
   }
   function onEvent(e) {

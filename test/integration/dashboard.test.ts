@@ -360,7 +360,7 @@ describe('the web dashboard with API tokens', () => {
       const t0 = Date.now();
       const scaled = await withToken(daemon.url, tokens.admin, 'PATCH', '/services/talker', { replicas: 2 });
       assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
-      const event = page.locator('#events tbody tr', { hasText: 'service update' }).filter({ hasText: 'talker' }).first();
+      const event = page.locator('#events tbody tr', { hasText: 'service update' }).filter({ hasText: 'talker' }).filter({ hasText: 'replicas=2' }).first();
       await event.waitFor({ timeout: 2000 });
       console.log(`an API scale in the page's timeline after ${Date.now() - t0} ms`);
       assert.match((await event.getAttribute('data-index')) ?? '', /^\d+$/);
