@@ -66,11 +66,11 @@ describe('guarded admission on a lab of three hosts', () => {
     const afterwards = (await api(lab.host(1).url).get('/nodes')).body.nodes;
     assert.deepEqual(afterwards.map((n: any) => [n.id, n.name, n.address]), before.map((n: any) => [n.id, n.name, n.address]));
 
-    // A daemon that tries it exits 1 saying so.
+    // A daemon that tries it exits 1 saying so (--insecure, as the lab's hosts run: plain HTTP off loopback).
     const one = lab.host(1);
     const dataDir = mkdtempSync(join(tmpdir(), 'bicycle-impostor-'));
     const impostor = await one.exec(
-      [process.execPath, daemonPath(), '--name', 'host-2', '--listen', `${one.ip}:${one.port + 1}`, '--data-dir', dataDir, '--docker-socket', one.socket, '--join', one.address, '--token', token],
+      [process.execPath, daemonPath(), '--name', 'host-2', '--listen', `${one.ip}:${one.port + 1}`, '--data-dir', dataDir, '--docker-socket', one.socket, '--join', one.address, '--token', token, '--insecure'],
       30_000,
     );
     assert.equal(impostor.code, 1, impostor.stderr);

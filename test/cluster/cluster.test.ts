@@ -61,7 +61,7 @@ describe('a cluster of three hosts, each with its own engine', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'bicycle-intruder-'));
     const one = lab.host(1);
     const intruder = await one.exec(
-      [process.execPath, daemonPath(), '--name', 'intruder', '--listen', `${one.ip}:${one.port + 1}`, '--data-dir', dataDir, '--docker-socket', one.socket, '--join', one.address, '--token', 'BCT1-00-not-the-token'],
+      [process.execPath, daemonPath(), '--name', 'intruder', '--listen', `${one.ip}:${one.port + 1}`, '--data-dir', dataDir, '--docker-socket', one.socket, '--join', one.address, '--token', 'BCT1-00-not-the-token', '--insecure'],
       30_000,
     );
     assert.equal(intruder.code, 1, intruder.stderr);
