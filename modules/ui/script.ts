@@ -253,6 +253,8 @@ export const SCRIPT_JS = String.raw`'use strict';
     }));
   }
   function onEvent(e) {
+    // Compaction overtook the stream (docs/events.md): the next stream starts from now, after a fresh read.
+    if (e.error) { state.lastIndex = null; return; }
     state.lastIndex = e.index;
     state.timeline.unshift(e);
     if (state.timeline.length > MAX_EVENTS) state.timeline.length = MAX_EVENTS;
@@ -277,6 +279,8 @@ export const SCRIPT_JS = String.raw`'use strict';
       if (state.events !== events) return;
       state.events = null;
       if (e && e.status === 401) { signIn(e.message); return; }
+      // 410: the log after the last index seen was compacted; the reads show the current state, follow from now.
+      if (e && e.status === 410) state.lastIndex = null;
       polling(true);
       state.retry = setTimeout(listen, 5000);
     });

@@ -141,6 +141,36 @@ describe('the web dashboard', () => {
       await fallback.close();
     }
   });
+  test('a cut event stream resumes after the last index seen; a 410 (compacted) resumes from now', async () => {
+    const resuming = await browser.newPage();
+    try {
+      const asked: string[] = [];
+      let n = 0;
+      await resuming.route('**/events*', async (route) => {
+        const url = new URL(route.request().url());
+        asked.push(url.pathname + url.search);
+        n++;
+        if (n === 1) {
+          // One event, then the stream ends, as a daemon going away would end it.
+          const event = { index: 7, term: 1, time: new Date().toISOString(), type: 'service', action: 'update', service: 'web', attributes: { replicas: 9 } };
+          await route.fulfill({ status: 200, contentType: 'application/x-ndjson', body: JSON.stringify(event) + '\n' });
+        } else if (n === 2) {
+          await route.fulfill({ status: 410, contentType: 'application/json', body: '{"error":{"code":"EVENTS_COMPACTED","message":"since: index 7 was compacted into a snapshot; the oldest index events can be read after is 100"}}' });
+        } else {
+          await route.continue();
+        }
+      });
+      await resuming.goto(`${daemon.url}/ui`);
+      await resuming.locator('#events tbody tr[data-index="7"]', { hasText: 'replicas=9' }).waitFor({ timeout: PAGE_TIMEOUT_MS });
+      await waitFor('the stream asked for three times', async () => asked.length >= 3, 20_000, 100);
+      assert.deepEqual(asked.slice(0, 3), ['/events', '/events?since=7', '/events']);
+      // The third stream is the daemon's own: the badge goes once it opens.
+      await resuming.locator('#live').waitFor({ state: 'hidden', timeout: PAGE_TIMEOUT_MS });
+    } finally {
+      await resuming.close();
+    }
+  });
+
   test('updates the image, rolls back, drains and activates the node, and removes the service from its buttons; a cancelled dialog sends nothing', async () => {
     await page.goto(`${daemon.url}/ui`);
     const client = api(daemon.url);
