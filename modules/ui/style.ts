@@ -23,5 +23,6 @@ button { font: inherit; padding: .1em .6em; margin-right: .3em; cursor: pointer;
 header .right { margin-left: auto; }
 .auth { margin: 2em 1em; max-width: 40em; }
 .auth input { font: inherit; padding: .2em .4em; }
+.auth .error { margin: .6em 0; }
 .logs { background: #111; color: #ddd; padding: .5em; max-height: 24em; overflow: auto; font-size: 12px; white-space: pre-wrap; }
 `;
