@@ -42,12 +42,12 @@ export const ERROR_CATALOGUE = {
   SECRET_IN_USE: { status: 409, retryable: false },
   /** This node has no secrets key (or it is not the cluster's): it cannot seal or open secret values. */
   SECRETS_KEY_UNAVAILABLE: { status: 503, retryable: false },
-  NO_LEADER: { status: 503, retryable: true },
-  PROPOSAL_DROPPED: { status: 503, retryable: true },
   /** No API token with that accessor id or name. */
   TOKEN_NOT_FOUND: { status: 404, retryable: false },
   /** An API token of that name exists already. */
   TOKEN_EXISTS: { status: 409, retryable: false },
+  NO_LEADER: { status: 503, retryable: true },
+  PROPOSAL_DROPPED: { status: 503, retryable: true },
   UNAVAILABLE: { status: 503, retryable: true },
   TIMEOUT: { status: 504, retryable: true },
   INTERNAL: { status: 500, retryable: false },

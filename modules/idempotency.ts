@@ -47,6 +47,9 @@ export function idempotency(db: Db): Middleware {
       const seen = lookupRequest(db, tag, appliedIndex(db));
       if (seen.seen === 'different') throw new BicycleError('IDEMPOTENCY_KEY_REUSED', reusedMessage(tag, seen.first));
     }
+    // Who asked travels with the proposals, to the leader and into the log (docs/security.md).
+    const identity = k.state.identity;
+    if (identity) tag = { ...tag, actor: identity.actor, ...(identity.accessor ? { accessor: identity.accessor } : {}) };
     return scope.run({ tag, proposals: 0 }, next);
   };
 }
