@@ -19,7 +19,6 @@
  * create + start of a container with the image present, and pull + create +
  * start with it absent.
  */
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +27,7 @@ import type Docker from 'dockerode';
 import { freeSubnet, Lab } from '../scripts/lab/lab';
 import { pullsBetween, pushImage, removeImage, startRegistry, type TestRegistry } from '../scripts/lab/registry';
 import { waitFor } from '../scripts/lab/wait-for';
+import { freePort } from './bicycled';
 import { median, onCleanup, sleep, TEST_IMAGE } from './common';
 
 const RUNS = Number(process.env.BENCH_PREPULL_RUNS ?? 3);
@@ -51,17 +51,6 @@ export interface PrepullSummary {
   runs: number;
   rows: Array<{ mode: PrepullMode; runs: number; medianMs: number; worstMs: number; pulls: number }>;
   samples: PrepullSample[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function json(url: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
