@@ -16,6 +16,12 @@ export interface DaemonConfig {
   advertise: string;
   /** Where the database and the daemon log live. */
   dataDir: string;
+  /**
+   * Where this node's state lives: `persisted`, SQLite in the data directory (survives restarts);
+   * `memory`, a private directory on a RAM filesystem for the life of the process, so every start is
+   * a new node (docs/daemon.md, "The state store").
+   */
+  store: 'memory' | 'persisted';
   /** The local Docker engine's socket. */
   dockerSocket: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
@@ -118,6 +124,7 @@ const schema = z
     listen: hostPort,
     advertise: hostPort.optional(),
     dataDir: z.string().min(1, 'must not be empty'),
+    store: z.enum(['memory', 'persisted'], 'must be memory or persisted'),
     dockerSocket: z.string().min(1, 'must not be empty'),
     logLevel: z.enum(['error', 'warn', 'info', 'debug']),
     join: hostPort.optional(),
@@ -182,6 +189,7 @@ export function defaultConfig(): z.input<typeof schema> {
     name: hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63) || 'bicycle',
     listen: '127.0.0.1:7070',
     dataDir: 'data',
+    store: 'persisted',
     dockerSocket: '/var/run/docker.sock',
     logLevel: 'info',
     role: 'manager',
@@ -201,6 +209,7 @@ export const OVERRIDABLE = {
   listen: 'BICYCLE_LISTEN',
   advertise: 'BICYCLE_ADVERTISE',
   dataDir: 'BICYCLE_DATA_DIR',
+  store: 'BICYCLE_STORE',
   dockerSocket: 'BICYCLE_DOCKER_SOCKET',
   logLevel: 'BICYCLE_LOG_LEVEL',
   join: 'BICYCLE_JOIN',

@@ -12,6 +12,7 @@ import { createThreadLogger } from './logger';
 import { Supervisor } from './supervisor';
 import type { ThreadName } from './messages';
 import { mintLocalAdminToken, runTokenCommand } from './token-bootstrap';
+import { openMemoryStore, removeMemoryStore, removeNodeContainers } from './memory-store';
 
 /**
  * bicycled: loads the configuration, opens and migrates the database, then
@@ -28,6 +29,7 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; in
     .option('--listen <host:port>', 'REST listener (BICYCLE_LISTEN)')
     .option('--advertise <host:port>', 'address other nodes and clients use (BICYCLE_ADVERTISE)')
     .option('--data-dir <dir>', 'database and log directory (BICYCLE_DATA_DIR)')
+    .option('--store <store>', 'persisted (SQLite in the data directory, the default) or memory (on a RAM filesystem: every start is a new node) (BICYCLE_STORE)')
     .option('--docker-socket <path>', 'local Docker engine socket (BICYCLE_DOCKER_SOCKET)')
     .option('--log-level <level>', 'error, warn, info or debug (BICYCLE_LOG_LEVEL)')
     .option('--init', 'found a new cluster (the default when --join is not given)')
@@ -48,6 +50,7 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; in
       listen: o.listen,
       advertise: o.advertise,
       dataDir: o.dataDir,
+      store: o.store,
       dockerSocket: o.dockerSocket,
       logLevel: o.logLevel,
       join: o.join,
@@ -71,9 +74,10 @@ function defaultConfigFile(): string | undefined {
  * node. In a fixed cluster (peers in the configuration) it is the node's name,
  * so that every member can name every other before any has started.
  */
-function ensureNodeId(databaseFile: string, fixedId?: string): { nodeId: string; fresh: boolean } {
+function ensureNodeId(databaseFile: string, store: DaemonConfig['store'], fixedId?: string): { nodeId: string; fresh: boolean } {
   const db = openDatabase(databaseFile, { migrate: true });
   try {
+    setLocal(db, 'store', store);
     let nodeId = getLocal(db, 'node_id');
     const fresh = !nodeId;
     if (!nodeId) {
@@ -101,9 +105,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   config = { ...config, dataDir: resolve(config.dataDir) };
-  mkdirSync(config.dataDir, { recursive: true });
-  const databaseFile = join(config.dataDir, 'bicycle.db');
-  const { nodeId, fresh } = ensureNodeId(databaseFile, config.peers ? config.name : undefined);
+  // --store memory: everything this node keeps lives in a private directory on a RAM filesystem
+  // (docs/daemon.md, "The state store"); the threads see it as their data directory.
+  const memory = config.store === 'memory' ? openMemoryStore(config.dataDir) : undefined;
+  const stateDir = memory?.dir ?? config.dataDir;
+  mkdirSync(stateDir, { recursive: true });
+  const databaseFile = join(stateDir, 'bicycle.db');
+  const { nodeId, fresh } = ensureNodeId(databaseFile, config.store, config.peers ? config.name : undefined);
   if (fresh && !config.join) {
     // A founder's first start: the cluster's first admin token, shown here once (docs/security.md); never in the daemon log.
     const name = config.peers ? `admin-${config.name}` : 'admin';
@@ -112,12 +120,21 @@ async function main(): Promise<void> {
   }
 
   const log = createThreadLogger('main', config.logLevel).child({ node: config.name });
+  let memoryCleaned = false;
+  if (memory) {
+    // Left to the next start when the containers could not be removed: the directory names the node that owns them.
+    process.on('exit', () => memoryCleaned && removeMemoryStore(memory.dir));
+    if (memory.previousNodeId) {
+      const removed = await removeNodeContainers(config.dockerSocket, memory.previousNodeId, config.deployment.stopGracePeriodMs);
+      log.info('removed the containers of the memory node this data directory ran before', { previous: memory.previousNodeId, containers: removed });
+    }
+  }
   // Each thread collects its heap when quiet after a burst (daemon/heap-return.ts), with V8's collector:
   // the flag gives it to every context made from now on, so to the threads' and not to this one.
   setFlagsFromString('--expose-gc');
   let shuttingDown: Promise<void> | undefined;
   const supervisor = new Supervisor({
-    base: { config, databaseFile, nodeId },
+    base: { config: { ...config, dataDir: stateDir }, databaseFile, nodeId },
     log,
     onFatal(thread, error) {
       log.error('fatal error; shutting down', { thread, error: describeError(error) });
@@ -131,15 +148,27 @@ async function main(): Promise<void> {
     shuttingDown ??= (async () => {
       log.info('stopping', { signalled: code === 0 });
       await supervisor.stop([...startOrder].reverse());
+      if (memory) memoryCleaned = await removeOwnContainers();
       process.exit(code);
     })();
     return shuttingDown;
+  };
+  // A memory node's containers cannot be adopted by its next start (another node): they go with it.
+  const removeOwnContainers = async (): Promise<boolean> => {
+    try {
+      const removed = await removeNodeContainers(config.dockerSocket, nodeId, config.deployment.stopGracePeriodMs);
+      log.info('memory store: removed this node\'s containers', { containers: removed });
+      return true;
+    } catch (error) {
+      log.error('memory store: cannot remove this node\'s containers; the next start on this data directory will', { error: (error as Error).message });
+      return false;
+    }
   };
   process.on('SIGTERM', () => void shutdown(0));
   process.on('SIGINT', () => void shutdown(0));
 
   for (const thread of startOrder) await supervisor.start(thread);
-  log.info('bicycled is up', { listen: config.listen, dataDir: config.dataDir, nodeId });
+  log.info('bicycled is up', { listen: config.listen, dataDir: config.dataDir, store: config.store, ...(memory ? { stateDir } : {}), nodeId });
 }
 
 main().catch((error: unknown) => {
