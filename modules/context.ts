@@ -37,6 +37,12 @@ export interface RestContext {
   containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable;
   /** Calls `listener` with every daemon log record from now on; returns the unsubscribe function. */
   followDaemonLog(listener: (record: LogRecord) => void): () => void;
+  /**
+   * How this node reaches a peer's REST listener for a node-to-node stream
+   * (a container log): undefined in clear HTTP (loopback, --insecure), else
+   * an https agent presenting this node's certificate (daemon/tls/peer-tls.ts).
+   */
+  peerHttpsAgent?(): import('node:https').Agent;
   /** The other threads' metrics in Prometheus' text format, for GET /metrics (daemon/metrics/collector.ts); none when absent. */
   threadMetrics?(): Promise<string>;
 }

@@ -7,10 +7,9 @@ import { LOG_FILE_NAME } from '../daemon/monitoring/log-sink';
 import type { RestContext } from './context';
 import { parseFlag, parseInteger } from './validation';
 import { BicycleError } from '../daemon/errors';
-import { safeEqual } from '../daemon/secrets';
-import { clusterSecret } from '../daemon/voting/cluster-node';
 import { getLocal, listTasks } from '../database/queries';
 import { CONTAINER_LOGS_PATH, localContainerLog } from './service-logs';
+import { requirePeer } from './peer-identity';
 
 /** GET /logs: the last `tail` lines of the daemon log, then (with follow) every new line as it is written. */
 export function logsRouter(ctx: RestContext): Router {
@@ -45,12 +44,8 @@ export function logsRouter(ctx: RestContext): Router {
   });
 
   // Node-to-node: the node following a service reads the log of a replica on this node (modules/service-logs.ts).
-  router.get(CONTAINER_LOGS_PATH, (k) => {
-    const secret = clusterSecret(ctx.db);
-    const given = /^Bearer (.+)$/.exec(k.get('authorization'))?.[1];
-    if (!secret || !given || !safeEqual(secret, given)) {
-      throw new BicycleError('UNAUTHENTICATED', "node-to-node requests need this cluster's secret");
-    }
+  // Over mutual TLS the peer is its node certificate; in clear, the cluster secret (modules/peer-identity.ts).
+  router.get(CONTAINER_LOGS_PATH, requirePeer(ctx.db), (k) => {
     const containerId = k.params.containerId!;
     const here = getLocal(ctx.db, 'node_id');
     if (!listTasks(ctx.db, { nodeId: here ?? '' }).some((t) => t.containerId === containerId)) {

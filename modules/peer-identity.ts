@@ -1,8 +1,12 @@
 import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
+import type { Middleware } from 'koa';
 import type { Db } from '../database/open-database';
 import { getMeta } from '../database/queries';
 import { REVOKED_NODE_PREFIX } from '../database/apply-command';
+import { BicycleError } from '../daemon/errors';
+import { safeEqual } from '../daemon/secrets';
+import { clusterSecret } from '../daemon/voting/cluster-node';
 
 /** Who a node-to-node request comes from, as its connection says. */
 export type PeerIdentity =
@@ -31,4 +35,25 @@ export function peerIdentity(db: Db, socket: Socket): PeerIdentity {
     return { kind: 'refused', status: 403, message: `the node ${nodeId} was removed from this cluster: its certificate is revoked` };
   }
   return { kind: 'node', nodeId };
+}
+
+/**
+ * The gate of every node-to-node route: over TLS the peer is its
+ * certificate (signed by the cluster CA, not revoked; its node id goes to
+ * `k.state.peerNodeId`), in clear (--insecure, loopback) the cluster
+ * secret it sends as `Authorization: Bearer …`.
+ */
+export function requirePeer(db: Db): Middleware {
+  return async (k, next) => {
+    const peer = peerIdentity(db, k.req.socket);
+    if (peer.kind === 'refused') throw new BicycleError(peer.status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', peer.message);
+    if (peer.kind === 'node') {
+      k.state.peerNodeId = peer.nodeId;
+      return next();
+    }
+    const secret = clusterSecret(db);
+    const given = /^Bearer (.+)$/.exec(k.get('authorization'))?.[1];
+    if (!secret || !given || !safeEqual(secret, given)) throw new BicycleError('UNAUTHENTICATED', "node-to-node requests need this cluster's secret");
+    return next();
+  };
 }

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
 import { getLocal, getService, listNodes, listTasks } from '../database/queries';
 import { clusterSecret } from '../daemon/voting/cluster-node';
@@ -6,7 +7,7 @@ import { FollowPlan, formatLostMarker, formatRemovedMarker, type FollowAction } 
 import type { RestContext } from './context';
 import { BicycleError } from '../daemon/errors';
 
-/** Where another node serves the log of one of its containers (node-to-node, with the cluster secret). */
+/** Where another node serves the log of one of its containers (node-to-node: a node certificate over mutual TLS, or the cluster secret in clear). */
 export const CONTAINER_LOGS_PATH = '/cluster/logs/:containerId';
 
 /** Docker has no "all" for a number-typed tail: a container that started during a follow is read from its first line up to this many. */
@@ -132,7 +133,7 @@ function openContainerLog(ctx: RestContext, nodeId: string | null, containerId: 
   if (nodeId === null || nodeId === local) return localContainerLog(ctx, containerId, follow, tail);
   const node = listNodes(ctx.db).find((n) => n.id === nodeId);
   if (!node) return oneLine(`(no logs: node ${nodeId} is not a member)`);
-  return remoteContainerLog(node.address, node.name, clusterSecret(ctx.db) ?? '', containerId, follow, tail);
+  return remoteContainerLog({ address: node.address, name: node.name, secret: clusterSecret(ctx.db) ?? '', agent: ctx.peerHttpsAgent?.() }, containerId, follow, tail);
 }
 
 /** This node's container, as bare lines (the monitoring thread prefixes each with ` | ` for an empty replica name). */
@@ -145,12 +146,22 @@ export function localContainerLog(ctx: RestContext, containerId: string, follow:
   return out;
 }
 
-function remoteContainerLog(address: string, name: string, secret: string, containerId: string, follow: boolean, tail: number): Readable {
+/** A peer as a log read reaches it: over mutual TLS with `agent`, else in clear with the cluster secret. */
+interface LogPeer {
+  address: string;
+  name: string;
+  secret: string;
+  agent: HttpsAgent | undefined;
+}
+
+function remoteContainerLog(peer: LogPeer, containerId: string, follow: boolean, tail: number): Readable {
+  const { address, name, secret, agent } = peer;
   const out = new PassThrough();
   const path = CONTAINER_LOGS_PATH.replace(':containerId', encodeURIComponent(containerId)) + `?follow=${follow}&tail=${tail}`;
   const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-  // node:http rather than fetch: a follow may stay silent for hours, and fetch gives up on a body silent for 5 minutes.
-  const req = httpRequest({ host, port, path, method: 'GET', headers: { authorization: `Bearer ${secret}` } }, (res) => {
+  // node:http(s) rather than fetch: a follow may stay silent for hours, and fetch gives up on a body silent for 5 minutes.
+  const options = { host, port, path, method: 'GET' };
+  const onResponse = (res: import('node:http').IncomingMessage) => {
     if (res.statusCode !== 200) {
       let body = '';
       res.setEncoding('utf8');
@@ -169,7 +180,9 @@ function remoteContainerLog(address: string, name: string, secret: string, conta
     }
     res.pipe(out);
     res.on('error', () => out.end());
-  });
+  };
+  // Over TLS the certificate is the credential: the cluster secret is not sent where it is not needed.
+  const req = agent ? httpsRequest({ ...options, agent }, onResponse) : httpRequest({ ...options, headers: { authorization: `Bearer ${secret}` } }, onResponse);
   req.on('error', (error) => {
     if (!out.destroyed) out.end(`(no logs: cannot reach ${name} at ${address}: ${error.message})\n`);
   });

@@ -15,6 +15,9 @@ import type { ApplyResult } from '../../database/apply-command';
 import { createApp } from '../../modules/app';
 import { localAdminListen } from '../../modules/local-admin';
 import { createApiServer } from '../tls/api-server';
+import { PeerHttpsAgent } from '../tls/peer-tls';
+import { NodeTlsFiles } from '../tls/node-files';
+import { isLoopbackListen } from '../config';
 import { proposePendingTokens } from '../../modules/auth-pending';
 import { DEFAULT_THREAD_METRICS_TIMEOUT_MS, ThreadMetricsCollector } from '../metrics/collector';
 
@@ -29,6 +32,8 @@ const db = openDatabase(databaseFile);
 const proposer = new VotingClient();
 const changes = new ChangeNotes();
 const logStreams = new Map<string, PassThrough>();
+// Node-to-node streams from this thread (a peer's container log) go as the voting thread's do: mutual TLS unless clear HTTP is the rule.
+const peerAgent = config.insecure || isLoopbackListen(config.listen) ? undefined : new PeerHttpsAgent(new NodeTlsFiles(config.dataDir));
 const threadMetrics = new ThreadMetricsCollector({ threads: ['voting', 'deployment'], send: sendTo, timeoutMs: DEFAULT_THREAD_METRICS_TIMEOUT_MS });
 
 function containerLogs(sources: LogSource[], follow: boolean, tail: number): Readable {
@@ -105,6 +110,7 @@ const app = createApp({
   containerLogs,
   followDaemonLog,
   threadMetrics: () => threadMetrics.render(),
+  peerHttpsAgent: peerAgent ? () => peerAgent.get() : undefined,
 });
 
 const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
@@ -142,6 +148,7 @@ server.on('listening', () => {
       });
       clearInterval(pendingTimer);
       api.close();
+      peerAgent?.close();
       adminServer?.close();
       adminServer?.closeAllConnections();
       for (const out of logStreams.values()) out.end();

@@ -1,4 +1,5 @@
 import { createSecureContext, rootCertificates } from 'node:tls';
+import { Agent as HttpsAgent } from 'node:https';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { NodeTlsFiles } from './node-files';
 
@@ -64,6 +65,40 @@ export class MutualTlsPeerHttp implements PeerHttp {
 
   close(): void {
     void this.agent?.close();
+    this.agent = undefined;
+  }
+}
+
+/**
+ * A node:https agent for node-to-node streams that may stay silent for
+ * hours (a peer's container log followed, modules/service-logs.ts), which
+ * fetch would give up on: it presents this node's certificate and trusts
+ * the cluster CA, reloaded after a renewal like MutualTlsPeerHttp.
+ */
+export class PeerHttpsAgent {
+  private agent: HttpsAgent | undefined;
+  private loaded = '';
+  private checkedAt = 0;
+
+  constructor(private readonly files: NodeTlsFiles, private readonly now: () => number = Date.now) {}
+
+  get(): HttpsAgent {
+    const now = this.now();
+    if (this.agent && now - this.checkedAt < 1000) return this.agent;
+    this.checkedAt = now;
+    const ca = this.files.caCert();
+    const node = this.files.node();
+    const key = `${ca ?? ''}|${node?.certPem ?? ''}`;
+    if (!this.agent || key !== this.loaded) {
+      this.agent?.destroy();
+      this.agent = new HttpsAgent({ keepAlive: true, ca: ca ? [ca, ...rootCertificates] : undefined, cert: node?.certPem, key: node?.keyPem });
+      this.loaded = key;
+    }
+    return this.agent;
+  }
+
+  close(): void {
+    this.agent?.destroy();
     this.agent = undefined;
   }
 }

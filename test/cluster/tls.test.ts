@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { freeSubnet, Lab } from '../../scripts/lab/lab';
 import { daemonPath } from '../helpers/daemon';
-import { requireDocker } from '../helpers/docker';
+import { requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api } from '../helpers/api';
 import { waitFor } from '../helpers/wait';
 import { certificateInfo, createClusterCa, createNodeRequest, fingerprintOf, signNodeCertificate } from '../../daemon/tls/ca';
@@ -89,6 +89,34 @@ describe('TLS and node identity on a lab of four hosts (three members, 60 s cert
     // The term did not move: nothing reached Raft.
     const state = (await api(lab.host(1).url).get('/state')).body.cluster;
     assert.ok(state.term < 1_000_000, JSON.stringify(state));
+  });
+
+  test('service logs on one host read the replicas of every host over mutual TLS; a client without a node certificate cannot', async () => {
+    const created = await api(lab.host(1).url).post('/services?wait=true&timeout=60', {
+      name: 'hello', image: TEST_IMAGE, replicas: 3, command: ['sh', '-c', 'echo "hello from $(hostname)"; sleep 3600'],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const tasks = created.body.tasks as Array<{ name: string; node: string; containerId: string }>;
+    assert.deepEqual(new Set(tasks.map((t) => t.node)), new Set(['host-1', 'host-2', 'host-3']), 'one replica per host');
+    // Each host's replica, read through host-1: two of them over node-to-node mutual TLS.
+    const records = await waitFor('a line of each replica through host-1', async () => {
+      const res = await api(lab.host(1).url).get('/services/hello/logs?format=ndjson');
+      const lines = String(res.body).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; node: string; text: string });
+      const from = new Set(lines.filter((l) => l.type === 'line' && /^hello from /.test(l.text)).map((l) => l.node));
+      return from.size === 3 ? lines : undefined;
+    }, 20_000, 250);
+    assert.ok(!records.some((r) => /no logs/.test(r.text ?? '')), JSON.stringify(records));
+    // The node-to-node route itself: the CLI's kind of client (the CA, no certificate) is refused, naming what it lacks.
+    const remote = tasks.find((t) => t.node === 'host-2')!;
+    const agent = new Agent({ connect: { ca: [ca] } });
+    try {
+      const res = await undiciFetch(`${lab.host(2).url}/cluster/logs/${remote.containerId}`, { dispatcher: agent, headers: { authorization: '' } });
+      assert.equal(res.status, 401);
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /node certificate signed by this cluster's CA/);
+    } finally {
+      await agent.close();
+    }
+    assert.equal((await api(lab.host(1).url).delete('/services/hello?wait=true')).status < 300, true);
   });
 
   test('a join with a token of another CA fails, naming both fingerprints', async () => {
