@@ -4,6 +4,15 @@ import type {
 } from './types';
 
 /** An API token as GET /tokens lists it (never its secret). */
+/** A link cut on demand, as GET /debug/links lists it. */
+export interface DebugLink {
+  peerId: string;
+  name: string;
+  address: string;
+  direction: 'both' | 'in' | 'out';
+  since: string;
+}
+
 export interface ApiToken {
   accessor: string;
   name: string;
@@ -195,6 +204,16 @@ export class ApiClient {
   /** DELETE /tokens/:id, by accessor id or name. */
   removeToken(idOrName: string): Promise<{ removed: string; accessor: string }> {
     return this.json('DELETE', `/tokens/${enc(idOrName)}`);
+  }
+
+  /** GET /debug/links: this node's links cut on demand (bicycled --debug-links). */
+  async listLinks(): Promise<DebugLink[]> {
+    return (await this.json<{ links: DebugLink[] }>('GET', '/debug/links')).links;
+  }
+
+  /** POST /debug/links: cut this node's link to a peer (id or name) or bring it up; answers the cut links after it. */
+  async changeLink(change: { peer: string; state: 'cut' | 'up'; direction?: 'both' | 'in' | 'out' }): Promise<DebugLink[]> {
+    return (await this.json<{ links: DebugLink[] }>('POST', '/debug/links', change)).links;
   }
 
   /** GET /audit: this node's audit log, oldest first. */

@@ -34,6 +34,9 @@ import { registerSecretUpdate } from './commands/secret-update';
 import { registerTokenCreate } from './commands/token-create';
 import { registerTokenLs } from './commands/token-ls';
 import { registerTokenRm } from './commands/token-rm';
+import { registerDebugLinkCut } from './commands/debug-link-cut';
+import { registerDebugLinkUp } from './commands/debug-link-up';
+import { registerDebugLinkLs } from './commands/debug-link-ls';
 import { registerContextAdd } from './commands/context-add';
 import { registerContextUse } from './commands/context-use';
 import { registerContextLs } from './commands/context-ls';
@@ -112,6 +115,15 @@ export function buildProgram(): Command {
   registerContextUse(context);
   registerContextLs(context);
   registerContextRm(context);
+
+  const link = program
+    .command('debug')
+    .description('experiments on a daemon started with --debug-links (admin)')
+    .command('link')
+    .description("cut or restore this node's links to its peers, for partition experiments");
+  registerDebugLinkCut(link);
+  registerDebugLinkUp(link);
+  registerDebugLinkLs(link);
 
   registerAudit(program);
   registerState(program);

@@ -43,6 +43,11 @@ export interface DaemonConfig {
   /** A certificate (PEM, with its chain) and key the API listener presents instead of this node's own (peers are still authenticated by theirs). */
   tlsCert?: string;
   tlsKey?: string;
+  /**
+   * Let an admin cut this node's links to peers on demand (POST /debug/links), for experiments with
+   * partitions (docs/voting.md, "Cutting links on demand"). Off by default; cuts live in memory only.
+   */
+  debugLinks: boolean;
   /** Certificate lifetimes (docs/security.md, "TLS and node identity"). */
   tls: {
     /** A node certificate's validity, in ms; renewed at two thirds of it. */
@@ -138,6 +143,7 @@ const schema = z
     insecure: z.union([z.boolean(), z.enum(['true', 'false', '1', '0'], 'must be true or false')]).transform((v) => v === true || v === 'true' || v === '1'),
     tlsCert: z.string().min(1, 'must be a file path').optional(),
     tlsKey: z.string().min(1, 'must be a file path').optional(),
+    debugLinks: z.union([z.boolean(), z.enum(['true', 'false', '1', '0'], 'must be true or false')]).transform((v) => v === true || v === 'true' || v === '1'),
     tls: z
       .object({
         nodeCertLifetimeMs: z.number().int().min(10_000).max(10 * 365 * 86_400_000),
@@ -195,6 +201,7 @@ export function defaultConfig(): z.input<typeof schema> {
     role: 'manager',
     auth: 'auto',
     insecure: false,
+    debugLinks: false,
     tls: { nodeCertLifetimeMs: 90 * 86_400_000, caLifetimeMs: 20 * 365 * 86_400_000 },
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
     deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS, strategy: 'spread', prepull: false },
@@ -219,6 +226,7 @@ export const OVERRIDABLE = {
   insecure: 'BICYCLE_INSECURE',
   tlsCert: 'BICYCLE_TLS_CERT',
   tlsKey: 'BICYCLE_TLS_KEY',
+  debugLinks: 'BICYCLE_DEBUG_LINKS',
 } as const;
 
 export type Overrides = Partial<Record<keyof typeof OVERRIDABLE, string>>;

@@ -46,6 +46,8 @@ export const ERROR_CATALOGUE = {
   TOKEN_NOT_FOUND: { status: 404, retryable: false },
   /** An API token of that name exists already. */
   TOKEN_EXISTS: { status: 409, retryable: false },
+  /** POST or GET /debug/links on a daemon started without --debug-links; the message says how to turn it on. */
+  DEBUG_LINKS_DISABLED: { status: 409, retryable: false },
   NO_LEADER: { status: 503, retryable: true },
   PROPOSAL_DROPPED: { status: 503, retryable: true },
   UNAVAILABLE: { status: 503, retryable: true },

@@ -39,10 +39,12 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; in
     .option('--insecure', 'off loopback, serve plain HTTP and talk to peers in clear instead of (mutual) TLS (BICYCLE_INSECURE)')
     .option('--tls-cert <file>', 'a PEM certificate (with its chain) the API listener presents instead of the node\'s own (BICYCLE_TLS_CERT)')
     .option('--tls-key <file>', 'the key of --tls-cert (BICYCLE_TLS_KEY)')
+    .option('--debug-links', 'let an admin cut this node\'s links to peers with POST /debug/links, for partition experiments (BICYCLE_DEBUG_LINKS)')
     .showHelpAfterError()
     .parse(argv);
   const o = program.opts<Record<string, string | undefined>>();
   const insecure = (o as Record<string, unknown>).insecure === true ? 'true' : undefined;
+  const debugLinks = (o as Record<string, unknown>).debugLinks === true ? 'true' : undefined;
   return {
     configFile: o.config,
     flags: {
@@ -59,6 +61,7 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; in
       insecure,
       tlsCert: o.tlsCert,
       tlsKey: o.tlsKey,
+      debugLinks,
     },
     init: Boolean(o.init),
   };

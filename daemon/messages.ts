@@ -48,10 +48,12 @@ export type VotingRequest =
   | { kind: 'join'; join: JoinRequest; forwarded: boolean }
   | { kind: 'membership'; change: MembershipRequest }
   /** A member renews its certificate: the leader signs `csr` for `nodeId` (the id its current certificate names). */
-  | { kind: 'sign'; nodeId: string; csr: string; forwarded: boolean };
+  | { kind: 'sign'; nodeId: string; csr: string; forwarded: boolean }
+  /** `bicycled --debug-links`: change this node's cut links (or, without `change`, list them); never forwarded. */
+  | { kind: 'links'; change?: import('./voting/debug-links').LinkChange };
 
 export type VotingReply =
-  | { ok: true; result?: ApplyResult; index?: number; grant?: JoinGrant; certificate?: string }
+  | { ok: true; result?: ApplyResult; index?: number; grant?: JoinGrant; certificate?: string; links?: import('./voting/debug-links').LinkCut[] }
   | { ok: false; error: ErrorData };
 
 /** Between two threads, routed by main. */

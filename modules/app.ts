@@ -17,12 +17,16 @@ import { authMiddleware } from './auth';
 import { auditMiddleware, auditRouter } from './auth-audit';
 import { tokensRouter } from './auth-tokens';
 import { authSelfRouter } from './auth-self';
+import { debugLinksRouter, inboundLinkGate, InboundLinkCuts } from './debug-links';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** The REST API: one koa app, one router per entity, one error middleware. */
 export function createApp(ctx: RestContext): Koa {
   const app = new Koa();
+  // First of all: a request from a peer whose link is cut (--debug-links) gets no answer, as across a partition.
+  const linkCuts = new InboundLinkCuts();
+  app.use(inboundLinkGate(ctx.db, linkCuts));
   // Outermost, so it sees the status the error middleware answers with.
   const metrics = createMetrics(ctx.db, { threadMetrics: ctx.threadMetrics });
   app.use(metrics.middleware);
@@ -34,7 +38,7 @@ export function createApp(ctx: RestContext): Koa {
   app.use(jsonBody(BODY_LIMIT_BYTES));
   app.use(idempotency(ctx.db));
   app.use(uiRouter());
-  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), tokensRouter(ctx), authSelfRouter(), auditRouter(ctx.db), metrics.router, openapiRouter()]) {
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), tokensRouter(ctx), authSelfRouter(), auditRouter(ctx.db), debugLinksRouter(ctx, linkCuts), metrics.router, openapiRouter()]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -28,6 +28,8 @@ export function routeAccess(method: string, path: string): Access {
   if (path === RAFT_PATH || path === VOTING_PATH || path === JOIN_PATH || path.startsWith('/cluster/logs/')) return 'node';
   // Who holds these administers the cluster: the join token admits nodes, tokens are credentials, the audit log says who did what.
   if (path === '/cluster/join-token' || path === '/tokens' || path.startsWith('/tokens/') || path === '/audit' || path === '/secrets' || path.startsWith('/secrets/')) return 'admin';
+  // Cutting links (bicycled --debug-links) partitions the cluster: admin, listing them too.
+  if (path === '/debug/links') return 'admin';
   if (path === '/nodes' || path.startsWith('/nodes/')) return read ? 'read' : 'admin';
   // Container output and the daemon log are where a leaked credential would show: operators, not readers.
   if (read && (path === '/logs' || /^\/services\/[^/]+\/logs$/.test(path))) return 'operator';

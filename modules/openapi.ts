@@ -201,6 +201,14 @@ export const ROUTES: readonly RouteDoc[] = [
     method: 'get', path: '/audit', summary: "This node's audit log: every write request it received, allowed or refused", query: ['since', 'limit'],
     answers: { 200: { description: 'the records, oldest first', schema: 'AuditLog' } }, errors: ['INVALID_ARGUMENT'],
   },
+  {
+    method: 'get', path: '/debug/links', summary: "This node's links cut on demand (bicycled --debug-links); all are up again after a restart",
+    answers: { 200: { description: 'the cut links', schema: 'DebugLinks' } }, errors: ['DEBUG_LINKS_DISABLED'],
+  },
+  {
+    method: 'post', path: '/debug/links', summary: "Cut this node's link to a peer (both ways, or one way with direction), or bring it up (bicycled --debug-links)", body: { schema: 'debugLinkChange', required: true },
+    answers: { 200: { description: 'the cut links after the change', schema: 'DebugLinks' } }, errors: ['DEBUG_LINKS_DISABLED', 'INVALID_ARGUMENT', 'NODE_NOT_FOUND'],
+  },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', answers: { 200: { description: 'the Prometheus text exposition format', text: true } }, errors: [] },
   { method: 'get', path: '/openapi.json', summary: 'This document', answers: { 200: { description: 'the OpenAPI 3.1 document of this API' } }, errors: [] },
 ];

@@ -324,6 +324,17 @@ export const RESPONSE_SCHEMAS = {
   Secret: secret,
   SecretList: z.object({ secrets: z.array(secret) }),
   SecretRemoved: z.object({ name: z.string(), id: z.string(), removed: z.literal(true) }),
+  DebugLinks: z.object({
+    links: z.array(
+      z.object({
+        peerId: z.string().describe("the peer's node id"),
+        name: z.string(),
+        address: z.string().describe('where the peer listens, host:port'),
+        direction: z.enum(['both', 'in', 'out']).describe('`out`: what this node sends the peer is dropped; `in`: what it receives from the peer; `both`'),
+        since: z.string().describe('when the link was cut, ISO 8601'),
+      }),
+    ),
+  }),
 } as const;
 
 export type ResponseName = keyof typeof RESPONSE_SCHEMAS;

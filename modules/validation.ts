@@ -4,6 +4,8 @@ import type { ServiceChanges, ServiceSpec } from '../database/commands';
 import { lifecycleFields } from './validation-lifecycle';
 import { placementFields } from './validation-placement';
 import { createSecretRequest, secretRefs, updateSecretRequest } from './validation-secrets';
+import { debugLinkChange } from './validation-debug-links';
+import type { LinkChange } from '../daemon/voting/debug-links';
 
 /** What the REST API accepts, in one place. Unknown fields are refused, each error names its field. */
 export const MAX_REPLICAS = 10_000;
@@ -154,7 +156,7 @@ const rollbackRequest = z.strictObject({
 });
 
 /** The request bodies' schemas, as the routes validate them (the fuzz test generates requests from them). */
-export const REQUEST_SCHEMAS = { createService, updateService, updateNode, rollbackRequest, createSecret: createSecretRequest, updateSecret: updateSecretRequest } as const;
+export const REQUEST_SCHEMAS = { createService, updateService, updateNode, rollbackRequest, createSecret: createSecretRequest, updateSecret: updateSecretRequest, debugLinkChange } as const;
 
 /** Turns a zod failure into INVALID_ARGUMENT naming the field: `replicas: must be a whole number …`. */
 function refuse(error: z.ZodError, what: string, body: unknown): never {
@@ -273,6 +275,13 @@ export function parseNewSecret(body: unknown): { name: string; value: Buffer } {
 /** The body of PATCH /secrets/:name: the new value (base64). */
 export function parseSecretValue(body: unknown): Buffer {
   return Buffer.from(parse(updateSecretRequest, body, 'the secret').data, 'base64');
+}
+
+/** The body of POST /debug/links; `up` takes no direction (it brings the link up both ways). */
+export function parseLinkChange(body: unknown): LinkChange {
+  const v = parse(debugLinkChange, body, 'the link change');
+  if (v.state === 'up' && v.direction !== undefined) throw new BicycleError('INVALID_ARGUMENT', 'direction: is for a cut only; "up" brings the link up both ways');
+  return v;
 }
 
 export function parseServiceName(value: string): string {

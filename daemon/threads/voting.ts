@@ -16,6 +16,7 @@ import type { ThreadMessage, ThreadName, VotingReply, VotingRequest } from '../m
 import { Registry } from 'prom-client';
 import { createVotingMetrics } from '../metrics/thread-metrics';
 import { answerMetricsRequest } from '../metrics/answer';
+import { DebugLinkTable } from '../voting/debug-link-table';
 
 /**
  * The voting thread: the Raft node of this host. It owns the only write path
@@ -31,6 +32,8 @@ const tls = new NodeTls(config.dataDir, config.tls);
 // Loopback stays plain HTTP (the one-host quick start); anywhere else peers talk mutual TLS unless --insecure.
 const scheme: 'http' | 'https' = config.insecure || isLoopbackListen(config.listen) ? 'http' : 'https';
 const registry = new Registry();
+// Links cut on demand (--debug-links): in memory only, gone with the daemon.
+const links = new DebugLinkTable({ enabled: config.debugLinks, db, nodeId, log });
 const node = new ClusterNode({
   db,
   nodeId,
@@ -43,6 +46,7 @@ const node = new ClusterNode({
   tls,
   peers: scheme === 'https' ? new MutualTlsPeerHttp(tls.files) : new PlainPeerHttp(),
   metrics: createVotingMetrics(registry),
+  dropsOutgoing: (id) => links.dropsOutgoing(id),
 });
 
 async function handle(request: VotingRequest): Promise<VotingReply> {
@@ -59,6 +63,8 @@ async function handle(request: VotingRequest): Promise<VotingReply> {
       return node.changeMembership(request.change);
     case 'sign':
       return node.sign(request.nodeId, request.csr, request.forwarded);
+    case 'links':
+      return links.handle(request.change);
   }
 }
 
@@ -159,6 +165,7 @@ bootstrap()
         renewal.stop();
         await node.transferLeadership(2000).catch(() => undefined);
         node.stop();
+        links.close();
         notes.close();
         db.close();
       },

@@ -44,6 +44,8 @@ export interface ClusterNodeOptions {
     proposed(seconds: number, outcome: string): void;
     applied(command: string, seconds: number): void;
   };
+  /** True while this node's link to the peer is cut outward (`--debug-links`, daemon/voting/debug-links.ts). */
+  dropsOutgoing?(id: NodeId): boolean;
 }
 
 type Waiter = { index: number; resolve(): void };
@@ -90,6 +92,7 @@ export class ClusterNode {
       onUnreachable: (id) => this.raft?.reportUnreachable(id),
       onSnapshotSent: (id, ok) => this.raft?.reportSnapshot(id, ok),
       log: o.log,
+      dropsOutgoing: o.dropsOutgoing,
     });
   }
 
@@ -480,7 +483,7 @@ export class ClusterNode {
     const secret = clusterSecret(this.o.db);
     if (!address || !secret) return failure('NO_LEADER', `the leader ${leader} cannot be reached yet; retry shortly`);
     try {
-      return await askPeer(this.o.peers, address, secret, request, this.o.settings.forwardTimeoutMs);
+      return await askPeer(this.o.peers, address, secret, request, this.o.settings.forwardTimeoutMs, { selfAddress: this.o.advertise, cut: this.o.dropsOutgoing?.(leader) ?? false });
     } catch (error) {
       return { ok: false, error: toErrorData(error) };
     }

@@ -23,6 +23,8 @@ export interface HttpTransportOptions {
   /** A snapshot message was delivered (ok) or not. */
   onSnapshotSent(id: NodeId, ok: boolean): void;
   log: Logger;
+  /** True while the link to this peer is cut outward (`--debug-links`): its batches are lost as on a dead link. */
+  dropsOutgoing?(id: NodeId): boolean;
   /** Messages kept per peer while a request is under way; beyond it the oldest are dropped. */
   maxQueuedPerPeer?: number;
   /** Messages per request. */
@@ -75,6 +77,8 @@ export class HttpTransport implements Transport {
       const secret = this.o.secret();
       if (!address) throw new Error(`no address known for ${id}`);
       if (!secret) throw new Error('this node has no cluster secret yet');
+      // A cut link loses the batch before it leaves, and Raft hears the peer is unreachable, as after a timeout.
+      if (this.o.dropsOutgoing?.(id)) throw new Error(`the link to ${address} is cut (POST /debug/links)`);
       const res = await this.o.http.fetch(`${this.o.http.scheme}://${address}${RAFT_PATH}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, 'x-bicycle-address': this.o.selfAddress },

@@ -84,6 +84,8 @@ const EXPECTED: Record<string, Access> = {
   'DELETE /tokens/:id': 'admin',
   'GET /audit': 'admin',
   'GET /auth/self': 'read',
+  'GET /debug/links': 'admin',
+  'POST /debug/links': 'admin',
   'GET /secrets': 'admin',
   'GET /secrets/:name': 'admin',
   'POST /secrets': 'admin',
