@@ -19,6 +19,8 @@ export interface JoinRequest {
   csr?: string;
   /** A member whose certificate expired while it was off, coming back with a fresh token: same id, name and address. */
   rejoin?: boolean;
+  /** The joiner's state store; `memory` (a new node at every start) may take the name and address of its lost predecessor. */
+  store?: 'memory' | 'persisted';
 }
 
 /** What a node that may join receives: enough to authenticate and reach its peers. */

@@ -26,6 +26,7 @@ export const joinRequestSchema = z.strictObject({
   }),
   csr: z.string().startsWith('-----BEGIN CERTIFICATE REQUEST-----').max(8192).optional(),
   rejoin: z.boolean().optional(),
+  store: z.enum(['memory', 'persisted']).optional(),
 });
 
 /**

@@ -15,8 +15,14 @@ export function stateRouter(ctx: RestContext): Router {
   });
   router.get('/healthz', (k) => {
     const leaderId = getLocal(ctx.db, 'leader_id') || null;
-    // The same naming as /state: leader is the node's name, leaderId its id.
-    k.body = { status: 'ok', leader: leaderId ? (getNode(ctx.db, leaderId)?.name ?? leaderId) : null, leaderId };
+    // The same naming as /state: leader is the node's name, leaderId its id. nodeId and store are this node's own.
+    k.body = {
+      status: 'ok',
+      leader: leaderId ? (getNode(ctx.db, leaderId)?.name ?? leaderId) : null,
+      leaderId,
+      nodeId: getLocal(ctx.db, 'node_id') ?? null,
+      store: getLocal(ctx.db, 'store') === 'memory' ? 'memory' : 'persisted',
+    };
   });
   return router;
 }

@@ -90,7 +90,7 @@ async function bootstrap(): Promise<void> {
       tls,
       scheme,
       address: config.join,
-      request: { token: config.token!, node: { id: nodeId, name: config.name, address: config.advertise, role: config.role } },
+      request: { token: config.token!, node: { id: nodeId, name: config.name, address: config.advertise, role: config.role }, store: config.store },
       log,
     });
     setLocal(db, 'cluster_secret', grant.clusterSecret);

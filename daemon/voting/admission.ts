@@ -62,3 +62,29 @@ export function isFromStranger(type: string, from: NodeId, conf: ConfState, isRe
   if (type === 'append' || type === 'heartbeat' || type === 'snapshot') return false;
   return !isRegistered(from);
 }
+
+/** What the leader does with a member that a memory-store joiner names (`findMemoryPredecessor`). */
+export type Predecessor =
+  | { readonly kind: 'none' }
+  /** Lost (DOWN): removed as `bicycle node rm` would, so the joiner can take its name and address. */
+  | { readonly kind: 'replace'; readonly member: Member }
+  /** Still heard from: the join is answered UNAVAILABLE (retryable) until the leader marks it lost. */
+  | { readonly kind: 'wait'; readonly member: Member; readonly message: string };
+
+/**
+ * A node with `--store memory` is a new node at every start (new id, new
+ * certificate), but it comes back with its old name and address: the one
+ * case where a join may take them. Only a member with both the same name and
+ * the same address (and another id) is its predecessor, and only once it is
+ * lost, so a live member is never pushed out by a namesake.
+ */
+export function findMemoryPredecessor(members: ReadonlyArray<Member & { readonly status: string }>, node: Member): Predecessor {
+  const member = members.find((m) => m.name === node.name && m.address === node.address && m.id !== node.id);
+  if (member === undefined) return { kind: 'none' };
+  if (member.status === 'DOWN') return { kind: 'replace', member };
+  return {
+    kind: 'wait',
+    member,
+    message: `member ${member.name} (id ${member.id}) at ${member.address} is still up: a memory node that restarted takes its place once the cluster marks it lost (after hostGraceMs without a heartbeat); retrying`,
+  };
+}

@@ -11,7 +11,7 @@ import { SqliteStateMachine, REPLICATED_TABLES } from './state-machine';
 import { HttpTransport } from './http-transport';
 import { detectHostChanges } from './host-monitor';
 import { askPeer } from './peer-client';
-import { findJoinClash, isFromStranger } from './admission';
+import { findJoinClash, findMemoryPredecessor, isFromStranger } from './admission';
 import { managerWarnings } from '../../database/node-state';
 import { toErrorData } from '../errors';
 import type { ChangeNotes } from '../changes';
@@ -233,6 +233,10 @@ export class ClusterNode {
     if (request.rejoin) return this.rejoin(request);
     // Signed before anything changes: a request the CA cannot sign admits nobody.
     const certificate = request.csr ? await this.o.tls.sign(request.csr, node.id, node.address) : undefined;
+    if (request.store === 'memory') {
+      const replaced = await this.replacePredecessor(node);
+      if (replaced) return replaced;
+    }
     const clash = findJoinClash(listNodes(this.o.db), this.raft!.status().conf, node);
     if (clash) return failure(clash.code, clash.message);
     this.learnedAddresses.set(node.id, node.address);
@@ -250,6 +254,20 @@ export class ClusterNode {
     const members: Record<string, string> = {};
     for (const n of listNodes(this.o.db)) members[n.id] = this.addressOf(n.id) ?? n.address;
     return { ok: true, grant: this.grant(members, node.role, certificate) };
+  }
+
+  /**
+   * A memory-store joiner's lost predecessor (same name and address) is removed, as `bicycle node rm`
+   * would: out of the configuration, its row gone, its certificates revoked. Null when the join may go on.
+   */
+  private async replacePredecessor(node: JoinRequest['node']): Promise<VotingReply | null> {
+    const predecessor = findMemoryPredecessor(listNodes(this.o.db), node);
+    if (predecessor.kind === 'none') return null;
+    if (predecessor.kind === 'wait') return failure('UNAVAILABLE', predecessor.message);
+    const removed = await this.changeMembership({ action: 'remove', nodeId: predecessor.member.id });
+    if (!removed.ok) return removed;
+    this.o.log.info('a memory node takes the place of its lost predecessor', { target: node.name, previous: predecessor.member.id, joined: node.id });
+    return null;
   }
 
   private grant(members: Record<string, string>, role: 'manager' | 'worker', certificate: string | undefined): JoinGrant {
