@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type {
+  NodeLock,
   Availability, ClusterNode, ClusterState, JoinToken, NodePatch, Secret, Service, ServicePatch, ServiceSpec, ServiceSummary, ServiceVersion, Task,
 } from './types';
 
@@ -241,6 +242,16 @@ export class ApiClient {
 
   removeSecret(name: string): Promise<{ name: string; id: string; removed: true }> {
     return this.json('DELETE', `/secrets/${enc(name)}`);
+  }
+
+  /** GET /node/lock: whether this node's secrets key is locked by its autolock passphrase. */
+  nodeLock(): Promise<NodeLock> {
+    return this.json('GET', '/node/lock');
+  }
+
+  /** POST /node/unlock: opens this node's locked secrets key with its passphrase. */
+  unlockNode(passphrase: string): Promise<NodeLock> {
+    return this.json('POST', '/node/unlock', { passphrase });
   }
 
   getState(): Promise<ClusterState> {

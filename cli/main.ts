@@ -13,6 +13,7 @@ import { registerNodeInspect } from './commands/node-inspect';
 import { registerNodeLs } from './commands/node-ls';
 import { registerNodePause } from './commands/node-pause';
 import { registerNodePromote } from './commands/node-promote';
+import { registerNodeUnlock } from './commands/node-unlock';
 import { registerNodeRm } from './commands/node-rm';
 import { registerNodeUpdate } from './commands/node-update';
 import { registerServiceAdd } from './commands/service-add';
@@ -97,6 +98,7 @@ export function buildProgram(): Command {
   registerNodePause(node);
   registerNodeRm(node);
   registerNodePromote(node);
+  registerNodeUnlock(node);
   registerNodeDemote(node);
 
   const secret = program.command('secret').description('manage secrets (admin): values mounted into containers as files on a tmpfs');

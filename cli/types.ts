@@ -204,6 +204,14 @@ export interface Secret {
   services: string[];
 }
 
+/** GET /node/lock, POST /node/unlock: this node's autolock. */
+export interface NodeLock {
+  /** The secrets key file is sealed by a passphrase. */
+  autolock: boolean;
+  /** Not opened in memory yet: secrets cannot be created or mounted on this node. */
+  locked: boolean;
+}
+
 /** Body of PATCH /services/:name: only the fields that change; onDisconnect null returns to the default rule. */
 export type ServicePatch = Partial<Omit<ServiceSpec, 'name' | 'onDisconnect'>> & { onDisconnect?: 'stop' | 'keep' | null };
 

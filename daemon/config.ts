@@ -48,6 +48,13 @@ export interface DaemonConfig {
    * partitions (docs/voting.md, "Cutting links on demand"). Off by default; cuts live in memory only.
    */
   debugLinks: boolean;
+  /**
+   * Keep the secrets key file locked by a passphrase (docs/security.md, "Autolock"): given at start in
+   * BICYCLE_UNLOCK_KEY or the file `unlockKeyFile` names (never in this configuration), or later with `bicycle node unlock`.
+   */
+  autolock: boolean;
+  /** A file holding the autolock passphrase (its first line), read at start. */
+  unlockKeyFile?: string;
   /** Certificate lifetimes (docs/security.md, "TLS and node identity"). */
   tls: {
     /** A node certificate's validity, in ms; renewed at two thirds of it. */
@@ -144,6 +151,8 @@ const schema = z
     tlsCert: z.string().min(1, 'must be a file path').optional(),
     tlsKey: z.string().min(1, 'must be a file path').optional(),
     debugLinks: z.union([z.boolean(), z.enum(['true', 'false', '1', '0'], 'must be true or false')]).transform((v) => v === true || v === 'true' || v === '1'),
+    autolock: z.union([z.boolean(), z.enum(['true', 'false', '1', '0'], 'must be true or false')]).transform((v) => v === true || v === 'true' || v === '1'),
+    unlockKeyFile: z.string().min(1, 'must be a file path').optional(),
     tls: z
       .object({
         nodeCertLifetimeMs: z.number().int().min(10_000).max(10 * 365 * 86_400_000),
@@ -202,6 +211,7 @@ export function defaultConfig(): z.input<typeof schema> {
     auth: 'auto',
     insecure: false,
     debugLinks: false,
+    autolock: false,
     tls: { nodeCertLifetimeMs: 90 * 86_400_000, caLifetimeMs: 20 * 365 * 86_400_000 },
     voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
     deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS, strategy: 'spread', prepull: false },
@@ -227,6 +237,8 @@ export const OVERRIDABLE = {
   tlsCert: 'BICYCLE_TLS_CERT',
   tlsKey: 'BICYCLE_TLS_KEY',
   debugLinks: 'BICYCLE_DEBUG_LINKS',
+  autolock: 'BICYCLE_AUTOLOCK',
+  unlockKeyFile: 'BICYCLE_UNLOCK_KEY_FILE',
 } as const;
 
 export type Overrides = Partial<Record<keyof typeof OVERRIDABLE, string>>;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
@@ -12,6 +12,7 @@ import { createThreadLogger } from './logger';
 import { Supervisor } from './supervisor';
 import type { ThreadName } from './messages';
 import { mintLocalAdminToken, runTokenCommand } from './token-bootstrap';
+import { listenForKey } from './secrets-key';
 import { openMemoryStore, removeMemoryStore, removeNodeContainers } from './memory-store';
 
 /**
@@ -39,12 +40,15 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; in
     .option('--insecure', 'off loopback, serve plain HTTP and talk to peers in clear instead of (mutual) TLS (BICYCLE_INSECURE)')
     .option('--tls-cert <file>', 'a PEM certificate (with its chain) the API listener presents instead of the node\'s own (BICYCLE_TLS_CERT)')
     .option('--tls-key <file>', 'the key of --tls-cert (BICYCLE_TLS_KEY)')
+    .option('--autolock', 'keep the secrets key file locked by a passphrase, given in BICYCLE_UNLOCK_KEY or --unlock-key-file, or later with `bicycle node unlock` (BICYCLE_AUTOLOCK)')
+    .option('--unlock-key-file <file>', 'a file whose first line is the autolock passphrase (BICYCLE_UNLOCK_KEY_FILE)')
     .option('--debug-links', 'let an admin cut this node\'s links to peers with POST /debug/links, for partition experiments (BICYCLE_DEBUG_LINKS)')
     .showHelpAfterError()
     .parse(argv);
   const o = program.opts<Record<string, string | undefined>>();
   const insecure = (o as Record<string, unknown>).insecure === true ? 'true' : undefined;
   const debugLinks = (o as Record<string, unknown>).debugLinks === true ? 'true' : undefined;
+  const autolock = (o as Record<string, unknown>).autolock === true ? 'true' : undefined;
   return {
     configFile: o.config,
     flags: {
@@ -62,9 +66,32 @@ function parseFlags(argv: string[]): { configFile?: string; flags: Overrides; in
       tlsCert: o.tlsCert,
       tlsKey: o.tlsKey,
       debugLinks,
+      autolock,
+      unlockKeyFile: o.unlockKeyFile,
     },
     init: Boolean(o.init),
   };
+}
+
+/**
+ * The autolock passphrase of this start (docs/security.md, "Autolock"):
+ * BICYCLE_UNLOCK_KEY, or the first line of --unlock-key-file. The variable
+ * is removed from this process's environment once read, so no thread or
+ * child process inherits it.
+ */
+function readUnlockPassphrase(config: DaemonConfig): string | undefined {
+  const fromEnv = process.env.BICYCLE_UNLOCK_KEY;
+  delete process.env.BICYCLE_UNLOCK_KEY;
+  if (config.unlockKeyFile) {
+    try {
+      const line = readFileSync(config.unlockKeyFile, 'utf8').split('\n')[0]!.trim();
+      if (!line) throw new Error('its first line is empty');
+      return line;
+    } catch (error) {
+      throw new BicycleError('INVALID_ARGUMENT', `cannot read the autolock passphrase from --unlock-key-file ${config.unlockKeyFile}: ${(error as Error).message}`);
+    }
+  }
+  return fromEnv || undefined;
 }
 
 function defaultConfigFile(): string | undefined {
@@ -137,7 +164,7 @@ async function main(): Promise<void> {
   setFlagsFromString('--expose-gc');
   let shuttingDown: Promise<void> | undefined;
   const supervisor = new Supervisor({
-    base: { config: { ...config, dataDir: stateDir }, databaseFile, nodeId },
+    base: { config: { ...config, dataDir: stateDir }, databaseFile, nodeId, unlockPassphrase: readUnlockPassphrase(config) },
     log,
     onFatal(thread, error) {
       log.error('fatal error; shutting down', { thread, error: describeError(error) });
@@ -146,6 +173,8 @@ async function main(): Promise<void> {
       void shutdown(1);
     },
   });
+  // This thread keeps the opened key of a locked node too, so that it outlives a restart of every thread.
+  listenForKey();
   const startOrder: ThreadName[] = ['monitoring', 'voting', 'deployment', 'rest'];
   const shutdown = (code: number): Promise<void> => {
     shuttingDown ??= (async () => {

@@ -111,4 +111,6 @@ export interface WorkerData {
   databaseFile: string;
   /** This node's id, made once and kept in the database's local state. */
   nodeId: string;
+  /** The autolock passphrase given at start (BICYCLE_UNLOCK_KEY, --unlock-key-file); only the voting thread uses it. */
+  unlockPassphrase?: string;
 }

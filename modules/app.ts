@@ -13,6 +13,7 @@ import { openapiRouter } from './openapi';
 import { createMetrics } from './metrics';
 import { uiRouter } from './ui-router';
 import { secretsRouter } from './secrets';
+import { nodeLockRouter } from './node-lock';
 import { authMiddleware } from './auth';
 import { auditMiddleware, auditRouter } from './auth-audit';
 import { tokensRouter } from './auth-tokens';
@@ -38,7 +39,7 @@ export function createApp(ctx: RestContext): Koa {
   app.use(jsonBody(BODY_LIMIT_BYTES));
   app.use(idempotency(ctx.db));
   app.use(uiRouter());
-  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), tokensRouter(ctx), authSelfRouter(), auditRouter(ctx.db), debugLinksRouter(ctx, linkCuts), metrics.router, openapiRouter()]) {
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), nodeLockRouter(ctx), tokensRouter(ctx), authSelfRouter(), auditRouter(ctx.db), debugLinksRouter(ctx, linkCuts), metrics.router, openapiRouter()]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

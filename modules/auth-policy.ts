@@ -27,6 +27,8 @@ export function routeAccess(method: string, path: string): Access {
   // Node-to-node: Raft, forwarded requests, joins (and the CA a joiner fetches first), a peer's container logs.
   if (path === RAFT_PATH || path === VOTING_PATH || path === JOIN_PATH || path.startsWith('/cluster/logs/')) return 'node';
   // Who holds these administers the cluster: the join token admits nodes, tokens are credentials, the audit log says who did what.
+  // The autolock passphrase opens the key of every secret: admins only.
+  if (path === '/node/unlock' || path === '/node/lock') return read && path === '/node/lock' ? 'read' : 'admin';
   if (path === '/cluster/join-token' || path === '/tokens' || path.startsWith('/tokens/') || path === '/audit' || path === '/secrets' || path.startsWith('/secrets/')) return 'admin';
   // Cutting links (bicycled --debug-links) partitions the cluster: admin, listing them too.
   if (path === '/debug/links') return 'admin';

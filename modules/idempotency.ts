@@ -40,8 +40,9 @@ export function idempotency(db: Db): Middleware {
       if (!KEY_PATTERN.test(key)) {
         throw new BicycleError('INVALID_ARGUMENT', `${IDEMPOTENCY_HEADER}: must be 1 to 200 visible ASCII characters (letters, digits, punctuation; no spaces)`);
       }
-      // A secret's value is in its body: a replicated hash of it could confirm a guess, so its writes are fingerprinted without it.
-      const body = k.path === '/secrets' || k.path.startsWith('/secrets/') ? { name: (k.request.body as { name?: unknown } | undefined)?.name ?? null } : k.request.body;
+      // A secret's value (or the autolock passphrase) is in its body: a replicated hash of it could confirm a guess, so these writes are fingerprinted without it.
+      const secretBody = k.path === '/secrets' || k.path.startsWith('/secrets/') || k.path === '/node/unlock';
+      const body = secretBody ? { name: (k.request.body as { name?: unknown } | undefined)?.name ?? null } : k.request.body;
       tag = { id: `key:${key}`, key, fingerprint: fingerprint(k.method, k.path, body) };
       // A prompt answer from this node's replica; applying the command decides.
       const seen = lookupRequest(db, tag, appliedIndex(db));

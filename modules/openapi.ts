@@ -180,6 +180,11 @@ export const ROUTES: readonly RouteDoc[] = [
     method: 'delete', path: '/secrets/:name', summary: 'Remove a secret no service mounts',
     answers: { 200: { description: 'removed', schema: 'SecretRemoved' } }, errors: ['INVALID_ARGUMENT', 'SECRET_NOT_FOUND', 'SECRET_IN_USE'],
   },
+  { method: 'get', path: '/node/lock', summary: "Whether this node's secrets key is locked by an autolock passphrase", answers: { 200: { description: 'the lock state', schema: 'NodeLock' } }, errors: [] },
+  {
+    method: 'post', path: '/node/unlock', summary: "Open this node's locked secrets key with its autolock passphrase", body: { schema: 'unlock', required: true },
+    answers: { 200: { description: 'the lock state', schema: 'NodeLock' } }, errors: ['INVALID_ARGUMENT'],
+  },
   { method: 'get', path: '/tokens', summary: 'List the API tokens (never their secrets)', answers: { 200: { description: 'every token', schema: 'TokenList' } }, errors: [] },
   {
     method: 'post', path: '/tokens', summary: 'Create an API token; its secret is in this answer only',

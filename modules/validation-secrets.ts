@@ -24,6 +24,8 @@ const data = z
 
 export const createSecretRequest = z.strictObject({ name: secretName, data });
 export const updateSecretRequest = z.strictObject({ data });
+/** POST /node/unlock: the autolock passphrase this node's secrets key was locked with. */
+export const unlockRequest = z.strictObject({ passphrase: z.string({ error: 'must be the autolock passphrase, a string' }).min(1, 'must not be empty').max(1024, 'must be at most 1024 characters') });
 
 const TARGET = 'must be an absolute path in the container, e.g. /run/secrets/db-pass (no "." or ".." parts, no ",", ":" or spaces)';
 const target = z

@@ -3,7 +3,7 @@ import { BicycleError } from '../daemon/errors';
 import type { ServiceChanges, ServiceSpec } from '../database/commands';
 import { lifecycleFields } from './validation-lifecycle';
 import { placementFields } from './validation-placement';
-import { createSecretRequest, secretRefs, updateSecretRequest } from './validation-secrets';
+import { createSecretRequest, secretRefs, unlockRequest, updateSecretRequest } from './validation-secrets';
 import { debugLinkChange } from './validation-debug-links';
 import type { LinkChange } from '../daemon/voting/debug-links';
 
@@ -156,7 +156,7 @@ const rollbackRequest = z.strictObject({
 });
 
 /** The request bodies' schemas, as the routes validate them (the fuzz test generates requests from them). */
-export const REQUEST_SCHEMAS = { createService, updateService, updateNode, rollbackRequest, createSecret: createSecretRequest, updateSecret: updateSecretRequest, debugLinkChange } as const;
+export const REQUEST_SCHEMAS = { createService, updateService, updateNode, rollbackRequest, createSecret: createSecretRequest, updateSecret: updateSecretRequest, unlock: unlockRequest, debugLinkChange } as const;
 
 /** Turns a zod failure into INVALID_ARGUMENT naming the field: `replicas: must be a whole number …`. */
 function refuse(error: z.ZodError, what: string, body: unknown): never {
@@ -307,4 +307,9 @@ export function parseInteger(value: unknown, field: string, fallback: number, mi
     throw new BicycleError('INVALID_ARGUMENT', `${field}: must be a whole number from ${min} to ${max}`);
   }
   return n;
+}
+
+/** The body of POST /node/unlock: the autolock passphrase. */
+export function parseUnlock(body: unknown): string {
+  return parse(unlockRequest, body, 'the unlock request').passphrase;
 }

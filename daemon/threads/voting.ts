@@ -24,7 +24,9 @@ import { DebugLinkTable } from '../voting/debug-link-table';
  * detects lost hosts on the leader, and admits joining nodes. Alone, a node
  * is a cluster of one and leads at once; the code path is the same.
  */
-const { config, databaseFile, nodeId } = workerContext();
+const { config, databaseFile, nodeId, unlockPassphrase } = workerContext();
+/** --autolock and its passphrase, for every settling of the secrets key (daemon/secrets-key.ts). */
+const autolock = { autolock: config.autolock, passphrase: unlockPassphrase };
 const log = createThreadLogger('voting', config.logLevel).child({ node: config.name });
 const db = openDatabase(databaseFile);
 const notes = new ChangeNotes();
@@ -94,13 +96,13 @@ async function bootstrap(): Promise<void> {
       log,
     });
     setLocal(db, 'cluster_secret', grant.clusterSecret);
-    settleSecretsKey(config.dataDir, { kind: 'joined', key: grant.secretsKey }, log);
+    settleSecretsKey(config.dataDir, { kind: 'joined', key: grant.secretsKey }, log, autolock);
     node.learnAddresses(grant.members);
     log.info('joined the cluster', { cluster: grant.clusterId, via: config.join, role: config.role });
     node.start();
   } else if (fresh && config.peers) {
     setLocal(db, 'cluster_secret', config.clusterSecret!);
-    settleSecretsKey(config.dataDir, { kind: 'fixed', clusterSecret: config.clusterSecret! }, log);
+    settleSecretsKey(config.dataDir, { kind: 'fixed', clusterSecret: config.clusterSecret! }, log, autolock);
     node.learnAddresses(Object.fromEntries(config.peers.map((p) => [p.name, p.address])));
     const voters = config.peers.filter((p) => p.role === 'manager').map((p) => p.name);
     const learners = config.peers.filter((p) => p.role === 'worker').map((p) => p.name);
@@ -108,7 +110,7 @@ async function bootstrap(): Promise<void> {
     node.start(voters, learners);
   } else if (fresh) {
     setLocal(db, 'cluster_secret', randomBytes(24).toString('base64url'));
-    settleSecretsKey(config.dataDir, { kind: 'found' }, log);
+    settleSecretsKey(config.dataDir, { kind: 'found' }, log, autolock);
     await tls.found(nodeId, config.advertise);
     log.info('created the cluster CA', { ca: tls.caFingerprint() });
     node.start([nodeId]);
@@ -116,7 +118,7 @@ async function bootstrap(): Promise<void> {
     await renewExpired();
     if (config.peers) node.learnAddresses(Object.fromEntries(config.peers.map((p) => [p.name, p.address])));
     if (config.join) log.info('already a member: --join is ignored', { join: config.join });
-    settleSecretsKey(config.dataDir, { kind: 'restart', joined: Boolean(config.join), ...(config.peers ? { clusterSecret: config.clusterSecret! } : {}) }, log);
+    settleSecretsKey(config.dataDir, { kind: 'restart', joined: Boolean(config.join), ...(config.peers ? { clusterSecret: config.clusterSecret! } : {}) }, log, autolock);
     node.start();
   }
 }

@@ -86,6 +86,8 @@ const EXPECTED: Record<string, Access> = {
   'GET /auth/self': 'read',
   'GET /debug/links': 'admin',
   'POST /debug/links': 'admin',
+  'GET /node/lock': 'read',
+  'POST /node/unlock': 'admin',
   'GET /secrets': 'admin',
   'GET /secrets/:name': 'admin',
   'POST /secrets': 'admin',

@@ -17,7 +17,7 @@ describe('roles', () => {
     const table: Array<[string, string, string]> = [
       ['GET', '/healthz', 'public'], ['HEAD', '/healthz', 'public'], ['GET', '/ui/app.js', 'public'], ['POST', '/healthz', 'admin'],
       ['POST', '/cluster/raft', 'node'], ['POST', '/cluster/voting', 'node'], ['POST', '/cluster/join', 'node'],
-      ['GET', '/cluster/join-token', 'admin'], ['GET', '/tokens', 'admin'], ['DELETE', '/tokens/ci', 'admin'], ['GET', '/audit', 'admin'], ['GET', '/debug/links', 'admin'], ['POST', '/debug/links', 'admin'], ['GET', '/secrets', 'admin'],
+      ['GET', '/cluster/join-token', 'admin'], ['GET', '/tokens', 'admin'], ['DELETE', '/tokens/ci', 'admin'], ['GET', '/audit', 'admin'], ['GET', '/debug/links', 'admin'], ['POST', '/debug/links', 'admin'], ['GET', '/node/lock', 'read'], ['POST', '/node/unlock', 'admin'], ['GET', '/secrets', 'admin'],
       ['GET', '/nodes', 'read'], ['GET', '/nodes/n1', 'read'], ['PATCH', '/nodes/n1', 'admin'], ['POST', '/nodes/n1/promote', 'admin'],
       ['GET', '/services', 'read'], ['GET', '/services/web', 'read'], ['GET', '/services/web/logs', 'operator'], ['GET', '/logs', 'operator'],
       ['POST', '/services', 'operator'], ['PATCH', '/services/web', 'operator'], ['DELETE', '/services/web', 'operator'], ['POST', '/rebalance', 'operator'],

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openSecret, sealSecret, secretAad, SecretOpenError } from '../../daemon/secret-box';
-import { deriveSecretsKey, ensureSecretsKey, grantWithSecretsKey, readSecretsKey, SecretsKeyring, secretsKeyMode, settleSecretsKey, writeSecretsKey } from '../../daemon/secrets-key';
+import { deriveSecretsKey, ensureSecretsKey, grantWithSecretsKey, isKeyFileLocked, lockState, readSecretsKey, SecretsKeyring, secretsKeyMode, settleSecretsKey, unlockSecretsKey, writeSecretsKey } from '../../daemon/secrets-key';
+import { readFileSync } from 'node:fs';
 import { BicycleError } from '../../daemon/errors';
 import { applyCommand, type ApplyResult } from '../../database/apply-command';
 import type { Command, ServiceSpec } from '../../database/commands';
@@ -277,5 +278,72 @@ describe('applying secret commands', () => {
     const plain = randomBytes(16).toString('hex');
     ok(applyCommand(db, { type: 'secret.create', id: 's1', name: 'a', value: sealed('s1', 'a', plain), at: AT }));
     assert.ok(!JSON.stringify(db.prepare('SELECT * FROM secret_versions').all()).includes(plain));
+  });
+});
+
+describe('autolock: the secrets key file sealed by a passphrase', () => {
+  const quietLog = { warn: () => undefined, info: () => undefined };
+  const tmp = () => mkdtempSync(join(tmpdir(), 'bicycle-autolock-unit-'));
+
+  test('a founder with --autolock writes the key sealed from the first byte, and holds it open', () => {
+    const d = tmp();
+    try {
+      const locked = settleSecretsKey(d, { kind: 'found' }, quietLog, { autolock: true, passphrase: 'pass phrase' });
+      assert.equal(locked, false);
+      assert.ok(isKeyFileLocked(d));
+      assert.equal(secretsKeyMode(d), 0o600);
+      const key = readSecretsKey(d)!;
+      assert.equal(key.length, 32);
+      assert.ok(!readFileSync(join(d, 'secrets.key'), 'utf8').includes(key.toString('base64')));
+      assert.deepEqual(lockState(d), { autolock: true, locked: false });
+    } finally {
+      rmSync(d, { recursive: true });
+    }
+  });
+
+  test('a joiner with --autolock seals the key of its grant; a locked member grants no key', () => {
+    const founder = tmp();
+    const joiner = tmp();
+    try {
+      settleSecretsKey(founder, { kind: 'found' }, quietLog);
+      const grant = grantWithSecretsKey(founder, { clusterId: 'c' });
+      settleSecretsKey(joiner, { kind: 'joined', key: grant.secretsKey }, quietLog, { autolock: true, passphrase: 'joiner' });
+      assert.ok(isKeyFileLocked(joiner));
+      assert.deepEqual(readSecretsKey(joiner), readSecretsKey(founder));
+      assert.ok(!readFileSync(join(joiner, 'secrets.key'), 'utf8').includes(grant.secretsKey!));
+    } finally {
+      rmSync(founder, { recursive: true });
+      rmSync(joiner, { recursive: true });
+    }
+  });
+
+  test('a restart without the passphrase is locked until unlock; a wrong passphrase is refused; --autolock off opens the file for good', () => {
+    const d = tmp();
+    try {
+      // Written by another process: this one holds nothing for it.
+      settleSecretsKey(d, { kind: 'found' }, quietLog);
+      const key = readSecretsKey(d)!;
+      const sealedDir = tmp();
+      try {
+        writeSecretsKey(sealedDir, key, 'secret words');
+        assert.equal(settleSecretsKey(sealedDir, { kind: 'restart', joined: false }, quietLog, { autolock: true }), true);
+        assert.deepEqual(lockState(sealedDir), { autolock: true, locked: true });
+        assert.throws(() => readSecretsKey(sealedDir), (e: unknown) => e instanceof BicycleError && e.code === 'SECRETS_KEY_UNAVAILABLE' && /this node is locked.*bicycle node unlock/.test(e.message));
+        assert.throws(() => unlockSecretsKey(sealedDir, 'guess'), (e: unknown) => e instanceof BicycleError && e.code === 'INVALID_ARGUMENT' && /does not unlock/.test(e.message));
+        assert.throws(() => settleSecretsKey(sealedDir, { kind: 'restart', joined: false }, quietLog, { autolock: true, passphrase: 'guess' }), /does not unlock/);
+        unlockSecretsKey(sealedDir, 'secret words');
+        assert.deepEqual(readSecretsKey(sealedDir), key);
+        settleSecretsKey(sealedDir, { kind: 'restart', joined: false }, quietLog, { autolock: false, passphrase: 'secret words' });
+        assert.equal(readFileSync(join(sealedDir, 'secrets.key'), 'utf8').trim(), key.toString('base64'));
+        assert.throws(() => unlockSecretsKey(sealedDir, 'secret words'), /this node is not locked/);
+      } finally {
+        rmSync(sealedDir, { recursive: true });
+      }
+      // --autolock on a plain file without a passphrase: refused, the file as it was.
+      assert.throws(() => settleSecretsKey(d, { kind: 'restart', joined: false }, quietLog, { autolock: true }), /--autolock needs the passphrase/);
+      assert.equal(isKeyFileLocked(d), false);
+    } finally {
+      rmSync(d, { recursive: true });
+    }
   });
 });
