@@ -51,11 +51,13 @@ export type VotingRequest =
   | { kind: 'membership'; change: MembershipRequest }
   /** A member renews its certificate: the leader signs `csr` for `nodeId` (the id its current certificate names). */
   | { kind: 'sign'; nodeId: string; csr: string; forwarded: boolean }
+  /** A manager without the CA key (a worker promoted since it joined) asks the leader for it; `nodeId` is the one its certificate names. */
+  | { kind: 'caKey'; nodeId: string; forwarded: boolean }
   /** `bicycled --debug-links`: change this node's cut links (or, without `change`, list them); never forwarded. */
   | { kind: 'links'; change?: import('./voting/debug-links').LinkChange };
 
 export type VotingReply =
-  | { ok: true; result?: ApplyResult; index?: number; grant?: JoinGrant; certificate?: string; links?: import('./voting/debug-links').LinkCut[] }
+  | { ok: true; result?: ApplyResult; index?: number; grant?: JoinGrant; certificate?: string; caKey?: string; links?: import('./voting/debug-links').LinkCut[] }
   | { ok: false; error: ErrorData };
 
 /** Between two threads, routed by main. */

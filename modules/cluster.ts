@@ -67,13 +67,13 @@ export function clusterRouter(ctx: RestContext): Router {
 
   router.post(VOTING_PATH, requireSecret, async (k) => {
     const request = k.request.body as VotingRequest;
-    if (typeof request !== 'object' || request === null || !['propose', 'read', 'join', 'membership', 'sign'].includes((request as { kind?: string }).kind ?? '')) {
+    if (typeof request !== 'object' || request === null || !['propose', 'read', 'join', 'membership', 'sign', 'caKey'].includes((request as { kind?: string }).kind ?? '')) {
       throw new BicycleError('INVALID_ARGUMENT', 'expected a voting request');
     }
-    if (request.kind === 'sign') {
-      // A node renews its own certificate only: the id signed for is the one its current certificate names.
+    if (request.kind === 'sign' || request.kind === 'caKey') {
+      // A node renews its own certificate, and asks for the CA key for itself, only: the id is the one its current certificate names.
       const peerNodeId = k.state.peerNodeId as string | undefined;
-      if (!peerNodeId) throw new BicycleError('PERMISSION_DENIED', 'a certificate is renewed over mutual TLS with the node\'s current certificate');
+      if (!peerNodeId) throw new BicycleError('PERMISSION_DENIED', request.kind === 'sign' ? 'a certificate is renewed over mutual TLS with the node\'s current certificate' : 'the CA key is handed over mutual TLS only, to the manager its certificate names');
       request.nodeId = peerNodeId;
     }
     const forwarded = request.kind === 'membership' ? request : { ...request, forwarded: true };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { openDatabase } from '../../database/open-database';
-import { setLocal } from '../../database/queries';
+import { getNode, setLocal } from '../../database/queries';
 import { ChangeNotes } from '../changes';
 import { createThreadLogger, errorMessage } from '../logger';
 import { reportFatal, runThread, sendTo, workerContext } from '../thread-runtime';
@@ -10,6 +10,7 @@ import { isLoopbackListen } from '../config';
 import { NodeTls } from '../tls/node-tls';
 import { MutualTlsPeerHttp, PlainPeerHttp } from '../tls/peer-tls';
 import { CertificateRenewal, joinWithCertificate } from '../tls/join-tls';
+import { CaKeyHolder } from '../tls/ca-key-holder';
 import { grantWithSecretsKey, settleSecretsKey } from '../secrets-key';
 import type { Message } from '../voting/raft/index';
 import type { ThreadMessage, ThreadName, VotingReply, VotingRequest } from '../messages';
@@ -65,6 +66,8 @@ async function handle(request: VotingRequest): Promise<VotingReply> {
       return node.changeMembership(request.change);
     case 'sign':
       return node.sign(request.nodeId, request.csr, request.forwarded);
+    case 'caKey':
+      return node.caKey(request.nodeId, request.forwarded);
     case 'links':
       return links.handle(request.change);
   }
@@ -156,15 +159,26 @@ const renewal = new CertificateRenewal({
   log,
 });
 
+const caKeyHolder = new CaKeyHolder({
+  tls,
+  role: () => getNode(db, nodeId)?.role,
+  ask: () => node.caKey(nodeId, false),
+  log,
+});
+
 bootstrap()
   .then(() => {
-    if (scheme === 'https') renewal.start();
+    if (scheme === 'https') {
+      renewal.start();
+      caKeyHolder.start();
+    }
   })
   .then(() =>
     runThread({
       onMessage,
       async stop() {
         renewal.stop();
+        caKeyHolder.stop();
         await node.transferLeadership(2000).catch(() => undefined);
         node.stop();
         links.close();

@@ -315,6 +315,23 @@ export class ClusterNode {
     }
   }
 
+  /**
+   * A manager without the CA key (a worker promoted since it joined) asks
+   * for it: the leader hands its copy to a member whose row says manager,
+   * so whichever manager leads next can sign joins and renewals. Workers are
+   * refused: the key is for managers only (docs/security.md).
+   */
+  async caKey(nodeId: string, forwarded: boolean): Promise<VotingReply> {
+    if (!this.isLeader()) return this.forward({ kind: 'caKey', nodeId, forwarded: true }, forwarded);
+    if (getMeta(this.o.db, `${REVOKED_NODE_PREFIX}${nodeId}`)) return failure('PERMISSION_DENIED', `the node ${nodeId} was removed from this cluster`);
+    const member = getNode(this.o.db, nodeId);
+    if (!member) return failure('NODE_NOT_FOUND', `no member with id ${nodeId}`);
+    if (member.role !== 'manager') return failure('PERMISSION_DENIED', `${member.name} is a worker: the CA key is for managers only`);
+    const ca = this.o.tls.files.ca();
+    if (!ca) return failure('UNAVAILABLE', 'the leader does not hold the cluster CA key either');
+    return { ok: true, caKey: ca.keyPem };
+  }
+
   async changeMembership(change: MembershipRequest): Promise<VotingReply> {
     if (!this.isLeader()) return this.forward({ kind: 'membership', change }, false);
     const node = getNode(this.o.db, change.nodeId);

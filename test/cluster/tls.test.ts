@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -134,9 +134,34 @@ describe('TLS and node identity on a lab of four hosts (three members, 60 s cert
     assert.equal((await api(lab.host(1).url).get('/nodes')).body.nodes.length, 3);
   });
 
-  test('a removed node\'s certificate is refused: it can no longer send Raft messages', async () => {
-    await lab.join(4);
+  test('a worker holds no CA key; promoted to manager it receives the cluster\'s, demoted it deletes it', async () => {
+    await lab.startDaemon(lab.host(4), { join: lab.host(1).address, token: await lab.joinToken() }, ['--role', 'worker']);
     await lab.settled(30_000, 4);
+    const keyOf = (i: number) => join(lab.dataDir(lab.host(i)), 'ca.key');
+    assert.equal(existsSync(keyOf(4)), false, 'a worker joins without the CA key');
+    assert.ok(existsSync(join(lab.dataDir(lab.host(4)), 'ca.crt')), 'but trusts the CA');
+    const promoted = await api(lab.host(1).url).post('/nodes/host-4/promote', {});
+    assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
+    await waitFor('host-4 to receive the CA key', () => existsSync(keyOf(4)), 20_000, 250);
+    assert.equal(readFileSync(keyOf(4), 'utf8'), readFileSync(keyOf(1), 'utf8'), 'the cluster\'s own key');
+    assert.equal(statSync(keyOf(4)).mode & 0o777, 0o600);
+    assert.match(lab.output(4), /promoted to manager: received the cluster CA key/);
+    const demoted = await api(lab.host(1).url).post('/nodes/host-4/demote', {});
+    assert.equal(demoted.status, 200, JSON.stringify(demoted.body));
+    await waitFor('host-4 to delete its copy of the CA key', () => !existsSync(keyOf(4)), 20_000, 250);
+    // Asked for by a client that is not a manager's certificate: refused.
+    const agent = new Agent({ connect: { ca: [ca], cert: readFileSync(join(lab.dataDir(lab.host(4)), 'node.crt'), 'utf8'), key: readFileSync(join(lab.dataDir(lab.host(4)), 'node.key'), 'utf8') } });
+    try {
+      const res = await undiciFetch(`${lab.host(1).url}/cluster/voting`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'caKey', nodeId: 'ignored', forwarded: false }) });
+      const body = (await res.json()) as { reply?: { ok: boolean; error?: { code: string; message: string } } };
+      assert.equal(body.reply?.ok, false, JSON.stringify(body));
+      assert.match(body.reply!.error!.message, /host-4 is a worker: the CA key is for managers only/);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  test('a removed node\'s certificate is refused: it can no longer send Raft messages', async () => {
     const nodes = (await api(lab.host(1).url).get('/nodes')).body.nodes as Array<{ id: string; name: string }>;
     const four = nodes.find((n) => n.name === 'host-4')!;
     const cert = readFileSync(join(lab.dataDir(lab.host(4)), 'node.crt'), 'utf8');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { certificateInfo, createClusterCa, createNodeRequest, fingerprintOf, isSignedBy, renewAtMs, signNodeCertificate } from '../../daemon/tls/ca';
 import { formatJoinToken, JOIN_TOKEN_PATTERN, newJoinToken, parseJoinToken } from '../../daemon/tls/join-token';
 import { NodeTlsFiles } from '../../daemon/tls/node-files';
+import { caKeyAction, keyMatchesCertificate } from '../../daemon/tls/ca-key-holder';
 
 const NOW = Date.UTC(2026, 0, 1);
 const DAY = 86_400_000;
@@ -138,4 +139,16 @@ test('mutual TLS with node certificates: both sides verify, a stranger\'s certif
   assert.match(String(noCa.error), /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE/, 'a client without the CA refuses the server');
   assert.equal((await handshake(serverOptions, { ca: [ca.certPem] })).ok, false, 'a client without a certificate is refused');
   assert.equal((await handshake(serverOptions, { ...selfMade, ca: [ca.certPem] })).ok, false, 'a certificate of another CA is refused');
+});
+
+test('the CA key follows the role: a manager without it fetches it, a worker with it drops it; a key is checked against the CA certificate', async () => {
+  assert.equal(caKeyAction('manager', false), 'fetch');
+  assert.equal(caKeyAction('manager', true), 'none');
+  assert.equal(caKeyAction('worker', true), 'drop');
+  assert.equal(caKeyAction('worker', false), 'none');
+  assert.equal(caKeyAction(undefined, false), 'none');
+  const ca = await createClusterCa('c1', Date.now(), 3_600_000);
+  const other = await createClusterCa('c2', Date.now(), 3_600_000);
+  assert.equal(keyMatchesCertificate(ca.keyPem, ca.certPem), true);
+  assert.equal(keyMatchesCertificate(other.keyPem, ca.certPem), false);
 });
