@@ -67,8 +67,9 @@ export class HttpTransport implements Transport {
   }
 
   private async flush(id: NodeId): Promise<void> {
-    const peer = this.peers.get(id)!;
-    if (peer.busy || peer.queue.length === 0 || this.closed) return;
+    // After close() the peers are gone: a flush that resumes from its pause finds none and ends.
+    const peer = this.peers.get(id);
+    if (!peer || peer.busy || peer.queue.length === 0 || this.closed) return;
     peer.busy = true;
     const batch = peer.queue.splice(0, this.o.maxBatch ?? 256);
     const snapshots = batch.filter((m) => m.type === 'snapshot').length;
