@@ -16,7 +16,19 @@ import { deleteToken, getToken, insertToken } from './tokens';
 /** Meta keys `revoked_node:<node id>` (value: when it was removed): the node certificates' deny list. */
 export const REVOKED_NODE_PREFIX = 'revoked_node:';
 
-export type ApplyResult = { ok: true; changed: boolean } | { ok: false; error: ErrorData };
+/**
+ * What applying a command gave. A batch is ok as a whole while its
+ * commands are applied one by one: `refused` lists those refused (their
+ * place in the batch, type and error), absent when none was.
+ */
+export type ApplyResult = { ok: true; changed: boolean; refused?: BatchRefusal[] } | { ok: false; error: ErrorData };
+
+/** One command of a batch that was refused (and so changed nothing). */
+export interface BatchRefusal {
+  index: number;
+  type: Command['type'];
+  error: ErrorData;
+}
 
 /** The tables a command touched, for the "changed: <table>" notes. */
 export type Table = 'nodes' | 'services' | 'service_versions' | 'tasks' | 'meta' | 'applied_requests' | 'api_tokens' | 'secrets' | 'secret_versions';
@@ -36,11 +48,13 @@ export function applyCommand(db: Db, command: Command, touched: Set<Table> = new
   }
   if (command.type === 'batch') {
     let changed = false;
-    for (const inner of command.commands) {
+    const refused: BatchRefusal[] = [];
+    command.commands.forEach((inner, index) => {
       const result = applyCommand(db, inner, touched);
       if (result.ok) changed ||= result.changed;
-    }
-    return { ok: true, changed };
+      else refused.push({ index, type: inner.type, error: result.error });
+    });
+    return refused.length > 0 ? { ok: true, changed, refused } : { ok: true, changed };
   }
   const savepoint = prepared(db, 'SAVEPOINT apply_one');
   savepoint.run();

@@ -32,7 +32,9 @@ const db = openDatabase(databaseFile);
 const proposer = new VotingClient();
 const propose = async (command: Command) => {
   const result = await proposer.propose(command);
+  // Every refusal at debug (docs/logs.md), a batch's one by one: a refused task move is usually a race the next pass settles.
   if (!result.ok) log.debug('command refused', { command: command.type, error: result.error.message });
+  else for (const r of result.refused ?? []) log.debug('command refused', { command: r.type, batchIndex: r.index, code: r.error.code, error: r.error.message });
   return result;
 };
 const runtime = new DockerRuntime(connectDocker(config.dockerSocket), { init: config.deployment.init });

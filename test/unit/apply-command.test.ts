@@ -602,7 +602,13 @@ describe('applyCommand: batches', () => {
         { type: 'task.assign', taskId: 't2', nodeId: 'n1', at: AT },
       ],
     };
-    assert.equal(ok(applyCommand(db, batch)), true);
+    const result = applyCommand(db, batch);
+    assert.equal(ok(result), true);
+    // The refusals are answered, each with its place in the batch, so the proposer can log them.
+    assert.deepEqual(result.ok && result.refused?.map((r) => [r.index, r.type, r.error.code]), [
+      [1, 'task.assign', 'NODE_NOT_FOUND'],
+      [2, 'service.create', 'SERVICE_EXISTS'],
+    ]);
     assert.deepEqual(
       listTasks(db).map((t) => [t.id, t.state, t.nodeId]),
       [
