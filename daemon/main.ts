@@ -151,14 +151,8 @@ async function main(): Promise<void> {
 
   const log = createThreadLogger('main', config.logLevel).child({ node: config.name });
   let memoryCleaned = false;
-  if (memory) {
-    // Left to the next start when the containers could not be removed: the directory names the node that owns them.
-    process.on('exit', () => memoryCleaned && removeMemoryStore(memory.dir));
-    if (memory.previousNodeId) {
-      const removed = await removeNodeContainers(config.dockerSocket, memory.previousNodeId, config.deployment.stopGracePeriodMs);
-      log.info('removed the containers of the memory node this data directory ran before', { previous: memory.previousNodeId, containers: removed });
-    }
-  }
+  // Left to the next start when the containers could not be removed: the directory names the node that owns them.
+  if (memory) process.on('exit', () => memoryCleaned && removeMemoryStore(memory.dir));
   // Each thread collects its heap when quiet after a burst (daemon/heap-return.ts), with V8's collector:
   // the flag gives it to every context made from now on, so to the threads' and not to this one.
   setFlagsFromString('--expose-gc');
@@ -179,8 +173,10 @@ async function main(): Promise<void> {
   const shutdown = (code: number): Promise<void> => {
     shuttingDown ??= (async () => {
       log.info('stopping', { signalled: code === 0 });
-      await supervisor.stop([...startOrder].reverse());
+      // Monitoring last, and after a memory node's containers are gone, so that their removal is in the log.
+      await supervisor.stop([...startOrder].reverse().filter((t) => t !== 'monitoring'));
       if (memory) memoryCleaned = await removeOwnContainers();
+      await supervisor.stop(['monitoring']);
       process.exit(code);
     })();
     return shuttingDown;
@@ -200,6 +196,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
 
   for (const thread of startOrder) await supervisor.start(thread);
+  if (memory?.previousNodeId) {
+    // A killed memory node's containers: nobody's now (this start is another node), and the agent never lists them.
+    const removed = await removeNodeContainers(config.dockerSocket, memory.previousNodeId, config.deployment.stopGracePeriodMs);
+    log.info('removed the containers of the memory node this data directory ran before', { previous: memory.previousNodeId, containers: removed });
+  }
   log.info('bicycled is up', { listen: config.listen, dataDir: config.dataDir, store: config.store, ...(memory ? { stateDir } : {}), nodeId });
 }
 
