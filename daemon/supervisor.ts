@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from './logger';
 import type { MainToWorker, ThreadName, WorkerData, WorkerToMain } from './messages';
 import { describeError, toErrorData, type ErrorData } from './errors';
+import { readThreadHeap, type HeapAnswer, type HeapQuestion, type ThreadHeap } from './thread-heap';
 
 export interface SupervisorOptions {
   base: Omit<WorkerData, 'thread'>;
@@ -35,6 +36,8 @@ interface Slot {
   stopped?: () => void;
   /** Set once this run's crash is logged, so the 'error' event does not log it again. */
   crashLogged?: boolean;
+  /** Waiting for the thread's answer to a `heap` question. */
+  heapWaiters: ((heap: ThreadHeap) => void)[];
 }
 
 /**
@@ -51,7 +54,7 @@ export class Supervisor {
 
   /** Starts a thread and resolves once it reports ready (or rejects if it dies first). */
   start(thread: ThreadName): Promise<void> {
-    const slot: Slot = this.slots.get(thread) ?? { ready: false, restarts: 0, startedAt: 0 };
+    const slot: Slot = this.slots.get(thread) ?? { ready: false, restarts: 0, startedAt: 0, heapWaiters: [] };
     this.slots.set(thread, slot);
     return new Promise((resolve, reject) => {
       const data: WorkerData = { ...this.options.base, thread };
@@ -61,8 +64,10 @@ export class Supervisor {
       slot.ready = false;
       slot.startedAt = Date.now();
       slot.crashLogged = false;
-      worker.on('message', (message: WorkerToMain) => {
-        if (message.kind === 'ready') {
+      worker.on('message', (message: WorkerToMain | HeapAnswer) => {
+        if (message.kind === 'heap') {
+          for (const answer of slot.heapWaiters.splice(0)) answer(message.heap);
+        } else if (message.kind === 'ready') {
           slot.ready = true;
           resolve();
         } else if (message.kind === 'stopped') {
@@ -119,6 +124,37 @@ export class Supervisor {
     if (body.type === 'undeliverable') return;
     const sender = this.slots.get(from)?.worker;
     sender?.postMessage({ kind: 'deliver', from: to, body: { type: 'undeliverable', to, original: body } } satisfies MainToWorker);
+  }
+
+  /**
+   * Every ready thread's heap as it reports it, and main's own; a thread that
+   * does not answer within `timeoutMs` (busy, restarting) is left out.
+   */
+  async heaps(timeoutMs = 2000): Promise<Map<ThreadName | 'main', ThreadHeap>> {
+    const heaps = new Map<ThreadName | 'main', ThreadHeap>([['main', readThreadHeap()]]);
+    await Promise.all(
+      [...this.slots].map(([thread, slot]) => {
+        const worker = slot.worker;
+        if (!worker || !slot.ready) return undefined;
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          slot.heapWaiters.push((heap) => {
+            clearTimeout(timer);
+            heaps.set(thread, heap);
+            resolve();
+          });
+          worker.postMessage({ kind: 'heap' } satisfies HeapQuestion);
+        });
+      }),
+    );
+    return heaps;
+  }
+
+  /** Logs every thread's heap (`thread heap of=voting usedBytes=…`) and the process's resident memory: SIGUSR2. */
+  async logHeaps(): Promise<void> {
+    const heaps = await this.heaps();
+    for (const [thread, heap] of heaps) this.options.log.info('thread heap', { of: thread, ...heap });
+    this.options.log.info('process memory', { rssBytes: process.memoryUsage.rss() });
   }
 
   /** Stops the threads one by one in the given order, each within `timeoutMs`. */

@@ -4,6 +4,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { MainToWorker, ThreadMessage, ThreadName, WorkerData, WorkerToMain } from './messages';
 import { toErrorData } from './errors';
 import { HEAP_RETURN_POLICY, shouldCollect, type HeapReturnPolicy } from './heap-return';
+import { readThreadHeap, type HeapAnswer, type HeapQuestion } from './thread-heap';
 
 /**
  * The worker side of thread supervision: tells main when the thread is ready,
@@ -24,7 +25,7 @@ export function sendTo(to: ThreadName, body: ThreadMessage): void {
   post({ kind: 'send', to, body });
 }
 
-function post(message: WorkerToMain): void {
+function post(message: WorkerToMain | HeapAnswer): void {
   parentPort?.postMessage(message);
 }
 
@@ -55,8 +56,10 @@ function returnHeapAfterBursts(policy: HeapReturnPolicy = HEAP_RETURN_POLICY): (
 export function runThread(handlers: ThreadHandlers): void {
   let stopping = false;
   const stopHeapReturn = returnHeapAfterBursts();
-  parentPort?.on('message', (message: MainToWorker) => {
-    if (message.kind === 'deliver') {
+  parentPort?.on('message', (message: MainToWorker | HeapQuestion) => {
+    if (message.kind === 'heap') {
+      post({ kind: 'heap', heap: readThreadHeap() });
+    } else if (message.kind === 'deliver') {
       handlers.onMessage?.(message.from, message.body);
     } else if (message.kind === 'stop' && !stopping) {
       stopping = true;
