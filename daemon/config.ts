@@ -150,7 +150,7 @@ const schema = z
     insecure: z.union([z.boolean(), z.enum(['true', 'false', '1', '0'], 'must be true or false')]).transform((v) => v === true || v === 'true' || v === '1'),
     tlsCert: z.string().min(1, 'must be a file path').optional(),
     tlsKey: z.string().min(1, 'must be a file path').optional(),
-    debugLinks: z.union([z.boolean(), z.enum(['true', 'false', '1', '0'], 'must be true or false')]).transform((v) => v === true || v === 'true' || v === '1'),
+    debugLinks: z.union([z.boolean(), z.enum(['true', 'false', '1', '0'])], { error: 'must be true or false' }).transform((v) => v === true || v === 'true' || v === '1'),
     autolock: z.union([z.boolean(), z.enum(['true', 'false', '1', '0'], 'must be true or false')]).transform((v) => v === true || v === 'true' || v === '1'),
     unlockKeyFile: z.string().min(1, 'must be a file path').optional(),
     tls: z

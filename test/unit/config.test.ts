@@ -120,6 +120,15 @@ describe('loadConfig: precedence file < environment < flags', () => {
     assert.equal(config.listen, '127.0.0.1:7070');
   });
 
+  test('debugLinks is off by default, on from the file, BICYCLE_DEBUG_LINKS or the --debug-links flag, and anything but a boolean is refused naming it', () => {
+    assert.equal(loadConfig({}).debugLinks, false);
+    assert.equal(loadConfig({ file: configFile({ debugLinks: true }) }).debugLinks, true);
+    assert.equal(loadConfig({ env: { BICYCLE_DEBUG_LINKS: 'true' } }).debugLinks, true);
+    assert.equal(loadConfig({ file: configFile({ debugLinks: true }), env: { BICYCLE_DEBUG_LINKS: 'false' } }).debugLinks, false);
+    assert.equal(loadConfig({ flags: { debugLinks: 'true' } }).debugLinks, true);
+    assert.throws(() => loadConfig({ env: { BICYCLE_DEBUG_LINKS: 'yes' } }), /invalid configuration: debugLinks: must be true or false/);
+  });
+
   test('a flag left undefined does not erase the value below it', () => {
     const config = loadConfig({ env: { BICYCLE_NAME: 'from-env' }, flags: { name: undefined } });
     assert.equal(config.name, 'from-env');
