@@ -30,23 +30,29 @@ function post(message: WorkerToMain | HeapAnswer): void {
 }
 
 /**
- * Collects the heap when the thread is quiet after a burst (heap-return.ts).
- * Needs V8's collector as a global, which main exposes (`--expose-gc`) before
- * it starts the threads; without it (a test's thread) this does nothing.
- * Returns the function that stops it.
+ * Collects the heap when the thread is quiet after a burst, or holds many
+ * more resident pages than objects (heap-return.ts). Needs V8's collector as
+ * a global, which main exposes (`--expose-gc`) before it starts the threads;
+ * without it (a test's thread) this does nothing. Returns the function that
+ * stops it.
  */
 function returnHeapAfterBursts(policy: HeapReturnPolicy = HEAP_RETURN_POLICY): () => void {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (typeof gc !== 'function') return () => undefined;
   let live = getHeapStatistics().used_heap_size;
+  // None yet: the pages the thread's start grew go back at its first quiet check.
+  let collectedAt = -Infinity;
   let last = performance.eventLoopUtilization();
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
     const busy = performance.eventLoopUtilization(now, last).utilization;
     last = now;
-    if (!shouldCollect(policy, getHeapStatistics().used_heap_size, live, busy)) return;
+    const heap = getHeapStatistics();
+    const sample = { usedBytes: heap.used_heap_size, residentBytes: heap.total_physical_size, liveBytes: live, sinceCollectMs: performance.now() - collectedAt, busy };
+    if (!shouldCollect(policy, sample)) return;
     gc();
     live = getHeapStatistics().used_heap_size;
+    collectedAt = performance.now();
   }, policy.checkIntervalMs);
   timer.unref();
   return () => clearInterval(timer);
