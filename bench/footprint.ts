@@ -4,6 +4,9 @@
  *    share it), idle on an empty database, and idle with 100 services and
  *    1,000 tasks (seeded as in bench/api.ts, see seed.ts), and after 500
  *    GET /state at 1,000 tasks;
+ *  - each JavaScript context's V8 heap (main and the four threads: in use
+ *    and resident) in those conditions and after the churn below, as the
+ *    daemon logs it on SIGUSR2 (Supervisor.logHeaps);
  *  - the SQLite files (bicycle.db, its -wal and -shm) as 100,000 task
  *    changes go through the daemon's own propose path, driven over REST:
  *    with every node drained, `POST /services` (replicas 10: the
@@ -15,7 +18,7 @@
  * Prints a table and writes bench/results/footprint.json.
  *   node dist/bench/footprint.js
  */
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -27,7 +30,12 @@ const TASK_CHANGES = Number(process.env.BENCH_TASK_CHANGES ?? 100_000);
 const REPLICAS = 10;
 const CHANGES_PER_CYCLE = 3 * REPLICAS;
 const PARALLEL = 4;
-const SETTLE_MS = 5_000;
+/**
+ * Rest before each memory sample: a quiet thread gives back the heap pages it
+ * grew some seconds after its first idle check (daemon/heap-return.ts), and
+ * a daemon is mostly idle.
+ */
+const SETTLE_MS = 20_000;
 
 function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -44,6 +52,38 @@ async function sampleRss(pid: number, seconds = 3): Promise<number> {
     await sleep(250);
   }
   return median(samples);
+}
+
+/** One context's heap as the daemon logs it on SIGUSR2 (daemon/thread-heap.ts). */
+interface ContextHeap {
+  usedBytes: number;
+  residentBytes: number;
+  externalBytes: number;
+}
+
+const CONTEXTS = ['main', 'monitoring', 'voting', 'deployment', 'rest'] as const;
+
+/**
+ * Every context's heap: SIGUSR2, then the `thread heap` lines that follow in
+ * the daemon log (one JSON record a line), up to its `process memory` line.
+ */
+async function readHeaps(daemon: BenchDaemon): Promise<Record<string, ContextHeap>> {
+  const file = join(daemon.dataDir, 'bicycled.log');
+  const before = existsSync(file) ? readFileSync(file, 'utf8').length : 0;
+  daemon.process.kill('SIGUSR2');
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    await sleep(200);
+    const records = readFileSync(file, 'utf8').slice(before).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    if (!records.some((r) => r.message === 'process memory')) continue;
+    const heaps: Record<string, ContextHeap> = {};
+    for (const r of records) {
+      if (r.message !== 'thread heap') continue;
+      heaps[String(r.of)] = { usedBytes: Number(r.usedBytes), residentBytes: Number(r.residentBytes), externalBytes: Number(r.externalBytes) };
+    }
+    return heaps;
+  }
+  throw new Error(`bicycled logged no thread heaps within 30 s of SIGUSR2 (${file})`);
 }
 
 function fileSize(file: string): number {
@@ -102,6 +142,7 @@ async function main(): Promise<void> {
   let daemon = await startDaemon(docker);
   await sleep(SETTLE_MS);
   const idleEmpty = await sampleRss(daemon.process.pid!);
+  const heapsIdleEmpty = await readHeaps(daemon);
   await daemon.stop();
 
   // Memory with 1,000 tasks.
@@ -110,6 +151,7 @@ async function main(): Promise<void> {
   daemon = await startDaemon(docker, { dataDir: seededDir, config: SIMULATED_NODES_CONFIG });
   await sleep(SETTLE_MS);
   const idleSeeded = await sampleRss(daemon.process.pid!);
+  const heapsIdleSeeded = await readHeaps(daemon);
   for (let i = 0; i < 500; i++) await callDaemon(daemon, 'GET', '/state');
   const afterStateReads = await sampleRss(daemon.process.pid!);
   await daemon.stop();
@@ -149,6 +191,7 @@ async function main(): Promise<void> {
   const seconds = (Date.now() - startedAt) / 1000;
   await sleep(SETTLE_MS);
   const afterChurn = await sampleRss(daemon.process.pid!);
+  const heapsAfterChurn = await readHeaps(daemon);
   files.push({ ...sampleFiles(daemon, done * CHANGES_PER_CYCLE, startedAt), seconds: -1 });
   await daemon.stop();
 
@@ -160,6 +203,26 @@ async function main(): Promise<void> {
       [`idle, ${seeded.tasks} tasks in 100 services`, mib(idleSeeded)],
       [`after 500 GET /state at ${seeded.tasks} tasks`, mib(afterStateReads)],
       [`after ${done * CHANGES_PER_CYCLE} task changes, ${SETTLE_MS / 1000} s idle`, mib(afterChurn)],
+    ]),
+  );
+  const heapColumns = [
+    ['idle, empty', heapsIdleEmpty],
+    [`idle, ${seeded.tasks} tasks`, heapsIdleSeeded],
+    [`after ${done * CHANGES_PER_CYCLE} changes`, heapsAfterChurn],
+  ] as const;
+  console.log('\nV8 heap of each JavaScript context, in use / resident MiB (SIGUSR2)\n');
+  console.log(
+    table([
+      ['context', ...heapColumns.map(([name]) => name)],
+      ...[...CONTEXTS, 'all'].map((context) => [
+        context,
+        ...heapColumns.map(([, heaps]) => {
+          const of = context === 'all' ? Object.values(heaps) : heaps[context] ? [heaps[context]!] : [];
+          if (of.length === 0) return '-';
+          const sum = (key: keyof ContextHeap) => of.reduce((n, h) => n + h[key], 0);
+          return `${mib(sum('usedBytes'))} / ${mib(sum('residentBytes'))}`;
+        }),
+      ]),
     ]),
   );
   console.log(`\nSQLite files during ${done * CHANGES_PER_CYCLE} task changes (${done} create/delete cycles of ${REPLICAS} replicas, ${Math.round(seconds)} s)\n`);
@@ -174,6 +237,7 @@ async function main(): Promise<void> {
   if (deleteAnswered404 > 0) console.log(`\n${deleteAnswered404} of ${done} DELETE ?wait=true answered 404 although the deletion happened (a race in the daemon's DELETE handler)`);
   const file = writeResults('footprint', {
     rss: { idleEmptyBytes: idleEmpty, idleSeededBytes: idleSeeded, afterStateReadsBytes: afterStateReads, afterChurnBytes: afterChurn, seededTasks: seeded.tasks },
+    heaps: { idleEmpty: heapsIdleEmpty, idleSeeded: heapsIdleSeeded, afterChurn: heapsAfterChurn },
     churn: { taskChanges: done * CHANGES_PER_CYCLE, cycles: done, deleteAnswered404, replicas: REPLICAS, parallel: PARALLEL, seconds, files },
   });
   console.log(`wrote ${file}`);

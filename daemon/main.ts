@@ -194,6 +194,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown(0));
   process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGUSR2', () => void supervisor.logHeaps());
 
   for (const thread of startOrder) await supervisor.start(thread);
   if (memory?.previousNodeId) {
