@@ -7,7 +7,7 @@ import { canonicalLifecycleJson, mergeLifecycle, type LifecycleSettings } from '
 import type { UpdateStatus } from './queries';
 import type { ResourceSpec } from './placement';
 import { transitionNodeStatus, type NodeStatus } from './node-state';
-import { BicycleError, type ErrorData } from '../daemon/errors';
+import { BicycleError, type ErrorData } from './errors';
 import { portsJson, requirePortsFree } from './ports';
 import { requireReplicasWithinLimit } from './replica-limit';
 import { createSecret, parseSecretsJson, type PinnedSecretRef, pinSecrets, pruneSecretVersions, removeSecret, requirePinnedValues, secretsJson, updateSecretValue } from './secrets';

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { createRaftTables } from '../daemon/voting/raft/index';
+import { createRaftTables } from './raft-schema';
 
 /**
  * Versioned migrations. Each runs once, in order, in its own transaction; the
@@ -80,7 +80,7 @@ const MIGRATIONS: readonly Migration[] = [
     sampled_at   INTEGER NOT NULL
   );
   `,
-  // 2: the Raft log, hard state and snapshot (the voting thread's storage).
+  // 2: the Raft log, hard state and snapshot (the voting thread's storage; database/raft-schema.ts).
   createRaftTables,
   // 3: published ports, a JSON array of normalised ports (database/ports.ts) in order of published port.
   `ALTER TABLE services ADD COLUMN ports TEXT NOT NULL DEFAULT '[]'`,

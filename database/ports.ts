@@ -1,7 +1,7 @@
 import type { Db } from './open-database';
 import { prepared } from './statements';
 import type { PortSpec } from './commands';
-import { BicycleError } from '../daemon/errors';
+import { BicycleError } from './errors';
 
 /** A port as a proposer may send it: the defaults (tcp, ingress, no PROXY header) may be left out. */
 export type PortInput = Pick<PortSpec, 'published' | 'target'> & Partial<Omit<PortSpec, 'published' | 'target'>>;

@@ -254,6 +254,11 @@ export function getLocal(db: Db, key: string): string | undefined {
   return row?.value;
 }
 
+/** The secret peers authenticate with: replicated in meta, or (before this node caught up) the one it was given. */
+export function clusterSecret(db: Db): string | undefined {
+  return getMeta(db, 'cluster_secret') ?? getLocal(db, 'cluster_secret');
+}
+
 export function setLocal(db: Db, key: string, value: string): void {
   prepared(db, 'INSERT INTO local_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
 }

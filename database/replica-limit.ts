@@ -1,4 +1,4 @@
-import { BicycleError } from '../daemon/errors';
+import { BicycleError } from './errors';
 import type { Db } from './open-database';
 import { prepared } from './statements';
 

@@ -1,6 +1,6 @@
 import type { Db } from './open-database';
 import { prepared } from './statements';
-import { BicycleError } from '../daemon/errors';
+import { BicycleError } from './errors';
 
 /**
  * Secrets (docs/security.md, "Secrets"): a named value, sealed before it is

@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { BicycleError } from '../daemon/errors';
 import { safeEqual } from '../daemon/secrets';
-import { clusterSecret } from '../daemon/voting/cluster-node';
+import { clusterSecret } from '../database/queries';
 import { getMeta } from '../database/queries';
 import type { VotingRequest } from '../daemon/messages';
 import { RAFT_PATH } from '../daemon/voting/http-transport';

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
 import { getLocal, getService, listNodes, listTasks } from '../database/queries';
-import { clusterSecret } from '../daemon/voting/cluster-node';
+import { clusterSecret } from '../database/queries';
 import { FollowPlan, formatLostMarker, formatRemovedMarker, type FollowAction } from './service-logs-plan';
 import type { RestContext } from './context';
 import { BicycleError } from '../daemon/errors';

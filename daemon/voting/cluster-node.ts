@@ -5,7 +5,9 @@ import type { Db } from '../../database/open-database';
 import type { DaemonConfig } from '../config';
 import type { Command } from '../../database/commands';
 import type { ApplyResult } from '../../database/apply-command';
-import { getLocal, getMeta, getNode, listNodes, setLocal } from '../../database/queries';
+import { clusterSecret, getLocal, getMeta, getNode, listNodes, setLocal } from '../../database/queries';
+
+export { clusterSecret };
 import { Raft, ProposalTracker, SqliteRaftStorage, type Message, type NodeId, type Ready } from './raft/index';
 import { SqliteStateMachine, REPLICATED_TABLES } from './state-machine';
 import { HttpTransport } from './http-transport';
@@ -593,11 +595,6 @@ export class ClusterNode {
     for (const w of this.waiters) w.resolve();
     this.waiters = [];
   }
-}
-
-/** The secret peers authenticate with: replicated in meta, or (before this node caught up) the one it was given. */
-export function clusterSecret(db: Db): string | undefined {
-  return getMeta(db, 'cluster_secret') ?? getLocal(db, 'cluster_secret');
 }
 
 function failure(code: import('../errors').ErrorCode, message: string): VotingReply {

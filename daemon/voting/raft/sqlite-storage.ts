@@ -7,34 +7,9 @@ import {
 } from './storage';
 import type { Entry, EntryType, HardState, Snapshot } from './types';
 import { LogMirror } from './log-mirror';
+import { createRaftTables } from '../../../database/raft-schema';
 
-/**
- * Create the Raft tables if they do not exist. Idempotent; the daemon's
- * migrations call it on the shared database. Every table is prefixed `raft_`.
- */
-export function createRaftTables(db: Database): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS raft_hard_state (
-      id INTEGER PRIMARY KEY CHECK (id = 0),
-      term INTEGER NOT NULL,
-      vote TEXT,
-      commit_index INTEGER NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS raft_entries (
-      log_index INTEGER PRIMARY KEY,
-      term INTEGER NOT NULL,
-      type TEXT NOT NULL CHECK (type IN ('normal', 'noop', 'config')),
-      data TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS raft_snapshot (
-      id INTEGER PRIMARY KEY CHECK (id = 0),
-      log_index INTEGER NOT NULL,
-      term INTEGER NOT NULL,
-      conf TEXT NOT NULL,
-      data TEXT NOT NULL
-    );
-  `);
-}
+export { createRaftTables };
 
 interface EntryRow {
   log_index: number;
