@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { freeSubnet, Lab } from '../../scripts/lab/lab';
 import { requireDocker, TEST_IMAGE } from '../helpers/docker';
 import { api } from '../helpers/api';
-import { runCli } from '../helpers/cli';
+import { runCli as runCliOn, type CliResult } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 
 // Links cut on demand (bicycled --debug-links, docs/voting.md, "Cutting links
@@ -41,15 +41,18 @@ async function agreedLeader(lab: Lab): Promise<string | undefined> {
 
 const hostIndex = (name: string) => Number(name.replace('host-', ''));
 
-describe('links cut on demand between three lab hosts', () => {
+/** Once on a lab in clear HTTP (peers named by the addresses they send), once over mutual TLS (peers named by their certificates). */
+for (const tls of [false, true]) describe(`links cut on demand between three lab hosts (${tls ? 'mutual TLS' : 'clear HTTP'})`, () => {
   let lab: Lab;
   const debugLinksBefore = process.env.BICYCLE_DEBUG_LINKS;
+  // Over TLS the CLI trusts the lab's CA.
+  const runCli = (host: string, ...args: string[]): Promise<CliResult> => runCliOn(host, ...(tls ? ['--ca', lab.caFile] : []), ...args);
 
   before(async () => {
     await requireDocker();
     // Every bicycled the lab starts inherits this process's environment: all of them run with --debug-links.
     process.env.BICYCLE_DEBUG_LINKS = 'true';
-    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-lab-links-')), 3, { subnet: freeSubnet() });
+    lab = new Lab(mkdtempSync(join(tmpdir(), 'bicycle-lab-links-')), 3, { subnet: freeSubnet(), tls });
     await lab.up();
   });
   after(async () => {
