@@ -284,6 +284,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; fl
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: tlsCert and tlsKey go together: give both --tls-cert and --tls-key, or neither');
   if (config.join && !config.token) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: token: is required with join (get it with `bicycle node join-token` on a member)');
   if (config.peers) {
+    if (config.store === 'memory') {
+      // A fixed cluster's node id is its name: a restarted memory node would be the same voter with its log and vote forgotten.
+      throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: store: memory does not go with peers: a fixed cluster names its nodes, so a restarted memory node would come back as the same member with an empty log; use --store persisted, or found a cluster with --init and join the others');
+    }
     if (config.join) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: peers and join both given: list a fixed cluster in peers, or join one, not both');
     if (!config.clusterSecret) throw new BicycleError('INVALID_ARGUMENT', 'invalid configuration: clusterSecret: is required with peers (the same on every member)');
     if (!config.insecure && !isLoopbackListen(config.listen)) {

@@ -20,6 +20,14 @@ describe('the store option', () => {
     assert.equal(loadConfig({ env: { BICYCLE_STORE: 'memory' }, flags: { store: 'persisted' } }).store, 'persisted');
   });
 
+  test('memory with a fixed cluster (peers) is refused: the restarted node would be the same member with an empty log', () => {
+    const peers = [{ name: 'a', address: '127.0.0.1:7071', role: 'manager' }];
+    const file = join(dir, 'fixed.json');
+    writeFileSync(file, JSON.stringify({ name: 'a', peers, clusterSecret: 'sixteen-chars-secret' }));
+    assert.equal(loadConfig({ file }).store, 'persisted');
+    assertInvalid(() => loadConfig({ file, flags: { store: 'memory' } }), /store: memory does not go with peers/);
+  });
+
   test('another value is refused, naming the option and the values it takes', () => {
     assertInvalid(() => loadConfig({ flags: { store: 'ram' } }), /store/, /memory or persisted/);
     assertInvalid(() => loadConfig({ env: { BICYCLE_STORE: 'disk' } }), /store: must be memory or persisted/);
