@@ -1,4 +1,5 @@
 import type { Service, Task } from './types';
+import { atRequiredVersion, hasHealth, isRollingServiceState as isRollingState, requiredTaskVersion, taskVersion, wantedTasks } from '../database/converged';
 
 // Pure judgements on a service snapshot, used while the CLI waits.
 
@@ -29,58 +30,8 @@ export interface WaitGoal {
   maxFailures?: number;
 }
 
-/** An update or rollback under way or stopped half-way: not converged whatever the counts say. */
-export function isRollingState(state: string): boolean {
-  return state === 'UPDATING' || state === 'ROLLING_BACK' || state === 'PAUSED';
-}
-
-function taskVersion(task: Task): number {
-  return task.specVersion ?? task.version;
-}
-
-/** The newest version any task of the service was made from; 0 without tasks. */
-export function newestTaskVersion(service: Service): number {
-  return Math.max(0, ...service.tasks.map(taskVersion));
-}
-
-/**
- * The version every task meant to run must reach. service.version cannot be
- * used: the daemon bumps it on every change to the service (a scale too),
- * while a task's version is the version of the container spec it was made
- * from, which a scale leaves alone. So: the spec version when the daemon
- * exposes it (`specVersion`), else the newest task version, but at least
- * the goal's minTaskVersion.
- */
-export function requiredTaskVersion(service: Service, goal: WaitGoal = {}): number {
-  if (service.specVersion !== undefined) return service.specVersion;
-  return Math.max(newestTaskVersion(service), goal.minTaskVersion ?? 0);
-}
-
-/**
- * At the required version: the very one when the daemon says which (a
- * rollback goes back to an older one, so newer is not current), else at
- * least it.
- */
-export function atRequiredVersion(task: Task, service: Service, goal: WaitGoal = {}): boolean {
-  const version = requiredTaskVersion(service, goal);
-  return service.specVersion !== undefined ? taskVersion(task) === version : taskVersion(task) >= version;
-}
-
-export function wantedTasks(service: Service): Task[] {
-  return service.tasks.filter((t) => t.desiredState === 'RUNNING');
-}
-
-/**
- * True when the service runs its replica count, healthy where it has a
- * check, no update or rollback is under way, and every task meant to run
- * is RUNNING at the required version (see requiredTaskVersion).
- */
-export function isConverged(service: Service, goal: WaitGoal = {}): boolean {
-  if (service.running !== service.replicas || isRollingState(service.state)) return false;
-  // With a health check, a replica that runs but is not healthy yet does not serve.
-  if (service.healthy !== undefined && hasHealth(service) && service.healthy !== service.replicas) return false;
-  return wantedTasks(service).every((t) => t.state === 'RUNNING' && atRequiredVersion(t, service, goal));
-}
+// Converged is defined once, in database/converged.ts, for the CLI and the REST API's ?wait=true alike.
+export { atRequiredVersion, isConverged, newestTaskVersion, requiredTaskVersion, wantedTasks, hasHealth, isRollingServiceState as isRollingState } from '../database/converged';
 
 /**
  * One progress line: `web: 3/5 running`, with `, 2/5 updated` while some
@@ -99,11 +50,6 @@ export function progressText(service: Service, goal: WaitGoal = {}): string {
   return (updated < wanted.length ? `${base}, ${updated}/${service.replicas} updated` : base) + failing;
 }
 
-/** The service has a health check: its own, or the image's (a task reports a health other than none). */
-export function hasHealth(service: Service): boolean {
-  if (service.healthcheck) return service.healthcheck.test[0] !== 'NONE';
-  return service.tasks.some((t) => t.health === 'starting' || t.health === 'healthy' || t.health === 'unhealthy');
-}
 
 /** The failed attempts of each slot at the required version, newest first. */
 export function failuresBySlot(service: Service, goal: WaitGoal = {}): Map<number, Task[]> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
+import { isConverged } from '../database/converged';
 import { BicycleError } from '../daemon/errors';
 import { requirePortsFree } from '../database/ports';
 import { DEFAULT_MAX_REPLICAS, requireReplicasWithinLimit } from '../database/replica-limit';
@@ -14,8 +15,8 @@ import { parseFlag, parseInteger, parseNewService, parseRollback, parseServiceCh
 
 const MAX_WAIT_SECONDS = 3600;
 
-/** Where `?wait=true` stops waiting: converged, or a rollout stopped at a decision. */
-const SETTLED: ReadonlySet<string> = new Set(['RUNNING', 'PAUSED', 'ROLLED_BACK']);
+/** A rollout stopped at a decision, where `?wait=true` stops waiting too. */
+const DECIDED: ReadonlySet<string> = new Set(['PAUSED', 'ROLLED_BACK']);
 const DEFAULT_TASK_PAGE = 500;
 const MAX_TASK_PAGE = 5000;
 
@@ -46,14 +47,19 @@ export function servicesRouter(ctx: RestContext): Router {
   };
 
   /**
-   * Settled: the service is RUNNING (every slot runs its current version,
-   * nothing else is still stopping), or an update or rollback has stopped
-   * at a decision (PAUSED, ROLLED_BACK) that the answer shows.
+   * Settled: the service has converged (database/converged.ts, the CLI's
+   * own test) and the orchestrator has said so (RUNNING), or an update or
+   * rollback has stopped at a decision (PAUSED, ROLLED_BACK) that the
+   * answer shows. A removed service ends the wait.
    */
   const waitForConverged = async (name: string, query: Record<string, unknown>) => {
     if (!parseFlag(query.wait, 'wait', false)) return;
     const timeoutMs = parseInteger(query.timeout, 'timeout', 60, 1, MAX_WAIT_SECONDS) * 1000;
-    await waitUntil(ctx, () => SETTLED.has(getService(ctx.db, name)?.state ?? 'RUNNING'), timeoutMs);
+    await waitUntil(ctx, () => {
+      const service = getService(ctx.db, name);
+      if (!service || DECIDED.has(service.state)) return true;
+      return service.state === 'RUNNING' && isConverged(view(service));
+    }, timeoutMs);
   };
 
   router.get('/services', async (k) => {
