@@ -1,3 +1,5 @@
+// First: it puts off what dockerode would load for features Bicycle does not use.
+import './docker-deferred-modules';
 import Docker from 'dockerode';
 
 /** The local engine, as configured. Only the deployment and monitoring threads call this. */
