@@ -1,6 +1,4 @@
-import { RAFT_PATH } from '../daemon/voting/http-transport';
-import { JOIN_PATH } from '../daemon/voting/join-client';
-import { VOTING_PATH } from '../daemon/voting/peer-client';
+import { isNodeToNodePath } from '../daemon/cluster-protocol';
 import type { Role } from '../database/tokens';
 
 /**
@@ -25,7 +23,7 @@ export function routeAccess(method: string, path: string): Access {
   if (path === '/healthz' && read) return 'public';
   if ((path === '/ui' || path.startsWith('/ui/')) && read) return 'public';
   // Node-to-node: Raft, forwarded requests, joins (and the CA a joiner fetches first), a peer's container logs.
-  if (path === RAFT_PATH || path === VOTING_PATH || path === JOIN_PATH || path.startsWith('/cluster/logs/')) return 'node';
+  if (isNodeToNodePath(path)) return 'node';
   // Who holds these administers the cluster: the join token admits nodes, tokens are credentials, the audit log says who did what.
   // The autolock passphrase opens the key of every secret: admins only.
   if (path === '/node/unlock' || path === '/node/lock') return read && path === '/node/lock' ? 'read' : 'admin';

@@ -3,12 +3,8 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { BicycleError } from '../daemon/errors';
 import { safeEqual } from '../daemon/secrets';
-import { clusterSecret } from '../database/queries';
 import { getMeta } from '../database/queries';
-import type { VotingRequest } from '../daemon/messages';
-import { RAFT_PATH } from '../daemon/voting/http-transport';
-import { VOTING_PATH } from '../daemon/voting/peer-client';
-import { JOIN_PATH } from '../daemon/voting/join-client';
+import { clusterSecret, JOIN_PATH, PEER_ADDRESS_HEADER, RAFT_PATH, VOTING_PATH, type CaAnswer, type JoinAnswer, type VotingAnswer, type VotingRequest } from '../daemon/cluster-protocol';
 import type { RestContext } from './context';
 import { peerIdentity } from './peer-identity';
 import { NodeTlsFiles } from '../daemon/tls/node-files';
@@ -61,7 +57,7 @@ export function clusterRouter(ctx: RestContext): Router {
     const peerNodeId = k.state.peerNodeId as string | undefined;
     const forged = peerNodeId === undefined ? undefined : messages.find((m: { from?: unknown }) => m?.from !== peerNodeId);
     if (forged) throw new BicycleError('PERMISSION_DENIED', `a Raft message from ${String((forged as { from?: unknown }).from)} came with the certificate of ${peerNodeId}: a node sends only its own messages`);
-    ctx.deliverRaft(messages, k.get('x-bicycle-address') || null);
+    ctx.deliverRaft(messages, k.get(PEER_ADDRESS_HEADER) || null);
     k.status = 204;
   });
 
@@ -77,7 +73,7 @@ export function clusterRouter(ctx: RestContext): Router {
       request.nodeId = peerNodeId;
     }
     const forwarded = request.kind === 'membership' ? request : { ...request, forwarded: true };
-    k.body = { reply: await ctx.voting.raw(forwarded) };
+    k.body = { reply: await ctx.voting.raw(forwarded) } satisfies VotingAnswer;
   });
 
   router.post(JOIN_PATH, async (k) => {
@@ -86,14 +82,14 @@ export function clusterRouter(ctx: RestContext): Router {
       const issue = parsed.error.issues[0]!;
       throw new BicycleError('INVALID_ARGUMENT', `join request: ${issue.path.join('.')}: ${issue.message}`);
     }
-    k.body = { grant: await ctx.voting.join(parsed.data) };
+    k.body = { grant: await ctx.voting.join(parsed.data) } satisfies JoinAnswer;
   });
 
   // What a joiner fetches first, trusting nothing yet: the cluster CA's certificate, which it checks against its token's fingerprint.
   router.get(JOIN_PATH, (k) => {
     const certificate = getMeta(ctx.db, 'ca_cert') ?? new NodeTlsFiles(ctx.dataDir).caCert();
     if (!certificate) throw new BicycleError('UNAVAILABLE', 'this cluster has no CA (founded before node certificates, or not initialised yet)');
-    k.body = { certificate, fingerprint: fingerprintOf(certificate) };
+    k.body = { certificate, fingerprint: fingerprintOf(certificate) } satisfies CaAnswer;
   });
 
   // `bicycle node join-token --rotate`: a new token replaces the old one, which admits nobody from then on (admin only, as reading it).

@@ -5,10 +5,8 @@ import type { Middleware } from 'koa';
 import type { Db } from '../database/open-database';
 import { listNodes } from '../database/queries';
 import { fromErrorData } from '../daemon/errors';
-import type { VotingRequest } from '../daemon/messages';
+import { CONTAINER_LOGS_PREFIX, SNAPSHOT_PREFIX, PEER_ADDRESS_HEADER, RAFT_PATH, VOTING_PATH, type VotingRequest } from '../daemon/cluster-protocol';
 import { DEBUG_LINKS_CHANNEL, incomingCut, type DebugLinksNote, type LinkCut } from '../daemon/voting/debug-links';
-import { RAFT_PATH } from '../daemon/voting/http-transport';
-import { VOTING_PATH } from '../daemon/voting/peer-client';
 import type { RestContext } from './context';
 import { parseLinkChange } from './validation';
 
@@ -44,7 +42,7 @@ export class InboundLinkCuts {
 }
 
 function isNodeToNode(path: string): boolean {
-  return path === RAFT_PATH || path === VOTING_PATH || path.startsWith('/cluster/logs/');
+  return path === RAFT_PATH || path === VOTING_PATH || path.startsWith(CONTAINER_LOGS_PREFIX) || path.startsWith(SNAPSHOT_PREFIX);
 }
 
 /**
@@ -58,7 +56,7 @@ export function inboundLinkGate(db: Db, cuts: InboundLinkCuts): Middleware {
     if (cuts.current().length === 0 || !isNodeToNode(k.path)) return next();
     const socket = k.req.socket;
     const certificateNodeId = socket instanceof TLSSocket && socket.authorized ? String(socket.getPeerCertificate().subject?.CN ?? '') || undefined : undefined;
-    const cut = incomingCut(cuts.current(), { certificateNodeId, claimedAddress: k.get('x-bicycle-address') || undefined, remoteIp: socket.remoteAddress }, listNodes(db));
+    const cut = incomingCut(cuts.current(), { certificateNodeId, claimedAddress: k.get(PEER_ADDRESS_HEADER) || undefined, remoteIp: socket.remoteAddress }, listNodes(db));
     if (!cut) return next();
     k.respond = false;
     socket.destroy();

@@ -8,7 +8,8 @@ import type { RestContext } from './context';
 import { parseFlag, parseInteger } from './validation';
 import { BicycleError } from '../daemon/errors';
 import { getLocal, listTasks } from '../database/queries';
-import { CONTAINER_LOGS_PATH, localContainerLog } from './service-logs';
+import { localContainerLog } from './service-logs';
+import { CONTAINER_LOGS_PATH } from '../daemon/cluster-protocol';
 import { requirePeer } from './peer-identity';
 
 /** GET /logs: the last `tail` lines of the daemon log, then (with follow) every new line as it is written. */

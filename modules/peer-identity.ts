@@ -6,7 +6,7 @@ import { getMeta } from '../database/queries';
 import { REVOKED_NODE_PREFIX } from '../database/apply-command';
 import { BicycleError } from '../daemon/errors';
 import { safeEqual } from '../daemon/secrets';
-import { clusterSecret } from '../database/queries';
+import { clusterSecret } from '../daemon/cluster-protocol';
 
 /** Who a node-to-node request comes from, as its connection says. */
 export type PeerIdentity =

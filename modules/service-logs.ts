@@ -2,13 +2,10 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
 import { getLocal, getService, listNodes, listTasks } from '../database/queries';
-import { clusterSecret } from '../database/queries';
+import { clusterSecret, containerLogsPath } from '../daemon/cluster-protocol';
 import { FollowPlan, formatLostMarker, formatRemovedMarker, type FollowAction } from './service-logs-plan';
 import type { RestContext } from './context';
 import { BicycleError } from '../daemon/errors';
-
-/** Where another node serves the log of one of its containers (node-to-node: a node certificate over mutual TLS, or the cluster secret in clear). */
-export const CONTAINER_LOGS_PATH = '/cluster/logs/:containerId';
 
 /** Docker has no "all" for a number-typed tail: a container that started during a follow is read from its first line up to this many. */
 const WHOLE_LOG_LINES = 100_000;
@@ -157,7 +154,7 @@ interface LogPeer {
 function remoteContainerLog(peer: LogPeer, containerId: string, follow: boolean, tail: number): Readable {
   const { address, name, secret, agent } = peer;
   const out = new PassThrough();
-  const path = CONTAINER_LOGS_PATH.replace(':containerId', encodeURIComponent(containerId)) + `?follow=${follow}&tail=${tail}`;
+  const path = containerLogsPath(containerId) + `?follow=${follow}&tail=${tail}`;
   const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
   // node:http(s) rather than fetch: a follow may stay silent for hours, and fetch gives up on a body silent for 5 minutes.
   const options = { host, port, path, method: 'GET' };

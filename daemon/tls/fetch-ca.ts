@@ -1,5 +1,5 @@
 import { BicycleError } from '../errors';
-import { JOIN_PATH } from '../voting/join-client';
+import { JOIN_PATH, type CaAnswer } from '../cluster-protocol';
 import { fingerprintOf } from './ca';
 import { oneShotAgent, undiciFetch } from './peer-tls';
 
@@ -19,7 +19,7 @@ export async function fetchClusterCa(scheme: 'http' | 'https', address: string, 
   let certPem: string | undefined;
   try {
     const res = await undiciFetch(`${scheme}://${address}${CA_PATH}`, { dispatcher: agent, signal: AbortSignal.timeout(10_000) });
-    const body = (await res.json().catch(() => undefined)) as { certificate?: string } | undefined;
+    const body = (await res.json().catch(() => undefined)) as Partial<CaAnswer> | undefined;
     if (!res.ok || typeof body?.certificate !== 'string') throw new Error(`answered ${res.status} without a CA certificate`);
     certPem = body.certificate;
   } catch (error) {

@@ -5,9 +5,8 @@ import type { Db } from '../../database/open-database';
 import type { DaemonConfig } from '../config';
 import type { Command } from '../../database/commands';
 import type { ApplyResult } from '../../database/apply-command';
-import { clusterSecret, getLocal, getMeta, getNode, listNodes, setLocal } from '../../database/queries';
-
-export { clusterSecret };
+import { getLocal, getMeta, getNode, listNodes, setLocal } from '../../database/queries';
+import { clusterSecret } from '../cluster-protocol';
 import { Raft, ProposalTracker, SqliteRaftStorage, type Message, type NodeId, type Ready } from './raft/index';
 import { SqliteStateMachine, REPLICATED_TABLES } from './state-machine';
 import { HttpTransport } from './http-transport';

@@ -2,6 +2,7 @@ import type { Message, NodeId } from './raft/index';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
 import type { PeerHttp } from '../tls/peer-tls';
+import { RAFT_PATH } from '../cluster-protocol';
 
 /** Sends the Raft core's messages to peers. Never blocks and never throws: Raft tolerates loss. */
 export interface Transport {
@@ -37,8 +38,6 @@ interface Peer {
   busy: boolean;
   failing: boolean;
 }
-
-export const RAFT_PATH = '/cluster/raft';
 
 /**
  * Raft messages over HTTP: one POST of a JSON batch at a time per peer (the

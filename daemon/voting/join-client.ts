@@ -1,9 +1,7 @@
 import { BicycleError, isErrorCode } from '../errors';
 import type { Logger } from '../logger';
-import type { JoinGrant, JoinRequest } from '../messages';
+import { JOIN_PATH, type ErrorAnswer, type JoinAnswer, type JoinGrant, type JoinRequest } from '../cluster-protocol';
 import type { PeerHttp } from '../tls/peer-tls';
-
-export const JOIN_PATH = '/cluster/join';
 
 /**
  * Asks the member at `address` to admit this node, retrying with back-off
@@ -22,7 +20,7 @@ export async function requestJoin(http: Pick<PeerHttp, 'scheme' | 'fetch'>, addr
         body: JSON.stringify(request),
         signal: AbortSignal.timeout(15_000),
       });
-      const body = (await res.json().catch(() => undefined)) as { grant?: JoinGrant; error?: { code: string; message: string } } | undefined;
+      const body = (await res.json().catch(() => undefined)) as Partial<JoinAnswer & ErrorAnswer> | undefined;
       if (res.ok && body?.grant) return body.grant;
       const code = body?.error?.code;
       const message = body?.error?.message ?? `answered ${res.status}`;

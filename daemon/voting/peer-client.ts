@@ -1,8 +1,6 @@
 import { BicycleError, isErrorCode } from '../errors';
-import type { VotingReply, VotingRequest } from '../messages';
+import { PEER_ADDRESS_HEADER, VOTING_PATH, type ErrorAnswer, type VotingAnswer, type VotingReply, type VotingRequest } from '../cluster-protocol';
 import type { PeerHttp } from '../tls/peer-tls';
-
-export const VOTING_PATH = '/cluster/voting';
 
 export interface AskPeerOptions {
   /** This node's advertised address, sent as `x-bicycle-address` (so a peer in clear HTTP knows who asks). */
@@ -25,14 +23,14 @@ export async function askPeer(http: PeerHttp, address: string, secret: string, r
   try {
     res = await http.fetch(`${http.scheme}://${address}${VOTING_PATH}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, ...(options.selfAddress ? { 'x-bicycle-address': options.selfAddress } : {}) },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, ...(options.selfAddress ? { [PEER_ADDRESS_HEADER]: options.selfAddress } : {}) },
       body: JSON.stringify(request),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
     throw new BicycleError('UNAVAILABLE', `cannot reach the leader at ${address}: ${(error as Error).message}`);
   }
-  const body = (await res.json().catch(() => undefined)) as { reply?: VotingReply; error?: { code: string; message: string } } | undefined;
+  const body = (await res.json().catch(() => undefined)) as Partial<VotingAnswer & ErrorAnswer> | undefined;
   if (body?.reply) return body.reply;
   const code = body?.error?.code;
   throw new BicycleError(isErrorCode(code) ? code : 'UNAVAILABLE', body?.error?.message ?? `the leader at ${address} answered ${res.status}`);

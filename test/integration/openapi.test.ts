@@ -4,9 +4,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import { startDaemon, type TestDaemon } from '../helpers/daemon';
 import { TEST_IMAGE } from '../helpers/docker';
 import { api, type Answer } from '../helpers/api';
-import { RAFT_PATH } from '../../daemon/voting/http-transport';
-import { JOIN_PATH } from '../../daemon/voting/join-client';
-import { VOTING_PATH } from '../../daemon/voting/peer-client';
+import { JOIN_PATH, RAFT_PATH, VOTING_PATH } from '../../daemon/cluster-protocol';
 
 /**
  * Real answers against the served GET /openapi.json: a real daemon on the

@@ -1,0 +1,66 @@
+/**
+ * The node-to-node protocol, one place for both sides: the REST thread's
+ * routes that serve it (modules/cluster.ts, modules/logs.ts) and the voting
+ * thread's clients that speak it (daemon/voting/http-transport.ts,
+ * peer-client.ts, join-client.ts). A leaf: paths, header names, the secret
+ * a clear-HTTP peer carries, and the bodies each route answers. It imports
+ * nothing of the voting shell.
+ */
+import type { JoinGrant, JoinRequest, MembershipRequest, VotingReply, VotingRequest } from './messages';
+
+export type { JoinGrant, JoinRequest, MembershipRequest, VotingReply, VotingRequest };
+
+/** The secret peers authenticate with in clear HTTP (`Authorization: Bearer …`); database/queries.ts reads it. */
+export { clusterSecret } from '../database/queries';
+
+/** POST: a JSON array of Raft messages from a peer; answered 204. */
+export const RAFT_PATH = '/cluster/raft';
+
+/** POST: a `VotingRequest` forwarded to this node's voting thread; answered `VotingAnswer`. */
+export const VOTING_PATH = '/cluster/voting';
+
+/** POST: a `JoinRequest` (answered `JoinAnswer`); GET: the cluster CA's certificate (answered `CaAnswer`). */
+export const JOIN_PATH = '/cluster/join';
+
+/** GET: the log of one of this node's containers, as bare lines (`?follow=&tail=`). */
+export const CONTAINER_LOGS_PATH = '/cluster/logs/:containerId';
+
+/** What every concrete CONTAINER_LOGS_PATH begins with. */
+export const CONTAINER_LOGS_PREFIX = '/cluster/logs/';
+
+/** CONTAINER_LOGS_PATH for one container. */
+export function containerLogsPath(containerId: string): string {
+  return CONTAINER_LOGS_PATH.replace(':containerId', encodeURIComponent(containerId));
+}
+
+/** GET (how much is held) and POST (a chunk at `?offset=`) of a snapshot sent in chunks, `/cluster/snapshot/<term>-<index>-<leader>` (daemon/voting/snapshot-sender.ts, modules/snapshot-receive.ts). */
+export const SNAPSHOT_PREFIX = '/cluster/snapshot/';
+
+/** Where the sender says it listens (host:port), so that a peer in clear HTTP can answer before it knows it. */
+export const PEER_ADDRESS_HEADER = 'x-bicycle-address';
+
+/** Every route above: node-to-node only (a node certificate over mutual TLS, or the cluster secret in clear; a join carries its token). */
+export function isNodeToNodePath(path: string): boolean {
+  return path === RAFT_PATH || path === VOTING_PATH || path === JOIN_PATH || path.startsWith(CONTAINER_LOGS_PREFIX) || path.startsWith(SNAPSHOT_PREFIX);
+}
+
+/** A refusal, as every route answers it (modules/error-middleware.ts); the code is the peer's word, to be checked (isErrorCode). */
+export interface ErrorAnswer {
+  error: { code: string; message: string };
+}
+
+/** VOTING_PATH's body when it answers (a reply that is itself a refusal still comes as `reply`). */
+export interface VotingAnswer {
+  reply: VotingReply;
+}
+
+/** POST JOIN_PATH's body when the join is granted. */
+export interface JoinAnswer {
+  grant: JoinGrant;
+}
+
+/** GET JOIN_PATH's body: the CA certificate and its fingerprint, which the joiner checks against its token. */
+export interface CaAnswer {
+  certificate: string;
+  fingerprint: string;
+}
