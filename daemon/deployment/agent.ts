@@ -40,7 +40,7 @@ export interface AgentOptions {
   wake(): void;
   /** The host-loss grace (`voting.hostGraceMs`): after this long without a leader, replicas of `stop` services stop here (cut-off.ts). */
   hostGraceMs: number;
-  /** The clock (ms since the epoch); Date.now by default. */
+  /** The clock (ms since the epoch) of the cut-off rule and of the agent's reports; Date.now by default. */
   now?: () => number;
   /** Where the secret files of this node's containers are kept; absent: a task that mounts secrets fails, saying so. */
   secretFiles?: SecretFiles;
@@ -185,7 +185,7 @@ export class Agent {
     state: TaskState,
     extra: { containerId?: string | null; exitCode?: number | null; error?: string | null; startedAt?: number | null; health?: TaskHealth },
   ): Command {
-    return { type: 'task.observe', taskId, state, ...extra, at: Date.now() };
+    return { type: 'task.observe', taskId, state, ...extra, at: this.now() };
   }
 
   private runInBackground(
