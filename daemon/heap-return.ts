@@ -21,7 +21,9 @@
  * resident pages than objects collects too, which starts the memory
  * reducer; at most once per `slackRetryMs`, so that a heap the reducer
  * cannot shrink further (fragments of the old generation) costs one full
- * collection now and then, not one every check.
+ * collection now and then, not one every check, and so that the reducer,
+ * which waits about 8 s after a full collection before its own, gets its
+ * turn.
  */
 export interface HeapReturnPolicy {
   /** How often to look, in ms. */
@@ -41,7 +43,7 @@ export const HEAP_RETURN_POLICY: HeapReturnPolicy = {
   idleBelow: 0.2,
   growthBytes: 16 * 2 ** 20,
   slackBytes: 6 * 2 ** 20,
-  slackRetryMs: 60_000,
+  slackRetryMs: 15_000,
 };
 
 /** What a thread sees of its heap at a check. */
