@@ -14,6 +14,7 @@ import { createMetrics } from './metrics';
 import { uiRouter } from './ui-router';
 import { secretsRouter } from './secrets';
 import { nodeLockRouter } from './node-lock';
+import { snapshotReceiveRouter } from './snapshot-receive';
 import { authMiddleware } from './auth';
 import { auditMiddleware, auditRouter } from './auth-audit';
 import { tokensRouter } from './auth-tokens';
@@ -36,6 +37,10 @@ export function createApp(ctx: RestContext): Koa {
   app.use(errorMiddleware(ctx.log));
   // Before the body is read: a request without the right token is refused unread.
   app.use(authMiddleware(ctx.db, { mode: ctx.auth ?? 'auto', now: ctx.now }));
+  // Snapshot chunks are bytes, not JSON: their route reads its own body (node-to-node, modules/snapshot-receive.ts).
+  const snapshots = snapshotReceiveRouter(ctx);
+  app.use(snapshots.routes());
+  app.use(snapshots.allowedMethods());
   app.use(jsonBody(BODY_LIMIT_BYTES));
   app.use(idempotency(ctx.db));
   app.use(uiRouter());

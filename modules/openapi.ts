@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Router from '@koa/router';
 import { z } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode } from '../daemon/errors';
-import { CONTAINER_LOGS_PATH, JOIN_PATH, RAFT_PATH, VOTING_PATH } from '../daemon/cluster-protocol';
+import { CONTAINER_LOGS_PATH, JOIN_PATH, RAFT_PATH, SNAPSHOT_PREFIX, VOTING_PATH } from '../daemon/cluster-protocol';
 import { joinRequestSchema } from './cluster';
 import { IDEMPOTENCY_HEADER } from './idempotency';
 import { routeAccess } from './auth-policy';
@@ -42,6 +42,8 @@ export interface RouteDoc {
   body?: { schema: RequestName; required: boolean };
   /** A JSON body validated by hand, not by a zod schema: what is said of it, and the little the route checks. */
   looseBody?: { description: string; schema: Record<string, unknown> };
+  /** A body of raw bytes (application/octet-stream), described. */
+  bytesBody?: string;
   answers: Record<number, Answer>;
   /** The error codes this route answers with, beyond those every route or every write may give (see errorCodes). */
   errors: ErrorCode[];
@@ -67,6 +69,9 @@ const QUERY = {
   node: { schema: { type: 'string' }, description: 'only the events naming this node id' },
   task: { schema: { type: 'string' }, description: 'only the events of this task id' },
   action: { schema: { type: 'string' }, description: 'only events with this action' },
+  total: { schema: { type: 'integer', minimum: 1 }, description: "the snapshot message's size in bytes" },
+  sha256: { schema: { type: 'string', pattern: '^[0-9a-f]{64}$' }, description: "the SHA-256 of the whole snapshot message, in hex" },
+  offset: { schema: { type: 'integer', minimum: 0 }, description: 'where this chunk goes in the snapshot message' },
 } as const;
 
 const WRITE_QUERY: QueryName[] = ['wait', 'timeout'];
@@ -158,6 +163,16 @@ export const ROUTES: readonly RouteDoc[] = [
   {
     method: 'get', path: CONTAINER_LOGS_PATH, summary: "The log of one of this node's containers (node-to-node)", query: ['follow', 'tail'], internal: true,
     answers: { 200: { description: 'log lines', text: true } }, errors: ['UNAUTHENTICATED', 'NOT_FOUND', 'INVALID_ARGUMENT'],
+  },
+  {
+    method: 'get', path: `${SNAPSHOT_PREFIX}:id`, summary: 'How many bytes of a snapshot sent in chunks this node holds (node-to-node)', query: ['total', 'sha256'], internal: true,
+    answers: { 200: { description: 'the bytes held', schema: 'SnapshotReceipt' } }, errors: ['UNAUTHENTICATED', 'INVALID_ARGUMENT'],
+  },
+  {
+    method: 'post', path: `${SNAPSHOT_PREFIX}:id`, summary: 'A chunk of a snapshot, at its offset; the last one installs it (node-to-node)', query: ['total', 'sha256', 'offset'], internal: true,
+    bytesBody: 'the bytes of the snapshot message (JSON) from `offset` on',
+    answers: { 200: { description: 'the bytes held, and whether the snapshot was handed to Raft', schema: 'SnapshotReceipt' }, 409: { description: 'the offset is not the amount held, which the answer gives', schema: 'SnapshotReceipt' } },
+    errors: ['UNAUTHENTICATED', 'PERMISSION_DENIED', 'INVALID_ARGUMENT'],
   },
   {
     method: 'post', path: JOIN_PATH, summary: 'Join the cluster with the join token (node-to-node)', body: { schema: 'joinRequest', required: true }, internal: true, tokenInBody: true,
@@ -301,6 +316,8 @@ function operation(route: RouteDoc): Record<string, unknown> {
     op.requestBody = { required: route.body.required, content: { 'application/json': { schema: ref(requestComponent(route.body.schema)) } } };
   } else if (route.looseBody) {
     op.requestBody = { required: true, description: route.looseBody.description, content: { 'application/json': { schema: route.looseBody.schema } } };
+  } else if (route.bytesBody) {
+    op.requestBody = { required: true, description: route.bytesBody, content: { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } };
   }
   if (route.internal && !route.tokenInBody) op.security = [{ clusterSecret: [] }];
   return op;

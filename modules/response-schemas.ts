@@ -330,6 +330,10 @@ export const RESPONSE_SCHEMAS = {
   Secret: secret,
   SecretList: z.object({ secrets: z.array(secret) }),
   SecretRemoved: z.object({ name: z.string(), id: z.string(), removed: z.literal(true) }),
+  SnapshotReceipt: z.object({
+    received: z.number().int().describe('the bytes of the snapshot this node holds'),
+    installed: z.boolean().optional().describe('the last chunk came in: the snapshot was handed to Raft'),
+  }),
   NodeLock: z.object({
     autolock: z.boolean().describe("this node's secrets key file is sealed by an autolock passphrase"),
     locked: z.boolean().describe('the key is not open in memory yet: secrets cannot be created or mounted here until `bicycle node unlock`'),

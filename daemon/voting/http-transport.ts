@@ -3,6 +3,8 @@ import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
 import type { PeerHttp } from '../tls/peer-tls';
 import { RAFT_PATH } from '../cluster-protocol';
+import { SnapshotSender } from './snapshot-sender';
+import type { SnapshotRequest } from './raft/index';
 
 /** Sends the Raft core's messages to peers. Never blocks and never throws: Raft tolerates loss. */
 export interface Transport {
@@ -31,6 +33,8 @@ export interface HttpTransportOptions {
   /** Messages per request. */
   maxBatch?: number;
   requestTimeoutMs?: number;
+  /** A snapshot's chunk size (default SNAPSHOT_CHUNK_BYTES). */
+  snapshotChunkBytes?: number;
 }
 
 interface Peer {
@@ -43,19 +47,27 @@ interface Peer {
  * Raft messages over HTTP: one POST of a JSON batch at a time per peer (the
  * connection is kept alive), messages queued meanwhile go in the next batch.
  * The queue is bounded, so a dead peer cannot grow memory: the oldest
- * messages are dropped (Raft retransmits what matters).
+ * messages are dropped (Raft retransmits what matters). A snapshot goes
+ * apart, in resumable chunks (SnapshotSender), beside the batches.
  */
 export class HttpTransport implements Transport {
   private readonly peers = new Map<NodeId, Peer>();
   private closed = false;
+  private readonly snapshots: SnapshotSender;
 
-  constructor(private readonly o: HttpTransportOptions) {}
+  constructor(private readonly o: HttpTransportOptions) {
+    this.snapshots = new SnapshotSender({ http: o.http, selfAddress: o.selfAddress, secret: o.secret, log: o.log, chunkBytes: o.snapshotChunkBytes, dropsOutgoing: o.dropsOutgoing });
+  }
 
   send(messages: readonly Message[]): void {
     if (this.closed) return;
     const max = this.o.maxQueuedPerPeer ?? 4096;
     const touched = new Set<NodeId>();
     for (const m of messages) {
+      if (m.type === 'snapshot') {
+        this.sendSnapshot(m);
+        continue;
+      }
       let peer = this.peers.get(m.to);
       if (!peer) this.peers.set(m.to, (peer = { queue: [], busy: false, failing: false }));
       peer.queue.push(m);
@@ -71,7 +83,6 @@ export class HttpTransport implements Transport {
     if (!peer || peer.busy || peer.queue.length === 0 || this.closed) return;
     peer.busy = true;
     const batch = peer.queue.splice(0, this.o.maxBatch ?? 256);
-    const snapshots = batch.filter((m) => m.type === 'snapshot').length;
     try {
       const address = this.o.addressOf(id);
       const secret = this.o.secret();
@@ -89,18 +100,31 @@ export class HttpTransport implements Transport {
       if (!res.ok) throw new Error(`${address} answered ${res.status}`);
       if (peer.failing) this.o.log.info('peer reachable again', { peer: id });
       peer.failing = false;
-      for (let i = 0; i < snapshots; i++) this.o.onSnapshotSent(id, true);
     } catch (error) {
       if (!peer.failing) this.o.log.warn('peer unreachable', { peer: id, error: errorMessage(error) });
       peer.failing = true;
       this.o.onUnreachable(id);
-      for (let i = 0; i < snapshots; i++) this.o.onSnapshotSent(id, false);
       // A failing peer gets what is queued now only after a pause, not in a tight loop.
       if (!this.closed) await new Promise((r) => setTimeout(r, 100));
     } finally {
       peer.busy = false;
     }
     void this.flush(id);
+  }
+
+  /** A snapshot to `m.to`, in chunks; Raft hears how it went (onSnapshotSent) once it is installed there or given up. */
+  private sendSnapshot(m: SnapshotRequest): void {
+    const address = this.o.addressOf(m.to);
+    if (!address || this.o.dropsOutgoing?.(m.to)) {
+      this.o.onUnreachable(m.to);
+      this.o.onSnapshotSent(m.to, false);
+      return;
+    }
+    void this.snapshots.send(address, m).then((transfer) => {
+      if (this.closed) return;
+      if (!transfer.ok) this.o.onUnreachable(m.to);
+      this.o.onSnapshotSent(m.to, transfer.ok);
+    });
   }
 
   close(): void {

@@ -79,6 +79,8 @@ const EXPECTED: Record<string, Access> = {
   'POST /cluster/join': 'node',
   'GET /cluster/join': 'node',
   'GET /cluster/logs/:containerId': 'node',
+  'GET /cluster/snapshot/:id': 'node',
+  'POST /cluster/snapshot/:id': 'node',
   'GET /tokens': 'admin',
   'POST /tokens': 'admin',
   'DELETE /tokens/:id': 'admin',
