@@ -18,7 +18,14 @@ export class VotingClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly timeoutMs = 30_000) {}
+  /**
+   * `send` posts a request to the voting thread (through main, the default);
+   * its replies come back through `handle`.
+   */
+  constructor(
+    private readonly timeoutMs = 30_000,
+    private readonly send: (message: Extract<ThreadMessage, { type: 'voting.request' }>) => void = (message) => sendTo('voting', message),
+  ) {}
 
   /** Commits `command` and resolves with its apply result once this node has applied it. */
   async propose(command: Command, options: { forwarded?: boolean } = {}): Promise<ApplyResult> {
@@ -71,7 +78,7 @@ export class VotingClient {
         reject,
         timer,
       });
-      sendTo('voting', { type: 'voting.request', id, request });
+      this.send({ type: 'voting.request', id, request });
     });
   }
 
