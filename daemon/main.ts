@@ -150,8 +150,9 @@ async function main(): Promise<void> {
   }
 
   const log = createThreadLogger('main', config.logLevel).child({ node: config.name });
-  let memoryCleaned = false;
-  // Left to the next start when the containers could not be removed: the directory names the node that owns them.
+  // Before the threads start this node has no container, so the directory can go; after, only once its containers
+  // are removed: otherwise it is left to the next start, as it names the node that owns them.
+  let memoryCleaned = true;
   if (memory) process.on('exit', () => memoryCleaned && removeMemoryStore(memory.dir));
   // Each thread collects its heap when quiet after a burst (daemon/heap-return.ts), with V8's collector:
   // the flag gives it to every context made from now on, so to the threads' and not to this one.
@@ -196,6 +197,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGUSR2', () => void supervisor.logHeaps());
 
+  memoryCleaned = false;
   for (const thread of startOrder) await supervisor.start(thread);
   if (memory?.previousNodeId) {
     // A killed memory node's containers: nobody's now (this start is another node), and the agent never lists them.

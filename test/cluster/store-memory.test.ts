@@ -39,6 +39,8 @@ describe('a memory-store member of a three-host cluster', () => {
     await lab.settled();
   });
   after(async () => {
+    // Stopped first, so that it removes its RAM directory (a killed memory node leaves it to its next start).
+    await lab?.stopDaemon(3).catch(() => undefined);
     await lab?.down();
   });
 
