@@ -7,6 +7,10 @@ export type Db = Database.Database;
  * Opens the daemon's SQLite database: WAL, a busy timeout so that the four
  * threads' connections wait for each other instead of failing, foreign keys on.
  * Every thread opens its own connection; only the main thread migrates.
+ * `file` is on disk (`--store persisted`) or on a RAM filesystem
+ * (`--store memory`): the same WAL file either way, never an SQLite
+ * in-memory database, which the four connections could not share
+ * (docs/database.md, "In memory").
  *
  * The busy timeout only helps a transaction that asks for the write lock
  * before it has read: write with writeTransaction, never with a plain
