@@ -1,4 +1,7 @@
 import type { ConfState, NodeId } from './raft/index';
+import type { ErrorData } from '../errors';
+import type { JoinGrant, JoinRequest } from '../cluster-protocol';
+import { safeEqual } from '../secrets';
 
 /** What the leader knows of a member when it admits a new node. */
 export interface Member {
@@ -86,5 +89,78 @@ export function findMemoryPredecessor(members: ReadonlyArray<Member & { readonly
     kind: 'wait',
     member,
     message: `member ${member.name} (id ${member.id}) at ${member.address} is still up: a memory node that restarted takes its place once the cluster marks it lost (after hostGraceMs without a heartbeat); retrying`,
+  };
+}
+
+/**
+ * Why the leader refuses a join before looking at the joiner's identity: a
+ * token that is not this cluster's, or a node id removed from the cluster
+ * (its certificates are revoked). Null when the join may go on.
+ */
+export function joinRefusal(request: Pick<JoinRequest, 'token' | 'node'>, joinToken: string | undefined, isRevoked: (id: NodeId) => boolean): ErrorData | null {
+  if (!joinToken || !safeEqual(joinToken, request.token)) {
+    return { code: 'PERMISSION_DENIED', message: 'the join token is not valid for this cluster (get one with `bicycle node join-token` on a member)' };
+  }
+  if (isRevoked(request.node.id)) {
+    return { code: 'PERMISSION_DENIED', message: `the node id ${request.node.id} was removed from this cluster and its certificates are revoked; start the node with an empty data directory to join as a new node` };
+  }
+  return null;
+}
+
+/**
+ * A member back after its certificate expired (moby/moby#42660) renews it
+ * with a valid join token only as itself: the same id, name and address its
+ * row records, with a certificate request. Null when it may.
+ */
+export function rejoinRefusal(member: Member | undefined, request: Pick<JoinRequest, 'node' | 'csr'>): ErrorData | null {
+  const { node } = request;
+  if (!member || member.name !== node.name || member.address !== node.address) {
+    return { code: 'NODE_NOT_FOUND', message: `no member ${node.name} with id ${node.id} at ${node.address} to renew; a new node joins with an empty data directory` };
+  }
+  if (!request.csr) return { code: 'INVALID_ARGUMENT', message: 'a rejoin needs a certificate request (csr)' };
+  return null;
+}
+
+/** A member as the leader finds it when it asks for something of its own (a renewed certificate, the CA key). */
+export type MemberLookup = { readonly revoked: boolean; readonly member: (Member & { readonly role: 'manager' | 'worker' }) | undefined };
+
+/** A member renews its certificate (for the id and address its row records) unless it was removed. */
+export function renewalRefusal(nodeId: NodeId, found: MemberLookup): ErrorData | null {
+  if (found.revoked) return { code: 'PERMISSION_DENIED', message: `the node ${nodeId} was removed from this cluster` };
+  if (!found.member) return { code: 'NODE_NOT_FOUND', message: `no member with id ${nodeId}` };
+  return null;
+}
+
+/** The CA key goes to a manager only (docs/security.md), and only from a leader that holds it. */
+export function caKeyRefusal(nodeId: NodeId, found: MemberLookup, leaderHoldsKey: boolean): ErrorData | null {
+  const refused = renewalRefusal(nodeId, found);
+  if (refused) return refused;
+  if (found.member!.role !== 'manager') return { code: 'PERMISSION_DENIED', message: `${found.member!.name} is a worker: the CA key is for managers only` };
+  if (!leaderHoldsKey) return { code: 'UNAVAILABLE', message: 'the leader does not hold the cluster CA key either' };
+  return null;
+}
+
+/** What goes into a grant, as the leader holds it. */
+export interface GrantFacts {
+  readonly clusterId: string | undefined;
+  readonly clusterSecret: string | undefined;
+  readonly leaderId: NodeId;
+  /** Member node id → the address this leader reaches it at. */
+  readonly members: Record<string, string>;
+  readonly role: 'manager' | 'worker';
+  readonly certificate: string | undefined;
+  readonly ca: { readonly certPem: string; readonly keyPem: string } | undefined;
+}
+
+/** A join grant. Managers get the CA key too: whichever of them leads signs the next joiner's certificate; workers get its certificate only. */
+export function buildGrant(facts: GrantFacts): JoinGrant {
+  const { ca } = facts;
+  return {
+    clusterId: facts.clusterId ?? '',
+    clusterSecret: facts.clusterSecret ?? '',
+    leaderId: facts.leaderId,
+    members: facts.members,
+    ...(facts.certificate ? { certificate: facts.certificate } : {}),
+    ...(ca ? { ca: facts.role === 'manager' ? { certPem: ca.certPem, keyPem: ca.keyPem } : { certPem: ca.certPem } } : {}),
   };
 }

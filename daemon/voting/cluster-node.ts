@@ -1,25 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { safeEqual } from '../secrets';
 import type { Db } from '../../database/open-database';
 import type { DaemonConfig } from '../config';
 import type { Command } from '../../database/commands';
 import type { ApplyResult } from '../../database/apply-command';
 import { getLocal, getMeta, getNode, listNodes, setLocal } from '../../database/queries';
-import { clusterSecret } from '../cluster-protocol';
 import { Raft, ProposalTracker, SqliteRaftStorage, type Message, type NodeId, type Ready } from './raft/index';
 import { SqliteStateMachine, REPLICATED_TABLES } from './state-machine';
 import { HttpTransport } from './http-transport';
 import { detectHostChanges } from './host-monitor';
-import { askPeer } from './peer-client';
-import { findJoinClash, findMemoryPredecessor, isFromStranger } from './admission';
-import { managerWarnings } from '../../database/node-state';
-import { toErrorData } from '../errors';
+import { isFromStranger } from './admission';
+import { Admitter } from './admitter';
+import { AppliedWaiters, Forwarder } from './forwarding';
+import { nextMembershipStep, planRemoval, roleChangeRefusal, transferTarget } from './membership';
 import type { ChangeNotes } from '../changes';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
-import type { JoinGrant, JoinRequest, MembershipRequest, VotingReply } from '../messages';
-import { REVOKED_NODE_PREFIX } from '../../database/apply-command';
+import { clusterSecret, type JoinRequest, type MembershipRequest, type VotingReply } from '../cluster-protocol';
 import type { NodeTls } from '../tls/node-tls';
 import type { PeerHttp } from '../tls/peer-tls';
 import { newJoinToken } from '../tls/join-token';
@@ -49,14 +46,13 @@ export interface ClusterNodeOptions {
   dropsOutgoing?(id: NodeId): boolean;
 }
 
-type Waiter = { index: number; resolve(): void };
-
 /**
  * The voting thread's shell around the Raft core: ticks it, persists and
  * sends its Ready batches, applies committed commands to SQLite, answers
- * proposals (forwarding them to the leader from a follower), serves read
- * barriers, admits joining nodes, promotes caught-up managers to voters, and
- * on the leader detects lost hosts.
+ * proposals and serves read barriers, and on the leader detects lost hosts
+ * and keeps the configuration true to the roles. Beside it: forwarding to
+ * the leader (./forwarding.ts), admission of joining nodes (./admitter.ts,
+ * ./admission.ts) and the membership policy (./membership.ts).
  */
 export class ClusterNode {
   private raft: Raft | undefined;
@@ -65,7 +61,9 @@ export class ClusterNode {
   private readonly transport: HttpTransport;
   private readonly tracker = new ProposalTracker<{ index: number; settle(reply: VotingReply): void }>();
   private readonly reads = new Map<string, (index: number | null) => void>();
-  private waiters: Waiter[] = [];
+  private readonly waiters: AppliedWaiters;
+  private readonly forwarder: Forwarder;
+  private readonly admitter: Admitter;
   private readonly lastContact = new Map<NodeId, number>();
   private readonly learnedAddresses = new Map<NodeId, string>();
   private results = new Map<number, ApplyResult>();
@@ -94,6 +92,33 @@ export class ClusterNode {
       onSnapshotSent: (id, ok) => this.raft?.reportSnapshot(id, ok),
       log: o.log,
       dropsOutgoing: o.dropsOutgoing,
+    });
+    this.waiters = new AppliedWaiters(() => this.machine.appliedIndex());
+    this.forwarder = new Forwarder({
+      http: o.peers,
+      selfAddress: o.advertise,
+      timeoutMs: o.settings.forwardTimeoutMs,
+      leader: () => this.leaderId,
+      addressOf: (id) => this.addressOf(id),
+      secret: () => clusterSecret(o.db),
+      nameOf: (id) => this.nameOf(id),
+      cut: o.dropsOutgoing,
+      waiters: this.waiters,
+    });
+    this.admitter = new Admitter({
+      db: o.db,
+      nodeId: o.nodeId,
+      tls: o.tls,
+      log: o.log,
+      isLeader: () => this.isLeader(),
+      forward: (request, forwarded) => this.forwarder.forward(request, forwarded),
+      propose: (command) => this.propose(command, false),
+      conf: () => this.raft!.status().conf,
+      addLearner: (id) => this.retryConfChange(() => this.raft!.changeMembership({ type: 'addLearner', nodeId: id })),
+      changeMembership: (change) => this.changeMembership(change),
+      learnAddress: (id, address) => this.learnedAddresses.set(id, address),
+      heardFrom: (id, at) => this.lastContact.set(id, at),
+      addressOf: (id) => this.addressOf(id),
     });
   }
 
@@ -193,9 +218,7 @@ export class ClusterNode {
       this.process();
       return reply;
     }
-    const reply = await this.forward({ kind: 'propose', command, forwarded: true }, forwarded);
-    if (reply.ok && reply.index) await this.waitApplied(reply.index);
-    return reply;
+    return this.forwarder.forwardAndWait({ kind: 'propose', command, forwarded: true }, forwarded);
   }
 
   /** A read barrier: resolves with an index this node has applied that includes every write committed before the call. */
@@ -213,146 +236,44 @@ export class ClusterNode {
       this.process();
       const at = await index;
       if (at === null) return failure('NO_LEADER', 'leadership changed during the read; retry it');
-      await this.waitApplied(at);
-      return { ok: true, index: at };
+      const lags = await this.waiters.until({ what: 'read', leader: this.nameOf(this.o.nodeId), index: at }, this.o.settings.forwardTimeoutMs);
+      return lags ? { ok: false, error: lags } : { ok: true, index: at };
     }
-    const reply = await this.forward({ kind: 'read', forwarded: true }, forwarded);
-    if (reply.ok && reply.index) await this.waitApplied(reply.index);
-    return reply;
+    return this.forwarder.forwardAndWait({ kind: 'read', forwarded: true }, forwarded);
   }
 
-  async join(request: JoinRequest, forwarded: boolean): Promise<VotingReply> {
-    if (!this.isLeader()) return this.forward({ kind: 'join', join: request, forwarded: true }, forwarded);
-    const token = getMeta(this.o.db, 'join_token');
-    if (!token || !safeEqual(token, request.token)) {
-      return failure('PERMISSION_DENIED', 'the join token is not valid for this cluster (get one with `bicycle node join-token` on a member)');
-    }
-    const { node } = request;
-    if (getMeta(this.o.db, `${REVOKED_NODE_PREFIX}${node.id}`)) {
-      return failure('PERMISSION_DENIED', `the node id ${node.id} was removed from this cluster and its certificates are revoked; start the node with an empty data directory to join as a new node`);
-    }
-    if (request.rejoin) return this.rejoin(request);
-    // Signed before anything changes: a request the CA cannot sign admits nobody.
-    const certificate = request.csr ? await this.o.tls.sign(request.csr, node.id, node.address) : undefined;
-    if (request.store === 'memory') {
-      const replaced = await this.replacePredecessor(node);
-      if (replaced) return replaced;
-    }
-    const clash = findJoinClash(listNodes(this.o.db), this.raft!.status().conf, node);
-    if (clash) return failure(clash.code, clash.message);
-    this.learnedAddresses.set(node.id, node.address);
-    const now = Date.now();
-    const registered = await this.propose({ type: 'node.register', node: { ...node, startedAt: now }, at: now }, false);
-    if (!registered.ok) return registered;
-    const conf = this.raft!.status().conf;
-    if (!conf.voters.includes(node.id) && !conf.learners.includes(node.id)) {
-      const added = await this.retryConfChange(() => this.raft!.changeMembership({ type: 'addLearner', nodeId: node.id }));
-      if (!added.ok) return added;
-    }
-    this.lastContact.set(node.id, now);
-    this.o.log.info('node joined', { joined: node.name, role: node.role, address: node.address });
-    for (const warning of managerWarnings(listNodes(this.o.db))) this.o.log.warn(warning);
-    const members: Record<string, string> = {};
-    for (const n of listNodes(this.o.db)) members[n.id] = this.addressOf(n.id) ?? n.address;
-    return { ok: true, grant: this.grant(members, node.role, certificate) };
+  /** A node asks to join (or a member to rejoin after its certificate expired): ./admitter.ts. */
+  join(request: JoinRequest, forwarded: boolean): Promise<VotingReply> {
+    return this.admitter.join(request, forwarded);
   }
 
-  /**
-   * A memory-store joiner's lost predecessor (same name and address) is removed, as `bicycle node rm`
-   * would: out of the configuration, its row gone, its certificates revoked. Null when the join may go on.
-   */
-  private async replacePredecessor(node: JoinRequest['node']): Promise<VotingReply | null> {
-    const predecessor = findMemoryPredecessor(listNodes(this.o.db), node);
-    if (predecessor.kind === 'none') return null;
-    if (predecessor.kind === 'wait') return failure('UNAVAILABLE', predecessor.message);
-    const removed = await this.changeMembership({ action: 'remove', nodeId: predecessor.member.id });
-    if (!removed.ok) return removed;
-    this.o.log.info('a memory node takes the place of its lost predecessor', { target: node.name, previous: predecessor.member.id, joined: node.id });
-    return null;
+  /** A member renews its certificate. */
+  sign(nodeId: string, csr: string, forwarded: boolean): Promise<VotingReply> {
+    return this.admitter.sign(nodeId, csr, forwarded);
   }
 
-  private grant(members: Record<string, string>, role: 'manager' | 'worker', certificate: string | undefined): JoinGrant {
-    const ca = this.o.tls.files.ca();
-    return {
-      clusterId: getMeta(this.o.db, 'cluster_id') ?? '',
-      clusterSecret: getMeta(this.o.db, 'cluster_secret') ?? '',
-      leaderId: this.o.nodeId,
-      members,
-      ...(certificate ? { certificate } : {}),
-      // Managers get the CA key too: whichever of them leads signs the next joiner's certificate.
-      ...(ca ? { ca: role === 'manager' ? ca : { certPem: ca.certPem } } : {}),
-    };
-  }
-
-  /**
-   * A member back after its certificate expired (moby/moby#42660): with a
-   * valid join token, the same id, name and address get a new certificate;
-   * nothing else changes (its row and its place in the configuration stay).
-   */
-  private async rejoin(request: JoinRequest): Promise<VotingReply> {
-    const { node } = request;
-    const member = getNode(this.o.db, node.id);
-    if (!member || member.name !== node.name || member.address !== node.address) {
-      return failure('NODE_NOT_FOUND', `no member ${node.name} with id ${node.id} at ${node.address} to renew; a new node joins with an empty data directory`);
-    }
-    if (!request.csr) return failure('INVALID_ARGUMENT', 'a rejoin needs a certificate request (csr)');
-    const certificate = await this.o.tls.sign(request.csr, node.id, node.address);
-    this.o.log.info('renewed the expired certificate of a member that came back with a join token', { target: node.name });
-    const members: Record<string, string> = {};
-    for (const n of listNodes(this.o.db)) members[n.id] = this.addressOf(n.id) ?? n.address;
-    return { ok: true, grant: this.grant(members, member.role, certificate) };
-  }
-
-  /** A member renews its certificate: the leader signs a new one for the id and the address its row records. */
-  async sign(nodeId: string, csr: string, forwarded: boolean): Promise<VotingReply> {
-    if (!this.isLeader()) return this.forward({ kind: 'sign', nodeId, csr, forwarded: true }, forwarded);
-    if (getMeta(this.o.db, `${REVOKED_NODE_PREFIX}${nodeId}`)) return failure('PERMISSION_DENIED', `the node ${nodeId} was removed from this cluster`);
-    const member = getNode(this.o.db, nodeId);
-    if (!member) return failure('NODE_NOT_FOUND', `no member with id ${nodeId}`);
-    try {
-      return { ok: true, certificate: await this.o.tls.sign(csr, nodeId, member.address) };
-    } catch (error) {
-      return { ok: false, error: toErrorData(error) };
-    }
-  }
-
-  /**
-   * A manager without the CA key (a worker promoted since it joined) asks
-   * for it: the leader hands its copy to a member whose row says manager,
-   * so whichever manager leads next can sign joins and renewals. Workers are
-   * refused: the key is for managers only (docs/security.md).
-   */
-  async caKey(nodeId: string, forwarded: boolean): Promise<VotingReply> {
-    if (!this.isLeader()) return this.forward({ kind: 'caKey', nodeId, forwarded: true }, forwarded);
-    if (getMeta(this.o.db, `${REVOKED_NODE_PREFIX}${nodeId}`)) return failure('PERMISSION_DENIED', `the node ${nodeId} was removed from this cluster`);
-    const member = getNode(this.o.db, nodeId);
-    if (!member) return failure('NODE_NOT_FOUND', `no member with id ${nodeId}`);
-    if (member.role !== 'manager') return failure('PERMISSION_DENIED', `${member.name} is a worker: the CA key is for managers only`);
-    const ca = this.o.tls.files.ca();
-    if (!ca) return failure('UNAVAILABLE', 'the leader does not hold the cluster CA key either');
-    return { ok: true, caKey: ca.keyPem };
+  /** A manager without the CA key asks the leader for it. */
+  caKey(nodeId: string, forwarded: boolean): Promise<VotingReply> {
+    return this.admitter.caKey(nodeId, forwarded);
   }
 
   async changeMembership(change: MembershipRequest): Promise<VotingReply> {
-    if (!this.isLeader()) return this.forward({ kind: 'membership', change }, false);
+    if (!this.isLeader()) return this.forwarder.forward({ kind: 'membership', change }, false);
     const node = getNode(this.o.db, change.nodeId);
     if (!node) return failure('NODE_NOT_FOUND', `no node with id or name ${change.nodeId}`);
     const now = Date.now();
     if (change.action === 'remove') {
-      if (node.id === this.o.nodeId) return failure('INVALID_ARGUMENT', `${node.name} is the leader; stop it (leadership moves) or remove it from another node`);
-      const conf = this.raft!.status().conf;
-      if (conf.voters.includes(node.id) || conf.learners.includes(node.id)) {
+      const plan = planRemoval(node, this.raft!.status().conf, this.o.nodeId);
+      if (!plan.ok) return { ok: false, error: plan.error };
+      if (plan.leavesConf) {
         const removed = await this.retryConfChange(() => this.raft!.changeMembership({ type: 'removeNode', nodeId: node.id }));
         if (!removed.ok) return removed;
       }
       return this.propose({ type: 'node.remove', nodeId: node.id, at: now }, false);
     }
     const role = change.action === 'promote' ? 'manager' : 'worker';
-    if (role === 'worker') {
-      const managers = listNodes(this.o.db).filter((n) => n.role === 'manager' && n.id !== node.id);
-      if (managers.length === 0) return failure('INVALID_ARGUMENT', `${node.name} is the last manager; promote another node first`);
-      if (node.id === this.o.nodeId) return failure('INVALID_ARGUMENT', `${node.name} is the leader; demote it from another manager after leadership moves`);
-    }
+    const refused = roleChangeRefusal(node, role, listNodes(this.o.db), this.o.nodeId);
+    if (refused) return { ok: false, error: refused };
     return this.propose({ type: 'node.set-role', nodeId: node.id, role, at: now }, false);
   }
 
@@ -368,7 +289,7 @@ export class ClusterNode {
     } finally {
       this.processing = false;
     }
-    this.releaseWaiters();
+    this.waiters.release();
   }
 
   private handleReady(raft: Raft, rd: Ready): void {
@@ -470,26 +391,9 @@ export class ClusterNode {
       commands.push({ type: 'node.seen', seen, at: now });
     }
     if (commands.length > 0) void this.propose({ type: 'batch', commands }, false);
-    // Managers vote once caught up; workers only learn.
-    const status = raft.status();
-    for (const node of nodes) {
-      const match = status.progress.get(node.id)?.match ?? 0;
-      if (node.role === 'manager' && status.conf.learners.includes(node.id) && match >= status.commit && node.status === 'READY') {
-        const r = raft.changeMembership({ type: 'addVoter', nodeId: node.id });
-        if (r.ok) this.o.log.info('promoted to voter', { target: node.name });
-        break;
-      }
-      if (node.role === 'worker' && status.conf.voters.includes(node.id) && node.id !== this.o.nodeId) {
-        const r = raft.changeMembership({ type: 'removeNode', nodeId: node.id });
-        if (r.ok) this.o.log.info('demoted: leaves the voters', { target: node.name });
-        break;
-      }
-      if (node.role === 'worker' && !status.conf.voters.includes(node.id) && !status.conf.learners.includes(node.id)) {
-        const r = raft.changeMembership({ type: 'addLearner', nodeId: node.id });
-        if (r.ok) this.o.log.info('rejoins as a learner', { target: node.name });
-        break;
-      }
-    }
+    // Managers vote once caught up; workers only learn (./membership.ts).
+    const step = nextMembershipStep(nodes, raft.status(), this.o.nodeId);
+    if (step && raft.changeMembership(step.change).ok) this.o.log.info(step.log, { target: step.target });
   }
 
   /**
@@ -511,20 +415,6 @@ export class ClusterNode {
 
   // ---- helpers --------------------------------------------------------------
 
-  private async forward(request: import('../messages').VotingRequest, forwarded: boolean): Promise<VotingReply> {
-    if (forwarded) return failure('NO_LEADER', 'this node is not the leader any more; retry');
-    const leader = this.leaderId;
-    if (!leader) return failure('NO_LEADER', 'no leader is elected yet; retry shortly');
-    const address = this.addressOf(leader);
-    const secret = clusterSecret(this.o.db);
-    if (!address || !secret) return failure('NO_LEADER', `the leader ${leader} cannot be reached yet; retry shortly`);
-    try {
-      return await askPeer(this.o.peers, address, secret, request, this.o.settings.forwardTimeoutMs, { selfAddress: this.o.advertise, cut: this.o.dropsOutgoing?.(leader) ?? false });
-    } catch (error) {
-      return { ok: false, error: toErrorData(error) };
-    }
-  }
-
   private async retryConfChange(change: () => ReturnType<Raft['changeMembership']>): Promise<VotingReply> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const r = change();
@@ -538,29 +428,14 @@ export class ClusterNode {
     return failure('UNAVAILABLE', 'another membership change is still pending; retry shortly');
   }
 
-  private waitApplied(index: number): Promise<void> {
-    if (this.machine.appliedIndex() >= index) return Promise.resolve();
-    return new Promise((resolve) => {
-      const waiter: Waiter = { index, resolve };
-      this.waiters.push(waiter);
-      // Never hang a client: answer after the forward timeout even if this node lags.
-      setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve();
-      }, this.o.settings.forwardTimeoutMs).unref();
-    });
-  }
-
-  private releaseWaiters(): void {
-    if (this.waiters.length === 0) return;
-    const applied = this.machine.appliedIndex();
-    const ready = this.waiters.filter((w) => w.index <= applied);
-    this.waiters = this.waiters.filter((w) => w.index > applied);
-    for (const w of ready) w.resolve();
-  }
-
   addressOf(id: NodeId): string | undefined {
     return this.learnedAddresses.get(id) ?? getNode(this.o.db, id)?.address;
+  }
+
+  /** How messages name a node: its name and id once its row records it, else its id. */
+  private nameOf(id: NodeId): string {
+    const node = getNode(this.o.db, id);
+    return node ? `${node.name} (id ${id})` : id;
   }
 
   /** Remembers peer addresses learned outside the log (a join grant). */
@@ -572,11 +447,8 @@ export class ClusterNode {
   async transferLeadership(timeoutMs: number): Promise<void> {
     const raft = this.raft;
     if (!raft || !this.isLeader()) return;
-    const status = raft.status();
-    const candidates = status.conf.voters.filter((id) => id !== this.o.nodeId);
-    if (candidates.length === 0) return;
-    const best = candidates.sort((a, b) => (status.progress.get(b)?.match ?? 0) - (status.progress.get(a)?.match ?? 0))[0]!;
-    if (!raft.transferLeadership(best).ok) return;
+    const best = transferTarget(raft.status(), this.o.nodeId);
+    if (best === null || !raft.transferLeadership(best).ok) return;
     this.process();
     const deadline = Date.now() + timeoutMs;
     while (this.isLeader() && Date.now() < deadline) {
@@ -591,8 +463,7 @@ export class ClusterNode {
     for (const handle of this.tracker.drain()) handle.settle(failure('UNAVAILABLE', 'bicycled is stopping'));
     for (const resolve of this.reads.values()) resolve(null);
     this.reads.clear();
-    for (const w of this.waiters) w.resolve();
-    this.waiters = [];
+    this.waiters.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findJoinClash, isFromStranger } from '../../daemon/voting/admission';
+import { buildGrant, caKeyRefusal, findJoinClash, isFromStranger, joinRefusal, rejoinRefusal, renewalRefusal } from '../../daemon/voting/admission';
 
 const members = [
   { id: 'a1', name: 'host-1', address: '10.78.0.1:7070' },
@@ -61,5 +61,49 @@ describe('admission: messages from strangers are dropped where they enter', () =
 
   test('a node that knows no configuration yet (a joiner) has no strangers', () => {
     assert.equal(isFromStranger('vote', 'x', { voters: [], learners: [] }, () => false), false);
+  });
+});
+
+describe('admission: token, revocation, rejoin and what a member may ask for', () => {
+  const node = { id: 'c3', name: 'host-3', address: '10.78.0.3:7070', role: 'manager' as const };
+
+  test('a join with another cluster\'s token, or before the cluster has one, is refused PERMISSION_DENIED saying where to get one', () => {
+    for (const held of ['BCT2-right', undefined]) {
+      const refused = joinRefusal({ token: 'BCT2-wrong', node }, held, () => false);
+      assert.equal(refused?.code, 'PERMISSION_DENIED');
+      assert.match(refused!.message, /join token is not valid for this cluster.*bicycle node join-token/);
+    }
+    assert.equal(joinRefusal({ token: 'BCT2-right', node }, 'BCT2-right', () => false), null);
+  });
+
+  test('a removed node id is refused even with the right token: its certificates are revoked', () => {
+    const refused = joinRefusal({ token: 't', node }, 't', (id) => id === 'c3');
+    assert.equal(refused?.code, 'PERMISSION_DENIED');
+    assert.match(refused!.message, /node id c3 was removed from this cluster.*empty data directory/);
+  });
+
+  test('a rejoin renews only a member that comes back as itself, with a certificate request', () => {
+    const member = { id: 'c3', name: 'host-3', address: '10.78.0.3:7070' };
+    assert.equal(rejoinRefusal(member, { node, csr: '-----BEGIN CERTIFICATE REQUEST-----' }), null);
+    assert.equal(rejoinRefusal(undefined, { node, csr: 'x' })?.code, 'NODE_NOT_FOUND');
+    assert.match(rejoinRefusal({ ...member, address: '10.78.0.9:7070' }, { node, csr: 'x' })!.message, /no member host-3 with id c3 at 10\.78\.0\.3:7070 to renew/);
+    assert.deepEqual(rejoinRefusal(member, { node }), { code: 'INVALID_ARGUMENT', message: 'a rejoin needs a certificate request (csr)' });
+  });
+
+  test('a renewal or the CA key goes to a member that was not removed; the key to a manager only, from a leader that holds it', () => {
+    const manager = { id: 'c3', name: 'host-3', address: 'a:1', role: 'manager' as const };
+    assert.equal(renewalRefusal('c3', { revoked: false, member: manager }), null);
+    assert.match(renewalRefusal('c3', { revoked: true, member: manager })!.message, /c3 was removed from this cluster/);
+    assert.equal(renewalRefusal('c3', { revoked: false, member: undefined })?.code, 'NODE_NOT_FOUND');
+    assert.equal(caKeyRefusal('c3', { revoked: false, member: manager }, true), null);
+    assert.match(caKeyRefusal('c3', { revoked: false, member: { ...manager, role: 'worker' } }, true)!.message, /host-3 is a worker: the CA key is for managers only/);
+    assert.equal(caKeyRefusal('c3', { revoked: false, member: manager }, false)?.code, 'UNAVAILABLE');
+  });
+
+  test('a grant carries the CA key to a manager and only the CA certificate to a worker', () => {
+    const facts = { clusterId: 'k1', clusterSecret: 's', leaderId: 'a1', members: { a1: '10.78.0.1:7070' }, certificate: 'CERT', ca: { certPem: 'CA', keyPem: 'KEY' } };
+    assert.deepEqual(buildGrant({ ...facts, role: 'manager' }), { clusterId: 'k1', clusterSecret: 's', leaderId: 'a1', members: { a1: '10.78.0.1:7070' }, certificate: 'CERT', ca: { certPem: 'CA', keyPem: 'KEY' } });
+    assert.deepEqual(buildGrant({ ...facts, role: 'worker' }).ca, { certPem: 'CA' });
+    assert.deepEqual(buildGrant({ ...facts, role: 'worker', certificate: undefined, ca: undefined, clusterId: undefined }), { clusterId: '', clusterSecret: 's', leaderId: 'a1', members: { a1: '10.78.0.1:7070' } });
   });
 });
