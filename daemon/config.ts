@@ -74,6 +74,12 @@ export interface DaemonConfig {
     /** Election timeout, drawn from [electionTicks, 2 × electionTicks) ticks. */
     electionTicks: number;
     heartbeatTicks: number;
+    /**
+     * Heartbeats to learners (workers) go out every this many ticks (default 10: once a second): they
+     * take no part in elections or commits, and a commit reaches them at once anyway. Fewer heartbeats
+     * keep idle workers cheap for the leader (docs/scale.md). At most half of hostGraceMs.
+     */
+    learnerHeartbeatTicks?: number;
     /** A node not heard from for this long is marked DOWN and its tasks move, in ms. */
     hostGraceMs: number;
     /** Applied entries between two snapshots (log compaction). */
@@ -165,12 +171,18 @@ const schema = z
         tickMs: z.number().int().min(10).max(10_000),
         electionTicks: z.number().int().min(2).max(1000),
         heartbeatTicks: z.number().int().min(1).max(100),
+        learnerHeartbeatTicks: z.number().int().min(1).max(1000),
         hostGraceMs: z.number().int().min(500).max(3_600_000),
         snapshotEveryEntries: z.number().int().min(10).max(10_000_000),
         forwardTimeoutMs: z.number().int().min(100).max(600_000),
       })
       .strict()
-      .refine((v) => v.heartbeatTicks < v.electionTicks, { message: 'heartbeatTicks must be less than electionTicks', path: ['heartbeatTicks'] }),
+      .refine((v) => v.heartbeatTicks < v.electionTicks, { message: 'heartbeatTicks must be less than electionTicks', path: ['heartbeatTicks'] })
+      .refine((v) => v.learnerHeartbeatTicks >= v.heartbeatTicks, { message: 'learnerHeartbeatTicks must be at least heartbeatTicks', path: ['learnerHeartbeatTicks'] })
+      .refine((v) => 2 * v.learnerHeartbeatTicks * v.tickMs <= v.hostGraceMs, {
+        message: 'learnerHeartbeatTicks × tickMs must be at most half of hostGraceMs, or a quiet worker would be taken for lost',
+        path: ['learnerHeartbeatTicks'],
+      }),
     deployment: z
       .object({
         concurrency: z.number().int().min(1).max(256),
@@ -213,7 +225,7 @@ export function defaultConfig(): z.input<typeof schema> {
     debugLinks: false,
     autolock: false,
     tls: { nodeCertLifetimeMs: 90 * 86_400_000, caLifetimeMs: 20 * 365 * 86_400_000 },
-    voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
+    voting: { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, learnerHeartbeatTicks: 10, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 },
     deployment: { concurrency: 8, updateParallelism: 2, resyncIntervalMs: 5000, stopGracePeriodMs: 10_000, init: true, autoRebalance: false, maxReplicas: DEFAULT_MAX_REPLICAS, strategy: 'spread', prepull: false },
     traffic: { enabled: true, kernel: true, deregisterDelayMs: 2000, connectTimeoutMs: 1000, peerProbeIntervalMs: 250, dns: true },
     monitoring: { statsIntervalMs: 5000 },

@@ -135,6 +135,7 @@ export class ClusterNode {
       applied: this.machine.appliedIndex(),
       electionTicks: this.o.settings.electionTicks,
       heartbeatTicks: this.o.settings.heartbeatTicks,
+      learnerHeartbeatTicks: this.o.settings.learnerHeartbeatTicks,
     });
     this.tracker.onSettled = (handle, outcome) => {
       if (outcome === 'committed') handle.settle({ ok: true, result: this.results.get(handle.index), index: handle.index });

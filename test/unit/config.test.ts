@@ -29,7 +29,7 @@ describe('loadConfig: defaults', () => {
     assert.deepEqual(config.monitoring, { statsIntervalMs: 5000 });
     assert.equal(config.role, 'manager');
     assert.equal(config.join, undefined);
-    assert.deepEqual(config.voting, { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 });
+    assert.deepEqual(config.voting, { tickMs: 100, electionTicks: 5, heartbeatTicks: 1, learnerHeartbeatTicks: 10, hostGraceMs: 3000, snapshotEveryEntries: 1000, forwardTimeoutMs: 10_000 });
   });
 
   test('join needs a token, and a joining node must advertise a reachable address', () => {

@@ -36,6 +36,14 @@ export interface RaftConfig {
   readonly electionTicks?: number;
   /** Heartbeat interval; must be less than electionTicks. Default 1. */
   readonly heartbeatTicks?: number;
+  /**
+   * Heartbeat interval to learners, a multiple of nothing in particular but at
+   * least heartbeatTicks. Learners take no part in elections, commits or
+   * reads, so their heartbeats only say the leader lives and let a lagging
+   * one be probed; new commits still reach them at once (every commit
+   * advance broadcasts an append). Default: heartbeatTicks.
+   */
+  readonly learnerHeartbeatTicks?: number;
   /** Pre-vote (Raft thesis §9.6): do not raise the term unless a majority would vote. Default true. */
   readonly preVote?: boolean;
   /**
@@ -70,6 +78,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     random: config.random,
     electionTicks: config.electionTicks ?? DEFAULT_ELECTION_TICKS,
     heartbeatTicks: config.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS,
+    learnerHeartbeatTicks: config.learnerHeartbeatTicks ?? config.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS,
     preVote: config.preVote ?? true,
     checkQuorum: config.checkQuorum ?? true,
     maxEntriesPerMessage: config.maxEntriesPerMessage ?? 256,
@@ -84,6 +93,9 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     throw new Error(
       `raft config: electionTicks must be an integer greater than heartbeatTicks (${resolved.heartbeatTicks}), got ${resolved.electionTicks}`,
     );
+  }
+  if (!Number.isInteger(resolved.learnerHeartbeatTicks) || resolved.learnerHeartbeatTicks < resolved.heartbeatTicks) {
+    throw new Error(`raft config: learnerHeartbeatTicks must be an integer >= heartbeatTicks (${resolved.heartbeatTicks}), got ${resolved.learnerHeartbeatTicks}`);
   }
   for (const [name, value] of [
     ['maxEntriesPerMessage', resolved.maxEntriesPerMessage],

@@ -36,6 +36,8 @@ export abstract class RaftState {
   protected votes = new Map<NodeId, boolean>();
   protected electionElapsed = 0;
   protected heartbeatElapsed = 0;
+  /** Ticks since learners last had a heartbeat (they get one every learnerHeartbeatTicks). */
+  protected learnerHeartbeatElapsed = 0;
   protected randomizedElectionTimeout = 0;
   protected leadTransferee: NodeId | null = null;
   /** Index of the newest config entry this leader appended; a new change waits for its commit. */

@@ -213,7 +213,8 @@ export class Raft extends Replication {
     if (this.role === 'leader') {
       if (this.broadcastPending) this.bcastAppend();
       const context = this.readOnly.takeUnsent();
-      if (context !== null) this.bcastHeartbeat(context);
+      // A read is confirmed by a quorum of voters: learners need not hear of it.
+      if (context !== null) this.bcastHeartbeat(context, false);
     }
     this.broadcastPending = false;
     const hardState = this.hardState();
@@ -309,6 +310,7 @@ export class Raft extends Replication {
 
   private tickLeader(): void {
     this.heartbeatElapsed += 1;
+    this.learnerHeartbeatElapsed += 1;
     this.electionElapsed += 1;
     for (const pr of this.progress.values()) {
       if (pr.state === 'snapshot' && ++pr.snapshotTicks >= 2 * this.cfg.electionTicks) pr.becomeProbe(); // deemed lost
@@ -323,7 +325,9 @@ export class Raft extends Replication {
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat(this.readOnly.newest());
+      const learnersToo = this.learnerHeartbeatElapsed >= this.cfg.learnerHeartbeatTicks;
+      if (learnersToo) this.learnerHeartbeatElapsed = 0;
+      this.bcastHeartbeat(this.readOnly.newest(), learnersToo);
     }
   }
 
@@ -525,6 +529,7 @@ export class Raft extends Replication {
     this.leader = null;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    this.learnerHeartbeatElapsed = 0;
     this.randomizedElectionTimeout =
       this.cfg.electionTicks + Math.floor(this.cfg.random() * this.cfg.electionTicks);
     this.leadTransferee = null;

@@ -122,9 +122,11 @@ export abstract class Replication extends RaftState {
     for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
   }
 
-  protected bcastHeartbeat(context: string): void {
+  /** A heartbeat to every voter, and to the learners too when `learners`. */
+  protected bcastHeartbeat(context: string, learners = true): void {
     for (const [to, pr] of this.progress) {
-      if (to !== this.id) this.send({ type: 'heartbeat', to, commit: Math.min(pr.match, this.log.committed), context });
+      if (to === this.id || (!learners && !this.voters.has(to))) continue;
+      this.send({ type: 'heartbeat', to, commit: Math.min(pr.match, this.log.committed), context });
     }
   }
 

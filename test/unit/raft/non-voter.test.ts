@@ -107,3 +107,68 @@ describe('the non-voter rule (thesis §4.2.3 and the learner rule): only voters 
     assert.equal(d.status().leader, 'a');
   });
 });
+
+describe('learner heartbeats (learnerHeartbeatTicks): idle learners cost the leader less, commits reach them at once', () => {
+  /** Voters a, b, c and learners l1, l2, as real cores whose messages are delivered at once; `a` elected. */
+  function cluster(learnerHeartbeatTicks: number) {
+    const ids = [...voters, 'l1', 'l2'];
+    const nodes = new Map(ids.map((id, i) => {
+      const storage = new MemoryStorage();
+      const raft = new Raft({ id, storage, peers: voters, learners: ['l1', 'l2'], random: seeded(7 + i), learnerHeartbeatTicks });
+      return [id, { storage, raft }];
+    }));
+    const sent: Message[] = [];
+    const pump = () => {
+      for (let round = 0; round < 50; round++) {
+        let moved = false;
+        for (const [id, n] of nodes) {
+          if (!n.raft.hasReady()) continue;
+          const rd = n.raft.ready();
+          n.storage.save(rd.hardState, rd.entries, rd.snapshot);
+          n.raft.advance(rd);
+          for (const m of rd.messages) {
+            if (id === 'a') sent.push(m);
+            nodes.get(m.to)?.raft.step(m);
+            moved = true;
+          }
+        }
+        if (!moved) return;
+      }
+    };
+    const a = nodes.get('a')!.raft;
+    for (let i = 0; i < 100 && a.status().role !== 'leader'; i++) {
+      a.tick();
+      pump();
+    }
+    assert.equal(a.status().role, 'leader');
+    for (let i = 0; i < 5; i++) {
+      for (const n of nodes.values()) n.raft.tick();
+      pump();
+    }
+    return { nodes, a, sent, pump };
+  }
+
+  test('with learnerHeartbeatTicks 5, 10 idle ticks send each voter 10 heartbeats and each learner 2', () => {
+    const { nodes, a, sent, pump } = cluster(5);
+    sent.length = 0;
+    for (let i = 0; i < 10; i++) {
+      for (const n of nodes.values()) n.raft.tick();
+      pump();
+    }
+    assert.equal(a.status().role, 'leader');
+    const heartbeatsTo = (id: string) => sent.filter((m) => m.type === 'heartbeat' && m.to === id).length;
+    assert.deepEqual(['b', 'c', 'l1', 'l2'].map(heartbeatsTo), [10, 10, 2, 2]);
+  });
+
+  test('a commit reaches the learners in the same round, not at their next heartbeat', () => {
+    const { nodes, a, pump } = cluster(50);
+    const index = a.status().lastIndex + 1;
+    assert.equal(a.propose('x').ok, true);
+    pump();
+    for (const id of ['l1', 'l2']) assert.ok(nodes.get(id)!.raft.status().commit >= index, `${id} knows the commit`);
+  });
+
+  test('learnerHeartbeatTicks below heartbeatTicks is refused, naming the option', () => {
+    assert.throws(() => new Raft({ id: 'a', storage: new MemoryStorage(), peers: ['a'], random: seeded(1), heartbeatTicks: 2, electionTicks: 5, learnerHeartbeatTicks: 1 }), /learnerHeartbeatTicks must be an integer >= heartbeatTicks \(2\), got 1/);
+  });
+});
