@@ -4,7 +4,9 @@ import type { Db } from '../../database/open-database';
 import { listTasks, type TaskRecord } from '../../database/queries';
 import { Agent } from '../../daemon/deployment/agent';
 import { LABELS } from '../../daemon/docker-client';
+import { Loop } from '../../daemon/deployment/loop';
 import { MemoryRuntime } from '../helpers/memory-runtime';
+import { waitFor } from '../helpers/wait';
 import { AT, apply, applyingPropose, clusterDb, flatten, quiet, simpleSpec } from '../helpers/shell-db';
 
 /**
@@ -221,5 +223,57 @@ describe('the in-memory engine\'s events', () => {
     assert.deepEqual(heard, ['create', 'start', 'die', 'destroy'], 'another cluster\'s container is not heard');
     runtime.breakWatches();
     assert.deepEqual(broke, ['the engine closed the event stream']);
+  });
+});
+
+describe('the agent in its loop, woken by the engine\'s events as the deployment thread wires them', () => {
+  test('a container that dies is reported FAILED without waiting for the resync, and a replacement task is started', async () => {
+    opened = clusterDb(NODES, 'n1');
+    const { db } = opened;
+    const runtime = new MemoryRuntime({ images: ['web:1'] });
+    const applying = applyingPropose(db);
+    let loop: Loop | undefined;
+    /** A committed command's change note ("changed: tasks") wakes the agent's loop, as the voting thread's does. */
+    const noted = (command: Parameters<typeof applying.propose>[0]) => {
+      apply(db, command);
+      loop?.wake();
+    };
+    const agent = new Agent({
+      db, runtime, nodeId: 'n1', log: quiet, concurrency: 2, stopGracePeriodMs: 0, hostGraceMs: 3_600_000,
+      propose: async (command) => {
+        const result = await applying.propose(command);
+        loop?.wake();
+        return result;
+      },
+      wake: () => loop!.wake(),
+    });
+    // A resync an hour away: only a wake-up can make the passes this test waits for.
+    loop = new Loop('agent', () => agent.pass(), quiet, { resyncIntervalMs: 3_600_000 });
+    const unwatch = await runtime.watch(agent.labels()!, (event) => {
+      if (['die', 'stop', 'destroy', 'start'].includes(event.action)) loop!.wake();
+    }, () => loop!.wake());
+    const [id] = serviceWithTasks(db, 'web', 'web:1', ['n1']);
+    const task = (taskId: string) => listTasks(db).find((t) => t.id === taskId)!;
+    loop.start();
+    const until = <T>(what: string, check: () => T | undefined | false) => waitFor(what, check, 10_000, 5);
+    try {
+      await until('the task RUNNING', () => task(id!).state === 'RUNNING');
+      runtime.exit(task(id!).containerId!, 2);
+      await until('the task FAILED', () => task(id!).state === 'FAILED');
+      assert.equal(task(id!).error, 'container exited with code 2');
+      await until('its container removed', () => runtime.all().length === 0);
+
+      // The orchestrator's replacement, assigned here: its commit's note wakes the agent.
+      noted({ type: 'batch', commands: [
+        { type: 'task.create', id: 'web-t2', serviceName: 'web', slot: 1, specVersion: 1, at: AT + 1 },
+        { type: 'task.assign', taskId: 'web-t2', nodeId: 'n1', at: AT + 1 },
+      ] });
+      await until('the replacement RUNNING', () => task('web-t2').state === 'RUNNING');
+      assert.deepEqual(runtime.running().map((c) => c.spec.name), ['web.1.web-t2']);
+    } finally {
+      unwatch();
+      await loop.stop();
+      await agent.drain();
+    }
   });
 });
