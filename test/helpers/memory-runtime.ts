@@ -53,6 +53,8 @@ export class MemoryRuntime implements ContainerRuntime {
   private readonly now: () => number;
   private readonly network: BridgeNetwork | null;
   private nextId = 1;
+  /** Addresses on the bridge go out in order, one per start. */
+  private nextAddress = 0;
   /** Every event emitted, in order, whoever watched. */
   readonly events: RuntimeEvent[] = [];
   /** Every image pulled, in order. */
@@ -108,7 +110,7 @@ export class MemoryRuntime implements ContainerRuntime {
     c.exitCode = null;
     c.startedAt = this.now();
     c.health = c.spec.healthcheck && c.spec.healthcheck.test[0] !== 'NONE' ? 'starting' : 'none';
-    c.ip = `172.17.0.${1 + (parseInt(containerId, 16) % 250) + 1}`;
+    c.ip = `172.17.${Math.floor(this.nextAddress / 250)}.${2 + (this.nextAddress++ % 250)}`;
     this.emit(containerId, 'start');
     return c.startedAt;
   }
