@@ -6,6 +6,7 @@ import { BicycleError } from '../daemon/errors';
 import { SNAPSHOT_CHUNK_BYTES, SNAPSHOT_PATH } from '../daemon/voting/snapshot-sender';
 import type { RestContext } from './context';
 import { requirePeer } from './peer-identity';
+import { PEER_ADDRESS_HEADER } from '../daemon/cluster-protocol';
 
 /** The largest snapshot a node takes in (its whole message as JSON). */
 export const MAX_SNAPSHOT_BYTES = 8 * 1024 ** 3;
@@ -102,7 +103,7 @@ export function snapshotReceiveRouter(ctx: RestContext): Router {
     if (peerNodeId !== undefined && message.from !== peerNodeId) {
       throw new BicycleError('PERMISSION_DENIED', `a snapshot from ${String(message.from)} came with the certificate of ${peerNodeId}: a node sends only its own messages`);
     }
-    ctx.deliverRaft([message], k.get('x-bicycle-address') || null);
+    ctx.deliverRaft([message], k.get(PEER_ADDRESS_HEADER) || null);
     k.body = { received, installed: true };
   });
   return router;

@@ -2,7 +2,7 @@ import type { Message, NodeId } from './raft/index';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
 import type { PeerHttp } from '../tls/peer-tls';
-import { RAFT_PATH } from '../cluster-protocol';
+import { RAFT_PATH, PEER_ADDRESS_HEADER } from '../cluster-protocol';
 import { SnapshotSender } from './snapshot-sender';
 import type { SnapshotRequest } from './raft/index';
 
@@ -92,7 +92,7 @@ export class HttpTransport implements Transport {
       if (this.o.dropsOutgoing?.(id)) throw new Error(`the link to ${address} is cut (POST /debug/links)`);
       const res = await this.o.http.fetch(`${this.o.http.scheme}://${address}${RAFT_PATH}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, 'x-bicycle-address': this.o.selfAddress },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, [PEER_ADDRESS_HEADER]: this.o.selfAddress },
         body: JSON.stringify(batch),
         signal: AbortSignal.timeout(this.o.requestTimeoutMs ?? 2000),
       });

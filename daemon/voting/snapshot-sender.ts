@@ -4,7 +4,7 @@ import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
 import type { PeerHttp } from '../tls/peer-tls';
 
-import { SNAPSHOT_PREFIX } from '../cluster-protocol';
+import { PEER_ADDRESS_HEADER, SNAPSHOT_PREFIX } from '../cluster-protocol';
 
 /** Where a peer receives a snapshot in chunks (modules/snapshot-receive.ts). */
 export const SNAPSHOT_PATH = SNAPSHOT_PREFIX.slice(0, -1);
@@ -107,7 +107,7 @@ export class SnapshotSender {
     if (!secret) throw new Error('this node has no cluster secret yet');
     const res = await this.o.http.fetch(url, {
       ...init,
-      headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${secret}`, 'x-bicycle-address': this.o.selfAddress },
+      headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${secret}`, [PEER_ADDRESS_HEADER]: this.o.selfAddress },
       signal: AbortSignal.timeout(this.o.requestTimeoutMs ?? 10_000),
     });
     const answer = (await res.json().catch(() => undefined)) as { received?: number; installed?: boolean; error?: { message: string } } | undefined;
