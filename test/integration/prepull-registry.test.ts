@@ -53,9 +53,13 @@ describe('pre-pull from a real registry', () => {
     const image = `${host}/bicycle/prepull:2`;
     const res = await api(daemon.url).patch('/services/later', { image });
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    await waitFor('the new image on the node', () => hasImage(docker, image), 30_000, 200);
-    const status = (await prepullOf(daemon.url)).filter((p) => p.service === 'later');
+    // The pull's outcome is proposed once the engine has the image: State says done a moment after the image is there.
+    const status = await waitFor('the new image pulled, as State says', async () => {
+      const later = (await prepullOf(daemon.url)).filter((p) => p.service === 'later');
+      return later.some((p) => p.image === image && p.state === 'done') ? later : undefined;
+    }, 30_000, 200);
     assert.deepEqual(status.map((p) => [p.image, p.state]), [[image, 'done']]);
+    assert.equal(await hasImage(docker, image), true);
   });
 
   test('a scale-up from 0 starts on the pulled image; a service opting out is not pulled', async () => {
