@@ -161,3 +161,24 @@ export function runBenchmark(name: string, main: () => Promise<void>): void {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * Requests per second that `send` manages with `inFlight` requests always
+ * in flight for `durationMs`, and how many failed (a rejection or a status
+ * other than 2xx). `send` gets a running number, for unique names.
+ */
+export async function rate(send: (i: number) => Promise<Response>, durationMs: number, inFlight: number): Promise<{ perSecond: number; failed: number }> {
+  const end = Date.now() + durationMs;
+  let done = 0;
+  let failed = 0;
+  let next = 0;
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (Date.now() < end) {
+      const res = await send(next++).catch(() => undefined);
+      await res?.arrayBuffer();
+      if (res?.ok) done++;
+      else failed++;
+    }
+  }));
+  return { perSecond: done / (durationMs / 1000), failed };
+}

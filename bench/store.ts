@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, type BenchDaemon } from './bicycled';
-import { fixed, loadAverage, median, requireEngine, runBenchmark, sleep, table, writeResults } from './common';
+import { fixed, loadAverage, median, rate, requireEngine, runBenchmark, sleep, table, writeResults } from './common';
 import { memoryStoreDir } from '../daemon/memory-store';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 8000);
@@ -52,22 +52,6 @@ function stateBytes(daemon: BenchDaemon, store: Store): number {
   return readdirSync(dir).filter((f) => f.startsWith('bicycle.db')).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 }
 
-async function rate(send: (i: number) => Promise<Response>): Promise<{ perSecond: number; failed: number }> {
-  const end = Date.now() + DURATION_MS;
-  let done = 0;
-  let failed = 0;
-  let next = 0;
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    while (Date.now() < end) {
-      const res = await send(next++).catch(() => undefined);
-      await res?.arrayBuffer();
-      if (res?.ok) done++;
-      else failed++;
-    }
-  }));
-  return { perSecond: done / (DURATION_MS / 1000), failed };
-}
-
 async function measure(store: Store, round: number): Promise<Figures> {
   const docker = await requireEngine();
   // The bench daemon takes its options from config.json and the environment; the store from BICYCLE_STORE.
@@ -84,8 +68,8 @@ async function measure(store: Store, round: number): Promise<Figures> {
     const before = stateBytes(daemon, store);
     const json = (method: string, body: unknown): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     // Proposals first, on a quiet daemon: each create leaves orchestrator commits behind that would overlap the next phase.
-    const proposals = await rate((i) => fetch(`${daemon.url}/nodes/bench-1`, json('PATCH', { labelAdd: { bench: String(i) } })));
-    const creates = await rate((i) => fetch(`${daemon.url}/services`, json('POST', { name: `s${round}-${i}`, image: 'bicycle/busybox:test', replicas: 0 })));
+    const proposals = await rate((i) => fetch(`${daemon.url}/nodes/bench-1`, json('PATCH', { labelAdd: { bench: String(i) } })), DURATION_MS, IN_FLIGHT);
+    const creates = await rate((i) => fetch(`${daemon.url}/services`, json('POST', { name: `s${round}-${i}`, image: 'bicycle/busybox:test', replicas: 0 })), DURATION_MS, IN_FLIGHT);
     return {
       store,
       round,

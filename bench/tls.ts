@@ -10,26 +10,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeSubnet, Lab } from '../scripts/lab/lab';
-import { loadAverage, onCleanup, table } from './common';
+import { loadAverage, onCleanup, rate, table } from './common';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 8000);
 const IN_FLIGHT = 16;
-
-async function rate(send: (i: number) => Promise<Response>): Promise<{ perSecond: number; failed: number }> {
-  const end = Date.now() + DURATION_MS;
-  let done = 0;
-  let failed = 0;
-  let next = 0;
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    while (Date.now() < end) {
-      const res = await send(next++).catch(() => undefined);
-      await res?.arrayBuffer();
-      if (res?.ok) done++;
-      else failed++;
-    }
-  }));
-  return { perSecond: done / (DURATION_MS / 1000), failed };
-}
 
 async function measure(tls: boolean): Promise<{ proposals: number; creates: number; failed: number }> {
   const lab = new Lab(mkdtempSync(join(tmpdir(), `bicycle-bench-tls-${tls ? 'on' : 'off'}-`)), 3, { subnet: freeSubnet(), tls });
@@ -40,8 +24,8 @@ async function measure(tls: boolean): Promise<{ proposals: number; creates: numb
     await lab.up();
     const follower = lab.host(2).url;
     const json = (method: string, body: unknown): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const proposals = await rate((i) => fetch(`${follower}/nodes/host-3`, json('PATCH', { labelAdd: { bench: String(i) } })));
-    const creates = await rate((i) => fetch(`${lab.host(1).url}/services`, json('POST', { name: `b${tls ? 't' : 'p'}${i}`, image: 'bicycle/busybox:test', replicas: 0 })));
+    const proposals = await rate((i) => fetch(`${follower}/nodes/host-3`, json('PATCH', { labelAdd: { bench: String(i) } })), DURATION_MS, IN_FLIGHT);
+    const creates = await rate((i) => fetch(`${lab.host(1).url}/services`, json('POST', { name: `b${tls ? 't' : 'p'}${i}`, image: 'bicycle/busybox:test', replicas: 0 })), DURATION_MS, IN_FLIGHT);
     return { proposals: proposals.perSecond, creates: creates.perSecond, failed: proposals.failed + creates.failed };
   } finally {
     await stop();

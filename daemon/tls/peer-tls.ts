@@ -33,39 +33,22 @@ export class PlainPeerHttp implements PeerHttp {
  */
 export class MutualTlsPeerHttp implements PeerHttp {
   readonly scheme = 'https' as const;
-  private agent: Agent | undefined;
-  private loaded = '';
-  private checkedAt = 0;
+  private readonly agent: ReloadingClient<Agent>;
 
-  constructor(private readonly files: NodeTlsFiles, private readonly now: () => number = Date.now) {}
-
-  fetch(url: string, init: RequestInit): Promise<Response> {
-    return undiciFetch(url, { ...(init as object), dispatcher: this.dispatcher() } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+  constructor(files: NodeTlsFiles, now: () => number = Date.now) {
+    this.agent = new ReloadingClient(files, now, ({ ca, cert, key }) => new Agent({
+      keepAliveTimeout: 60_000,
+      // One secure context for every connection: parsing the CA list (with the public roots) per handshake is costly.
+      connect: { secureContext: createSecureContext({ ca, cert, key }) },
+    }), (old) => void old.close());
   }
 
-  private dispatcher(): Dispatcher {
-    const now = this.now();
-    if (this.agent && now - this.checkedAt < 1000) return this.agent;
-    this.checkedAt = now;
-    const ca = this.files.caCert();
-    const node = this.files.node();
-    const key = `${ca ?? ''}|${node?.certPem ?? ''}`;
-    if (!this.agent || key !== this.loaded) {
-      const old = this.agent;
-      this.agent = new Agent({
-        keepAliveTimeout: 60_000,
-        // One secure context for every connection: parsing the CA list (with the public roots) per handshake is costly.
-        connect: { secureContext: createSecureContext({ ca: ca ? [ca, ...rootCertificates] : undefined, cert: node?.certPem, key: node?.keyPem }) },
-      });
-      this.loaded = key;
-      void old?.close();
-    }
-    return this.agent;
+  fetch(url: string, init: RequestInit): Promise<Response> {
+    return undiciFetch(url, { ...(init as object), dispatcher: this.agent.get() as Dispatcher } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
   }
 
   close(): void {
-    void this.agent?.close();
-    this.agent = undefined;
+    this.agent.close();
   }
 }
 
@@ -76,30 +59,59 @@ export class MutualTlsPeerHttp implements PeerHttp {
  * the cluster CA, reloaded after a renewal like MutualTlsPeerHttp.
  */
 export class PeerHttpsAgent {
-  private agent: HttpsAgent | undefined;
+  private readonly agent: ReloadingClient<HttpsAgent>;
+
+  constructor(files: NodeTlsFiles, now: () => number = Date.now) {
+    this.agent = new ReloadingClient(files, now, (tls) => new HttpsAgent({ keepAlive: true, ...tls }), (old) => old.destroy());
+  }
+
+  get(): HttpsAgent {
+    return this.agent.get();
+  }
+
+  close(): void {
+    this.agent.close();
+  }
+}
+
+/**
+ * A client built from this node's TLS files (the cluster CA with the public
+ * roots, for a member whose listener serves a --tls-cert certificate; this
+ * node's certificate and key once it has them). The files are looked at
+ * again at most once a second, and a new client is made (the old one
+ * disposed of) when they changed: a renewal.
+ */
+class ReloadingClient<T> {
+  private client: T | undefined;
   private loaded = '';
   private checkedAt = 0;
 
-  constructor(private readonly files: NodeTlsFiles, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly files: NodeTlsFiles,
+    private readonly now: () => number,
+    private readonly make: (tls: { ca: string[] | undefined; cert: string | undefined; key: string | undefined }) => T,
+    private readonly dispose: (old: T) => void,
+  ) {}
 
-  get(): HttpsAgent {
+  get(): T {
     const now = this.now();
-    if (this.agent && now - this.checkedAt < 1000) return this.agent;
+    if (this.client && now - this.checkedAt < 1000) return this.client;
     this.checkedAt = now;
     const ca = this.files.caCert();
     const node = this.files.node();
     const key = `${ca ?? ''}|${node?.certPem ?? ''}`;
-    if (!this.agent || key !== this.loaded) {
-      this.agent?.destroy();
-      this.agent = new HttpsAgent({ keepAlive: true, ca: ca ? [ca, ...rootCertificates] : undefined, cert: node?.certPem, key: node?.keyPem });
+    if (!this.client || key !== this.loaded) {
+      const old = this.client;
+      this.client = this.make({ ca: ca ? [ca, ...rootCertificates] : undefined, cert: node?.certPem, key: node?.keyPem });
       this.loaded = key;
+      if (old) this.dispose(old);
     }
-    return this.agent;
+    return this.client;
   }
 
   close(): void {
-    this.agent?.destroy();
-    this.agent = undefined;
+    if (this.client) this.dispose(this.client);
+    this.client = undefined;
   }
 }
 
