@@ -56,8 +56,17 @@ export function applyCommand(db: Db, command: Command, touched: Set<Table> = new
     });
     return refused.length > 0 ? { ok: true, changed, refused } : { ok: true, changed };
   }
-  const savepoint = prepared(db, 'SAVEPOINT apply_one');
-  savepoint.run();
+  // Commands that refuse before their first write need no savepoint to undo a half-applied one (most of a placement's).
+  if (REFUSE_BEFORE_WRITING.has(command.type)) {
+    try {
+      return { ok: true, changed: applyOne(db, command, touched) };
+    } catch (error) {
+      const refusal = refusalOf(error);
+      if (refusal) return { ok: false, error: refusal };
+      throw error;
+    }
+  }
+  prepared(db, 'SAVEPOINT apply_one').run();
   try {
     const changed = applyOne(db, command, touched);
     prepared(db, 'RELEASE apply_one').run();
@@ -65,13 +74,28 @@ export function applyCommand(db: Db, command: Command, touched: Set<Table> = new
   } catch (error) {
     prepared(db, 'ROLLBACK TO apply_one').run();
     prepared(db, 'RELEASE apply_one').run();
-    if (error instanceof IllegalTransitionError) {
-      return { ok: false, error: { code: 'ILLEGAL_TRANSITION', message: error.message } };
-    }
-    // Code and message only: a refusal is an answer every node gives alike, not a fault with a stack.
-    if (error instanceof BicycleError) return { ok: false, error: { code: error.code, message: error.message } };
+    const refusal = refusalOf(error);
+    if (refusal) return { ok: false, error: refusal };
     throw error;
   }
+}
+
+/**
+ * The commands whose every refusal is thrown before their first write, and
+ * whose writes are each one statement (atomic in SQLite) or idempotent
+ * updates: a refusal leaves nothing behind without a savepoint. A command
+ * added here must keep that shape (checks first, then writes); others take
+ * the savepoint.
+ */
+const REFUSE_BEFORE_WRITING: ReadonlySet<Command['type']> = new Set([
+  'task.create', 'task.assign', 'task.observe', 'task.set-desired', 'task.set-slot', 'task.set-pending', 'task.remove', 'node.seen',
+]);
+
+/** A refusal as every node gives it alike (code and message, not a fault with a stack); undefined for a fault. */
+function refusalOf(error: unknown): ErrorData | undefined {
+  if (error instanceof IllegalTransitionError) return { code: 'ILLEGAL_TRANSITION', message: error.message };
+  if (error instanceof BicycleError) return { code: error.code, message: error.message };
+  return undefined;
 }
 
 function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<Table>): boolean {
@@ -97,14 +121,12 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const n = c.node;
       const clash = prepared(db, 'SELECT id FROM nodes WHERE name = ? AND id != ?').get(n.name, n.id);
       if (clash) throw new BicycleError('INVALID_ARGUMENT', `node name ${n.name} is already taken by another node`);
-      const result = db
-        .prepare(
-          `INSERT INTO nodes (id, name, address, role, status, availability, started_at, last_seen_at, created_at, updated_at)
-           VALUES (@id, @name, @address, @role, 'READY', 'active', @startedAt, @at, @at, @at)
-           ON CONFLICT(id) DO UPDATE SET name = @name, address = @address, role = @role, status = 'READY',
-             started_at = @startedAt, last_seen_at = @at, updated_at = @at`,
-        )
-        .run({ ...n, at: c.at });
+      const result = prepared(db,
+        `INSERT INTO nodes (id, name, address, role, status, availability, started_at, last_seen_at, created_at, updated_at)
+         VALUES (@id, @name, @address, @role, 'READY', 'active', @startedAt, @at, @at, @at)
+         ON CONFLICT(id) DO UPDATE SET name = @name, address = @address, role = @role, status = 'READY',
+           started_at = @startedAt, last_seen_at = @at, updated_at = @at`,
+      ).run({ ...n, at: c.at });
       return result.changes > 0;
     }
     case 'node.set-status': {
@@ -231,14 +253,12 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
     }
     case 'task.create': {
       touched.add('tasks');
-      requireService(db, c.serviceName);
+      if (!prepared(db, 'SELECT 1 FROM services WHERE name = ?').get(c.serviceName)) throw new BicycleError('SERVICE_NOT_FOUND', `no service named ${c.serviceName}`);
       if (c.nodeId !== undefined) requireNode(db, c.nodeId);
-      const result = db
-        .prepare(
-          `INSERT INTO tasks (id, service_name, slot, spec_version, node_id, state, desired_state, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?) ON CONFLICT(id) DO NOTHING`,
-        )
-        .run(c.id, c.serviceName, c.slot, c.specVersion, c.nodeId ?? null, c.nodeId === undefined ? 'NEW' : 'ASSIGNED', c.at, c.at);
+      const result = prepared(db,
+        `INSERT INTO tasks (id, service_name, slot, spec_version, node_id, state, desired_state, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?) ON CONFLICT(id) DO NOTHING`,
+      ).run(c.id, c.serviceName, c.slot, c.specVersion, c.nodeId ?? null, c.nodeId === undefined ? 'NEW' : 'ASSIGNED', c.at, c.at);
       return result.changes > 0;
     }
     case 'task.set-slot': {
@@ -266,7 +286,7 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
     }
     case 'task.observe': {
       touched.add('tasks');
-      const task = prepared(db, 'SELECT * FROM tasks WHERE id = ?').get(c.taskId) as TaskRow | undefined;
+      const task = prepared(db, 'SELECT id, node_id, state, desired_state FROM tasks WHERE id = ?').get(c.taskId) as TaskRow | undefined;
       // A report about a task the orchestrator already removed is stale, not an error.
       if (!task) return false;
       const state = transitionTask(task.state, c.state);
@@ -372,7 +392,7 @@ function requireService(db: Db, name: string): ServiceRow {
 }
 
 function requireTask(db: Db, id: string): TaskRow {
-  const row = prepared(db, 'SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+  const row = prepared(db, 'SELECT id, node_id, state, desired_state FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
   if (!row) throw new BicycleError('NOT_FOUND', `no task ${id}`);
   return row;
 }

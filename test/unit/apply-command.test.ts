@@ -619,6 +619,33 @@ describe('applyCommand: batches', () => {
     assert.equal(web(db).id, 'svc-1');
   });
 
+  test('every refusal of a task command leaves the rows exactly as they were', () => {
+    const db = withService();
+    ok(applyCommand(db, { type: 'node.register', node: { id: 'n2', name: 'node-2', address: '10.0.0.2:7070', role: 'worker', startedAt: AT }, at: AT }));
+    createTask(db, 't1');
+    ok(applyCommand(db, { type: 'task.assign', taskId: 't1', nodeId: 'n1', at: AT }));
+    ok(applyCommand(db, { type: 'task.observe', taskId: 't1', state: 'STARTING', at: AT }));
+    ok(applyCommand(db, { type: 'task.set-desired', taskId: 't1', desiredState: 'SHUTDOWN', at: AT }));
+    const rows = () => JSON.stringify(db.prepare('SELECT * FROM tasks ORDER BY id').all()) + JSON.stringify(db.prepare('SELECT * FROM services').all());
+    const before = rows();
+    const result = applyCommand(db, {
+      type: 'batch',
+      commands: [
+        { type: 'task.create', id: 't9', serviceName: 'ghost', slot: 1, specVersion: 1, at: AT + 1 },
+        { type: 'task.create', id: 't9', serviceName: 'web', slot: 1, specVersion: 1, nodeId: 'ghost', at: AT + 1 },
+        { type: 'task.assign', taskId: 't1', nodeId: 'n2', at: AT + 1 },
+        { type: 'task.assign', taskId: 'ghost', nodeId: 'n1', at: AT + 1 },
+        { type: 'task.observe', taskId: 't1', state: 'NEW', error: 'backwards', at: AT + 1 },
+        { type: 'task.set-desired', taskId: 't1', desiredState: 'RUNNING', at: AT + 1 },
+        { type: 'task.set-slot', taskId: 'ghost', slot: 4, at: AT + 1 },
+      ],
+    });
+    assert.deepEqual(result.ok && result.refused?.map((r) => r.error.code), [
+      'SERVICE_NOT_FOUND', 'NODE_NOT_FOUND', 'ILLEGAL_TRANSITION', 'NOT_FOUND', 'ILLEGAL_TRANSITION', 'ILLEGAL_TRANSITION', 'NOT_FOUND',
+    ]);
+    assert.equal(rows(), before);
+  });
+
   test('a batch of commands that all change nothing reports no change', () => {
     const db = withService();
     const result = applyCommand(db, {
