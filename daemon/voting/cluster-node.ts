@@ -7,7 +7,8 @@ import type { ApplyResult } from '../../database/apply-command';
 import { getLocal, getMeta, getNode, listNodes, setLocal } from '../../database/queries';
 import { Raft, ProposalTracker, SqliteRaftStorage, type Message, type NodeId, type Ready } from './raft/index';
 import { SqliteStateMachine, REPLICATED_TABLES } from './state-machine';
-import { HttpTransport } from './http-transport';
+import { HttpTransport, type Transport } from './http-transport';
+import type { askPeer } from './peer-client';
 import { detectHostChanges } from './host-monitor';
 import { isFromStranger } from './admission';
 import { Admitter } from './admitter';
@@ -44,6 +45,22 @@ export interface ClusterNodeOptions {
   };
   /** True while this node's link to the peer is cut outward (`--debug-links`, daemon/voting/debug-links.ts). */
   dropsOutgoing?(id: NodeId): boolean;
+  /**
+   * Makes the transport of Raft batches, given what it must report back to
+   * the core. Default: HttpTransport over `peers`. A test passes an
+   * in-memory network (test/helpers/memory-transport.ts).
+   */
+  transport?(events: TransportEvents): Transport;
+  /** How a follower's request reaches the leader (forwarding, ./forwarding.ts). Default: askPeer over `peers`. */
+  askLeader?: typeof askPeer;
+}
+
+/** What a transport tells the Raft core about delivery; it may call these at any time after `send`, never during it. */
+export interface TransportEvents {
+  /** A peer could not be reached: the core stops streaming to it and probes. */
+  onUnreachable(id: NodeId): void;
+  /** A snapshot message was delivered and installed (ok) or not. */
+  onSnapshotSent(id: NodeId, ok: boolean): void;
 }
 
 /**
@@ -58,7 +75,7 @@ export class ClusterNode {
   private raft: Raft | undefined;
   private readonly storage: SqliteRaftStorage;
   private readonly machine: SqliteStateMachine;
-  private readonly transport: HttpTransport;
+  private readonly transport: Transport;
   private readonly tracker = new ProposalTracker<{ index: number; settle(reply: VotingReply): void }>();
   private readonly reads = new Map<string, (index: number | null) => void>();
   private readonly waiters: AppliedWaiters;
@@ -83,16 +100,21 @@ export class ClusterNode {
   constructor(private readonly o: ClusterNodeOptions) {
     this.storage = new SqliteRaftStorage(o.db);
     this.machine = new SqliteStateMachine(o.db, o.metrics && ((command, seconds) => o.metrics!.applied(command, seconds)));
-    this.transport = new HttpTransport({
-      http: o.peers,
-      selfAddress: o.advertise,
-      secret: () => clusterSecret(o.db),
-      addressOf: (id) => this.addressOf(id),
+    const events: TransportEvents = {
       onUnreachable: (id) => this.raft?.reportUnreachable(id),
       onSnapshotSent: (id, ok) => this.raft?.reportSnapshot(id, ok),
-      log: o.log,
-      dropsOutgoing: o.dropsOutgoing,
-    });
+    };
+    this.transport = o.transport
+      ? o.transport(events)
+      : new HttpTransport({
+          http: o.peers,
+          selfAddress: o.advertise,
+          secret: () => clusterSecret(o.db),
+          addressOf: (id) => this.addressOf(id),
+          ...events,
+          log: o.log,
+          dropsOutgoing: o.dropsOutgoing,
+        });
     this.waiters = new AppliedWaiters(() => this.machine.appliedIndex());
     this.forwarder = new Forwarder({
       http: o.peers,
@@ -104,6 +126,7 @@ export class ClusterNode {
       nameOf: (id) => this.nameOf(id),
       cut: o.dropsOutgoing,
       waiters: this.waiters,
+      ask: o.askLeader,
     });
     this.admitter = new Admitter({
       db: o.db,
