@@ -6,6 +6,7 @@ import type { ApplyResult, Table } from '../../database/apply-command';
 import { applyOnce, forgetOldRequests } from '../../database/applied-requests';
 import { getLocal, setLocal } from '../../database/queries';
 import type { Entry, Snapshot } from './raft/index';
+import { forEachSnapshotRow } from './snapshot-rows';
 
 /**
  * The replicated tables: what a snapshot holds and what every manager agrees
@@ -68,15 +69,22 @@ export class SqliteStateMachine {
       return { results, touched, appliedIndex };
     });
     this.restoreTx = writeTransaction(db, (snapshot: Snapshot) => {
-      const data = JSON.parse(snapshot.data) as Record<string, Record<string, unknown>[]>;
-      // Children first on delete, parents first on insert (tasks reference services).
+      // Children first on delete; rows go in in the snapshot's order, which is REPLICATED_TABLES' (parents first: tasks reference services).
       for (const table of [...REPLICATED_TABLES].reverse()) db.prepare(`DELETE FROM ${table}`).run();
-      for (const table of REPLICATED_TABLES) {
-        for (const row of data[table] ?? []) {
-          const columns = Object.keys(row);
-          db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})`).run(row);
+      // One row parsed at a time (not the whole snapshot as objects), one compiled INSERT per table and column list.
+      const replicated = new Set<string>(REPLICATED_TABLES);
+      const inserts = new Map<string, Statement>();
+      forEachSnapshotRow(snapshot.data, (table, row) => {
+        if (!replicated.has(table)) return;
+        const columns = Object.keys(row);
+        const key = `${table}(${columns.join(',')})`;
+        let insert = inserts.get(key);
+        if (!insert) {
+          insert = db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})`);
+          inserts.set(key, insert);
         }
-      }
+        insert.run(row);
+      });
       setLocal(db, 'applied_index', String(snapshot.meta.index));
     });
   }
