@@ -94,6 +94,7 @@ export class ClusterNode {
   private leaderContactRecorded = 0;
   private appliedSinceSnapshot = 0;
   private registered = false;
+  private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private processing = false;
 
@@ -382,7 +383,7 @@ export class ClusterNode {
   /** Every start, once a leader is known: this node's row says it is here (address, role, start time). */
   private async registerSelf(): Promise<void> {
     this.registered = true;
-    for (let attempt = 0; attempt < 50; attempt++) {
+    for (let attempt = 0; attempt < 50 && !this.stopped; attempt++) {
       const now = Date.now();
       const existing = getNode(this.o.db, this.o.nodeId);
       const node = { id: this.o.nodeId, name: this.o.name, address: this.o.advertise, role: existing?.role ?? this.o.role, startedAt: now };
@@ -482,6 +483,8 @@ export class ClusterNode {
   }
 
   stop(): void {
+    // A registration still retrying gives up: the database may be closed right after.
+    this.stopped = true;
     clearInterval(this.timer);
     this.transport.close();
     for (const handle of this.tracker.drain()) handle.settle(failure('UNAVAILABLE', 'bicycled is stopping'));
