@@ -30,7 +30,7 @@ import { openDatabase, type Db } from '../database/open-database';
 import { listNodes, listServices, listTasks } from '../database/queries';
 import { orchestrate } from '../daemon/deployment/orchestrator';
 import { schedule, schedulerInput } from '../daemon/deployment/scheduler';
-import { withCommands } from '../daemon/deployment/manager';
+import { foldPlacements, withCommands } from '../daemon/deployment/manager';
 import { SimCluster } from './raft-cluster-sim';
 import { fixed, onCleanup, runBenchmark, table, writeResults } from './common';
 
@@ -118,7 +118,7 @@ function managerPass(target: Target, phases: Phases): number {
   });
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const placed = schedule(withCommands(schedulerInput(tasks), orchestrated.commands, (id) => byId.get(id)), nodes, now);
-  const commands = [...orchestrated.commands, ...placed.commands];
+  const commands = foldPlacements(orchestrated.commands, placed.commands);
   phases.decideMs += performance.now() - t;
   t = performance.now();
   if (commands.length > 0) target.commit(commands);

@@ -131,7 +131,7 @@ type CommandBody =
   | { type: 'service.remove'; name: string; at: number }
   /** Asks the orchestrator to even out the service's replicas over the nodes (`requested`), or says it is done. */
   | { type: 'service.rebalance'; name: string; requested: boolean; at: number }
-  /** `nodeId`: a global service's task, created on its node (ASSIGNED at once; the scheduler does not place it). */
+  /** `nodeId`: created on that node, ASSIGNED at once (a global service's task, or a replica the scheduler placed in the pass that created it). */
   | { type: 'task.create'; id: string; serviceName: string; slot: number; specVersion: number; nodeId?: string; at: number }
   /** The task takes over another slot (a scale-down keeps the replica in the emptier domain and stops the one in the crowded domain). */
   | { type: 'task.set-slot'; taskId: string; slot: number; at: number }

@@ -86,7 +86,7 @@ export class Manager {
     const unplaced = placed.unplaced.map((u) => u.reason).join('\n');
     if (unplaced && unplaced !== this.lastUnplaced) this.o.log.warn('tasks wait for a node', { tasks: placed.unplaced.length, reason: placed.unplaced[0]!.reason });
     this.lastUnplaced = unplaced;
-    const commands = [...orchestrated.commands, ...placed.commands];
+    const commands = foldPlacements(orchestrated.commands, placed.commands);
     const pending = this.pendingChanges(placed.unplaced, now);
     if (pending) commands.push(pending);
     if (commands.length > 0) await this.o.propose({ type: 'batch', commands });
@@ -94,7 +94,26 @@ export class Manager {
   }
 }
 
-/** The task a command changes, if it names one already in the table. */
+/**
+ * The pass's batch: the orchestrator's commands, then the scheduler's. A
+ * task created and placed in the same pass is created on its node (one
+ * task.create ASSIGNED there, as a global service's is) instead of a create
+ * and an assign: half the commands to commit and apply for a new replica.
+ */
+export function foldPlacements(orchestrated: readonly Command[], placed: readonly Command[]): Command[] {
+  const creates = new Map<string, number>();
+  const out = [...orchestrated];
+  out.forEach((c, i) => {
+    if (c.type === 'task.create' && c.nodeId === undefined) creates.set(c.id, i);
+  });
+  for (const c of placed) {
+    const at = c.type === 'task.assign' ? creates.get(c.taskId) : undefined;
+    if (c.type === 'task.assign' && at !== undefined) out[at] = { ...(out[at] as Extract<Command, { type: 'task.create' }>), nodeId: c.nodeId };
+    else out.push(c);
+  }
+  return out;
+}
+
 /** Why tasks wait, as a command, when that changed since the last pass (a task's error shows it in `service ps` and State). */
 function pendingReasonCommand(previous: ReadonlyMap<string, string>, unplaced: readonly { taskId: string; reason: string }[], at: number): { command: Command | null; current: Map<string, string> } {
   const current = new Map(unplaced.map((u) => [u.taskId, u.reason]));

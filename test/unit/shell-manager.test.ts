@@ -55,7 +55,9 @@ describe('one pass of the manager', () => {
 
     assert.equal(proposed.length, 1, 'one proposal');
     const commands = flatten(proposed);
-    assert.deepEqual(commands.map((c) => c.type).sort(), ['service.set-state', ...Array(4).fill('task.assign'), ...Array(4).fill('task.create')]);
+    // Each new replica is created on its node: one command, not a create and an assign.
+    assert.deepEqual(commands.map((c) => c.type).sort(), ['service.set-state', ...Array(4).fill('task.create')]);
+    assert.ok(commands.every((c) => c.type !== 'task.create' || c.nodeId !== undefined), 'every task.create names its node');
     const deploying = commands.find((c) => c.type === 'service.set-state') as Extract<Command, { type: 'service.set-state' }>;
     assert.deepEqual([deploying.name, deploying.state, deploying.version], ['web', 'DEPLOYING', 1]);
 
