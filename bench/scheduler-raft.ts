@@ -31,6 +31,7 @@ import { listNodes, listServices, listTasks } from '../database/queries';
 import { orchestrate } from '../daemon/deployment/orchestrator';
 import { schedule, schedulerInput } from '../daemon/deployment/scheduler';
 import { foldPlacements, withCommands } from '../daemon/deployment/manager';
+import { detectHostChanges } from '../daemon/voting/host-monitor';
 import { SimCluster } from './raft-cluster-sim';
 import { fixed, onCleanup, runBenchmark, table, writeResults } from './common';
 
@@ -129,14 +130,14 @@ function managerPass(target: Target, phases: Phases): number {
 }
 
 /** Every agent reports RUNNING for the tasks ASSIGNED to its node, as its manager's database shows them. */
-function agentsReport(target: Target, managers: number, nodeIndex: Map<string, number>, phases: Phases): number {
+function agentsReport(target: Target, managers: number, nodeIndex: Map<string, number>, phases: Phases, silent: ReadonlySet<string> = new Set()): number {
   const t = performance.now();
   const now = Date.now();
   const commands: Command[] = [];
   for (let i = 0; i < managers; i++) {
     const rows = target.agentDb(i).prepare("SELECT id, node_id FROM tasks WHERE state = 'ASSIGNED' ORDER BY node_id").all() as { id: string; node_id: string }[];
     for (const row of rows) {
-      if ((nodeIndex.get(row.node_id) ?? -1) % managers !== i) continue;
+      if ((nodeIndex.get(row.node_id) ?? -1) % managers !== i || silent.has(row.node_id)) continue;
       commands.push({ type: 'task.observe', taskId: row.id, state: 'RUNNING', containerId: randomBytes(32).toString('hex'), startedAt: now, at: now });
     }
   }
@@ -157,7 +158,22 @@ interface Run {
   phases: Phases;
   managers?: { id: string; saveMs: number; applyMs: number; entriesApplied: number }[];
   messages?: number;
+  loss: Loss;
 }
+
+/** The loss of LOST_SHARE of the nodes at once, after every task runs. */
+interface Loss {
+  nodes: number;
+  /** Tasks that were RUNNING on the lost nodes. */
+  tasks: number;
+  /** From the host monitor's verdict (DOWN proposed) until every replica runs again on the others, all managers applied. */
+  seconds: number;
+}
+
+/** One node in ten lost at once. */
+const LOST_SHARE = 0.1;
+/** voting.hostGraceMs's default: how long a silent node has before the leader declares it DOWN (not waited here, added in the docs). */
+const HOST_GRACE_MS = 3_000;
 
 /** One run of the workload on a target; `managers` agents' attachment count (3 for Raft, 1 direct). */
 function runWorkload(target: Target, nodeCount: number, taskCount: number, managers: number, verify: Db[]): Run {
@@ -197,7 +213,39 @@ function runWorkload(target: Target, nodeCount: number, taskCount: number, manag
     const { running, total } = db.prepare("SELECT SUM(state = 'RUNNING') AS running, COUNT(*) AS total FROM tasks").get() as { running: number; total: number };
     if (running !== taskCount || total !== taskCount) throw new Error(`expected ${taskCount} tasks RUNNING, found ${running} of ${total}`);
   }
-  return { seconds, placementsPerSecond: taskCount / seconds, entries: target.entries - entriesBefore, phases };
+  const entries = target.entries - entriesBefore;
+  return { seconds, placementsPerSecond: taskCount / seconds, entries, phases, loss: loseNodes(target, nodeCount, taskCount, managers, nodeIndex, verify) };
+}
+
+/**
+ * Every tenth node goes silent at once: the leader's host monitor (the pure
+ * detectHostChanges the daemon runs) sees them past the grace and proposes
+ * them DOWN; the passes then replace their replicas on the others, whose
+ * agents report RUNNING. Timed from the verdict to every replica RUNNING on
+ * a live node as all managers applied it; the grace itself is not waited.
+ */
+function loseNodes(target: Target, nodeCount: number, taskCount: number, managers: number, nodeIndex: Map<string, number>, verify: Db[]): Loss {
+  const lost = new Set<string>();
+  for (let i = 0; i < nodeCount; i += Math.round(1 / LOST_SHARE)) lost.add(nodeId(i));
+  const on = [...lost].map(() => '?').join(',');
+  const lostTasks = (target.leaderDb.prepare(`SELECT COUNT(*) AS n FROM tasks WHERE state = 'RUNNING' AND node_id IN (${on})`).get(...lost) as { n: number }).n;
+  const phases: Phases = { readMs: 0, decideMs: 0, commitMs: 0, agentsMs: 0, passes: 0, commands: 0 };
+  const start = performance.now();
+  const now = Date.now();
+  const lastContact = new Map([...nodeIndex.keys()].map((id) => [id, lost.has(id) ? now - HOST_GRACE_MS - 1 : now]));
+  target.commit(detectHostChanges({ nodes: listNodes(target.leaderDb), selfId: 'none', lastContact, leaderSince: now - 10 * HOST_GRACE_MS, now, graceMs: HOST_GRACE_MS }));
+  for (let round = 0; ; round++) {
+    if (round > 20) throw new Error('the loss did not settle in 20 rounds');
+    const decided = managerPass(target, phases);
+    const reported = agentsReport(target, managers, nodeIndex, phases, lost);
+    if (decided === 0 && reported === 0) break;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  for (const db of verify) {
+    const { running } = db.prepare(`SELECT COUNT(*) AS running FROM tasks WHERE state = 'RUNNING' AND desired_state = 'RUNNING' AND node_id NOT IN (${on})`).get(...lost) as { running: number };
+    if (running !== taskCount) throw new Error(`after the loss of ${lost.size} nodes: expected ${taskCount} replicas RUNNING on the others, found ${running}`);
+  }
+  return { nodes: lost.size, tasks: lostTasks, seconds: Math.round(seconds * 100) / 100 };
 }
 
 interface Row {
@@ -220,7 +268,7 @@ function round(run: Run): Run {
   };
 }
 
-const CACHED = process.env.BENCH_RAFT_CACHED !== '0';
+const CACHED = process.env.BENCH_RAFT_CACHED === '1';
 
 function raftRun(dir: string, nodeCount: number, taskCount: number, cacheStatements: boolean): Run {
   mkdirSync(dir);
@@ -279,13 +327,14 @@ async function main(): Promise<void> {
   console.log(`\nEnd to end through 3 managers (Raft + SQLite, in one process, in-memory network), ${SERVICES} services, batches of ${CHUNK} commands\n`);
   console.log(
     table([
-      ['nodes', 'tasks', 'raft s', 'placements/s', 'x Nomad C1M', 'no Raft s', 'no Raft placements/s', 'raft/no Raft', 'entries', 'read s', 'decide s', 'log save s (3)', 'apply s (3)', 'cached stmts: raft s', 'cached: placements/s'],
+      ['nodes', 'tasks', 'raft s', 'placements/s', 'x Nomad C1M', 'no Raft s', 'no Raft placements/s', 'raft/no Raft', 'entries', 'read s', 'decide s', 'log save s (3)', 'apply s (3)', 'lost nodes', 'their tasks', 'moved s', 'no Raft moved s', ...(CACHED ? ['cached stmts: raft s', 'cached: placements/s'] : [])],
       ...rows.map((r) => [
         r.nodes, r.tasks, fixed(r.raft.seconds, 1), r.raft.placementsPerSecond, fixed(r.raft.placementsPerSecond / NOMAD_C1M_PER_SECOND, 1),
         fixed(r.direct.seconds, 1), r.direct.placementsPerSecond, fixed(r.raft.seconds / r.direct.seconds, 2), r.raft.entries,
         fixed(r.raft.phases.readMs / 1000, 1), fixed(r.raft.phases.decideMs / 1000, 1),
         fixed(r.raft.managers!.reduce((s, m) => s + m.saveMs, 0) / 1000, 1), fixed(r.raft.managers!.reduce((s, m) => s + m.applyMs, 0) / 1000, 1),
-        r.raftCached ? fixed(r.raftCached.seconds, 1) : '-', r.raftCached ? r.raftCached.placementsPerSecond : '-',
+        r.raft.loss.nodes, r.raft.loss.tasks, fixed(r.raft.loss.seconds, 1), fixed(r.direct.loss.seconds, 1),
+        ...(CACHED ? [r.raftCached ? fixed(r.raftCached.seconds, 1) : '-', r.raftCached ? r.raftCached.placementsPerSecond : '-'] : []),
       ]),
     ]),
   );
@@ -294,6 +343,7 @@ async function main(): Promise<void> {
     console.log(`${s.nodes} nodes, ${s.tasks} tasks: not run, ${s.reason}; extrapolated linearly from ${ref.tasks} tasks: ~${Math.round((ref.raft.seconds * s.tasks) / ref.tasks)} s through Raft, ~${ref.raft.placementsPerSecond} placements/s if the rate holds.`);
   }
   console.log(`\nNomad C1M for reference: ${NOMAD_C1M_PER_SECOND} placements/s; goal end to end through Raft: at least that.`);
+  console.log(`"moved s": one node in ${Math.round(1 / LOST_SHARE)} lost at once, from the host monitor's DOWN verdict to every replica RUNNING on the others; the daemon adds voting.hostGraceMs (${HOST_GRACE_MS / 1000} s by default) of silence before that verdict.`);
   const file = writeResults('scheduler-raft', { services: SERVICES, commandsPerEntry: CHUNK, nomadC1mPerSecond: NOMAD_C1M_PER_SECOND, rows, skipped });
   console.log(`wrote ${file}`);
 }
