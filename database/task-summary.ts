@@ -131,17 +131,18 @@ export function listLiveContainerTasks(db: Db, limit: number): TaskRecord[] {
   return prepared(db, `SELECT * FROM tasks WHERE container_id IS NOT NULL AND state NOT IN ${TERMINAL} ORDER BY service_name, slot, created_at LIMIT ?`).all(limit).map(toTask);
 }
 
-/** Containers in use, counted by service and by node id. */
+/**
+ * Containers in use, counted by service and by node id: two counts, each in
+ * its index's order (tasks_by_service, tasks_by_node), rather than one by
+ * (service, node), which at a replica per node is a group per task.
+ */
 export function liveContainerCounts(db: Db): { total: number; byService: Map<string, number>; byNode: Map<string, number> } {
-  const rows = prepared(db, `SELECT service_name AS s, node_id AS node, count(*) AS n FROM tasks WHERE container_id IS NOT NULL AND state NOT IN ${TERMINAL} GROUP BY service_name, node_id`).all() as { s: string; node: string | null; n: number }[];
-  const byService = new Map<string, number>();
-  const byNode = new Map<string, number>();
-  let total = 0;
-  for (const r of rows) {
-    total += r.n;
-    byService.set(r.s, (byService.get(r.s) ?? 0) + r.n);
-    if (r.node) byNode.set(r.node, (byNode.get(r.node) ?? 0) + r.n);
-  }
+  const live = `container_id IS NOT NULL AND state NOT IN ${TERMINAL}`;
+  const services = prepared(db, `SELECT service_name AS k, count(*) AS n FROM tasks WHERE ${live} GROUP BY service_name`).all() as { k: string; n: number }[];
+  const nodes = prepared(db, `SELECT node_id AS k, count(*) AS n FROM tasks WHERE node_id IS NOT NULL AND ${live} GROUP BY node_id`).all() as { k: string; n: number }[];
+  const byService = new Map(services.map((r) => [r.k, r.n]));
+  const byNode = new Map(nodes.map((r) => [r.k, r.n]));
+  const total = services.reduce((sum, r) => sum + r.n, 0);
   return { total, byService, byNode };
 }
 

@@ -1,6 +1,8 @@
 import Router from '@koa/router';
 import { BicycleError } from '../daemon/errors';
 import { getNode } from '../database/queries';
+import { readVersion } from '../database/read-version';
+import { AnswerCache, answerJson } from './answer-cache';
 import { proposeOrThrow, readBarrier, type RestContext } from './context';
 import { readNodes } from './present';
 import { nextNodeLabels, parseNodeChanges } from './validation';
@@ -15,9 +17,12 @@ export function nodesRouter(ctx: RestContext): Router {
     return node;
   };
 
+  const answers = new AnswerCache(4);
   router.get('/nodes', async (k) => {
     await readBarrier(ctx, k.query);
-    k.body = { nodes: readNodes(ctx.db, ctx.now()) };
+    // One answer per second at most while nothing changes: uptimes are to the second.
+    const now = ctx.now();
+    answerJson(k, answers.get(readVersion(ctx.db).all, String(Math.floor(now / 1000)), () => ({ nodes: readNodes(ctx.db, now) })));
   });
 
   router.get('/nodes/:id', (k) => {

@@ -22,11 +22,20 @@ export interface Capacity {
  * bounded by those, not by tasks.
  */
 export function reservedByNode(db: Db): Map<string, Capacity> {
+  // Only services that reserve something count: most reserve nothing, and their tasks need not be read.
+  const reserving = (prepared(db, 'SELECT name, resources FROM services WHERE resources IS NOT NULL').all() as { name: string; resources: string }[])
+    .filter((s) => {
+      const r = (JSON.parse(s.resources) as ResourceSpec).reservations;
+      return Boolean(r?.cpus || r?.memoryBytes);
+    })
+    .map((s) => s.name);
+  if (reserving.length === 0) return new Map();
   const rows = prepared(db,
     `SELECT t.node_id AS nodeId, s.resources AS resources, count(*) AS n FROM tasks t JOIN services s ON s.name = t.service_name
-     WHERE t.node_id IS NOT NULL AND t.desired_state = 'RUNNING' AND t.state NOT IN ('COMPLETE', 'SHUTDOWN', 'FAILED', 'ORPHANED')
+     WHERE t.service_name IN (SELECT value FROM json_each(?))
+       AND t.node_id IS NOT NULL AND t.desired_state = 'RUNNING' AND t.state NOT IN ('COMPLETE', 'SHUTDOWN', 'FAILED', 'ORPHANED')
      GROUP BY t.node_id, t.service_name`,
-  ).all() as { nodeId: string; resources: string | null; n: number }[];
+  ).all(JSON.stringify(reserving)) as { nodeId: string; resources: string | null; n: number }[];
   const out = new Map<string, Capacity>();
   for (const row of rows) {
     const reservations = (row.resources ? (JSON.parse(row.resources) as ResourceSpec) : {}).reservations;

@@ -1,4 +1,5 @@
 import type { Db } from '../database/open-database';
+import { prepared } from '../database/statements';
 import {
   getLocal, getMeta, listContainerStats, listNodes, listServices,
   type NodeRecord, type ServiceRecord, type TaskRecord,
@@ -8,6 +9,7 @@ import {
   liveTaskCountsByNode, taskCountsByService, type TaskCounts, type TaskCursor,
 } from '../database/task-summary';
 import { managerWarnings } from '../database/node-state';
+import { readVersion, type ReadVersion } from '../database/read-version';
 import { isServing } from '../database/task-state';
 import { DEFAULT_LIFECYCLE, lifecycleFields, updateStatusField, type LifecycleDefaults } from './present-lifecycle';
 import { nodePlacementFields, placementFields, reservedByNode, wantedByService, type Capacity } from './present-placement';
@@ -125,8 +127,16 @@ export function presentServiceSummary(service: ServiceRecord, counts: TaskCounts
 
 export type ServiceSummary = ReturnType<typeof presentServiceSummary>;
 
+const nodeNames = new WeakMap<Db, { version: number; names: Map<string, string> }>();
+
+/** Node names by id, kept until the rows change (database/read-version.ts): every task shown names its node. */
 export function nodeNameMap(db: Db): Map<string, string> {
-  return new Map(listNodes(db).map((n) => [n.id, n.name]));
+  const version = readVersion(db).all;
+  const kept = nodeNames.get(db);
+  if (kept?.version === version) return kept.names;
+  const names = new Map(prepared(db, 'SELECT id, name FROM nodes').all().map((n) => [(n as { id: string }).id, (n as { name: string }).name]));
+  nodeNames.set(db, { version, names });
+  return names;
 }
 
 /** Dead tasks shown with a service (its newest); a few per slot for a small service, as docker service ps shows. */
@@ -195,67 +205,81 @@ export function readNodes(db: Db, now: number) {
 /** Containers GET /state lists by default; past it, `containerCounts` still counts them all. */
 export const STATE_CONTAINERS_LIMIT = 1000;
 
-interface StateRows {
-  version: number;
-  nodes: NodeRecord[];
-  services: ServiceRecord[];
+/** What GET /state shows that is derived from the task rows: kept while only other rows change. */
+interface TaskRows {
   counts: Map<string, TaskCounts>;
   errors: Map<string, string>;
   liveByNode: Map<string, number>;
   reservedByNode: Map<string, Capacity>;
   /** Tasks wanted running, by service: a global service's replicas. */
   wantedByService: Map<string, number>;
-  /** This node's id and its pre-pull status (node-local, not replicated). */
-  localNodeId: string | undefined;
-  prepull: PrepullStatus[];
   containerCounts: ReturnType<typeof liveContainerCounts>;
   /** The first containers in service, slot order, as many as the largest limit asked for since the last change. */
   containers: TaskRecord[];
   containersLimit: number;
-  stats: ReturnType<typeof listContainerStats>;
+}
+
+interface StateRows extends TaskRows {
+  version: ReadVersion;
+  nodes: NodeRecord[];
+  services: ServiceRecord[];
+  /** This node's id and its pre-pull status (node-local, not replicated). */
+  localNodeId: string | undefined;
+  prepull: PrepullStatus[];
   leaderId: string | undefined;
   term: number;
   clusterId: string | undefined;
 }
 
-const stateCache = new WeakMap<Db, { dataVersion: () => number; rows?: StateRows }>();
+const stateCache = new WeakMap<Db, StateRows>();
 
 /**
- * The rows behind GET /state, read in one transaction and kept until another
- * connection commits (SQLite's data_version changes): a busy cluster is read
- * far more often than written. What is kept is bounded: counts computed by
- * SQLite and at most `containersLimit` task rows, never the whole task
- * table. Uptimes are computed per request from the cached start times.
+ * The rows behind GET /state and GET /nodes, read in one transaction and
+ * kept until they change (database/read-version.ts: a change applied, the
+ * leader, this node's pre-pull status), not at every commit: the voting
+ * thread commits its own bookkeeping several times a second, and a busy
+ * cluster is read far more often than changed. What is derived from the
+ * tasks (counts over the whole table, the longest part at 100,000 tasks) is
+ * kept while only nodes change (the leader's node.seen every few seconds).
+ * What is kept is bounded: counts computed by SQLite and at most
+ * `containersLimit` task rows, never the whole task table. Uptimes and
+ * container stats are read per request.
  */
 function stateRows(db: Db, containersLimit = 0): StateRows {
-  let entry = stateCache.get(db);
-  if (!entry) {
-    const statement = db.prepare('PRAGMA data_version').pluck();
-    entry = { dataVersion: () => statement.get() as number };
-    stateCache.set(db, entry);
-  }
-  const version = entry.dataVersion();
-  if (entry.rows?.version === version && entry.rows.containersLimit >= containersLimit) return entry.rows;
-  entry.rows = db.transaction(() => ({
+  const version = readVersion(db);
+  const kept = stateCache.get(db);
+  if (kept && kept.version.all === version.all && kept.containersLimit >= containersLimit) return kept;
+  const rows: StateRows = db.transaction(() => ({
     version,
     nodes: listNodes(db),
     services: listServices(db),
+    ...(kept && kept.version.tasks === version.tasks && kept.containersLimit >= containersLimit ? taskRowsOf(kept) : readTaskRows(db, containersLimit)),
+    localNodeId: getLocal(db, 'node_id'),
+    prepull: readPrepullStatus(db),
+    leaderId: getLocal(db, 'leader_id'),
+    term: Number(getLocal(db, 'term') ?? 0),
+    clusterId: getMeta(db, 'cluster_id'),
+  }))();
+  stateCache.set(db, rows);
+  return rows;
+}
+
+function readTaskRows(db: Db, containersLimit: number): TaskRows {
+  return {
     counts: taskCountsByService(db),
     errors: lastErrorByService(db),
     liveByNode: liveTaskCountsByNode(db),
     reservedByNode: reservedByNode(db),
     wantedByService: wantedByService(db),
-    localNodeId: getLocal(db, 'node_id'),
-    prepull: readPrepullStatus(db),
     containerCounts: liveContainerCounts(db),
     containers: containersLimit > 0 ? listLiveContainerTasks(db, containersLimit) : [],
     containersLimit,
-    stats: listContainerStats(db),
-    leaderId: getLocal(db, 'leader_id'),
-    term: Number(getLocal(db, 'term') ?? 0),
-    clusterId: getMeta(db, 'cluster_id'),
-  }))();
-  return entry.rows;
+  };
+}
+
+function taskRowsOf(rows: StateRows): TaskRows {
+  const { counts, errors, liveByNode, reservedByNode, wantedByService, containerCounts, containers, containersLimit } = rows;
+  return { counts, errors, liveByNode, reservedByNode, wantedByService, containerCounts, containers, containersLimit };
 }
 
 /**
@@ -267,7 +291,8 @@ function stateRows(db: Db, containersLimit = 0): StateRows {
  */
 export function readState(db: Db, now: number, containersLimit = STATE_CONTAINERS_LIMIT) {
   const rows = stateRows(db, containersLimit);
-  const { nodes, stats, services, leaderId, term, clusterId } = rows;
+  const { nodes, services, leaderId, term, clusterId } = rows;
+  const stats = listContainerStats(db);
   const names = new Map(nodes.map((n) => [n.id, n.name]));
   const nodeName = (id: string | null) => (id ? (names.get(id) ?? id) : null);
   const containers = rows.containers.slice(0, containersLimit);

@@ -6,6 +6,8 @@ import { requirePortsFree } from '../database/ports';
 import { DEFAULT_MAX_REPLICAS, requireReplicasWithinLimit } from '../database/replica-limit';
 import { decodeCursor, type TaskCursor } from '../database/task-summary';
 import { getService, listServices, listServiceVersions, type ServiceRecord } from '../database/queries';
+import { readVersion } from '../database/read-version';
+import { AnswerCache, answerJson } from './answer-cache';
 import { proposeOrThrow, readBarrier, waitUntil, type RestContext } from './context';
 import { isReplay } from './idempotency';
 import { readService, readServiceSummaries, readServices, readTaskPage } from './present';
@@ -39,6 +41,10 @@ export function servicesRouter(ctx: RestContext): Router {
   const defaults = ctx.lifecycleDefaults ?? DEFAULT_LIFECYCLE;
   /** The service as every answer shows it, the cluster's defaults filling in its policies. */
   const view = (service: ServiceRecord) => readService(ctx.db, service, defaults);
+  /** The reads' answers, kept until the rows change (database/read-version.ts): none of them depends on the time. */
+  const answers = new AnswerCache(64);
+  const summaries = new AnswerCache(1);
+  const lists = new AnswerCache(1);
 
   const requireService = (name: string) => {
     const service = getService(ctx.db, parseServiceName(name));
@@ -65,7 +71,12 @@ export function servicesRouter(ctx: RestContext): Router {
   router.get('/services', async (k) => {
     const withTasks = parseFlag(k.query.tasks, 'tasks', false);
     await readBarrier(ctx, k.query);
-    k.body = { services: withTasks ? readServices(ctx.db, defaults) : readServiceSummaries(ctx.db, defaults) };
+    // The summaries name no node: they change only with the task and service rows. With tasks, each names its node.
+    const version = readVersion(ctx.db);
+    const services = withTasks
+      ? lists.get(version.all, 'tasks', () => ({ services: readServices(ctx.db, defaults) }))
+      : summaries.get(version.tasks, 'summaries', () => ({ services: readServiceSummaries(ctx.db, defaults) }));
+    answerJson(k, services);
   });
 
   router.post('/services', async (k) => {
@@ -95,7 +106,8 @@ export function servicesRouter(ctx: RestContext): Router {
 
   router.get('/services/:name', async (k) => {
     await readBarrier(ctx, k.query);
-    k.body = view(requireService(k.params.name!));
+    const service = requireService(k.params.name!);
+    answerJson(k, answers.get(readVersion(ctx.db).all, `one|${service.name}`, () => view(service)));
   });
 
   /** Every task of the service, history included, a page at a time: follow `next` until it is null. */
@@ -104,7 +116,8 @@ export function servicesRouter(ctx: RestContext): Router {
     const after = parseCursor(k.query.after);
     await readBarrier(ctx, k.query);
     const service = requireService(k.params.name!);
-    k.body = ctx.db.transaction(() => readTaskPage(ctx.db, service.name, after, limit))();
+    const key = `tasks|${service.name}|${limit}|${typeof k.query.after === 'string' ? k.query.after : ''}`;
+    answerJson(k, answers.get(readVersion(ctx.db).all, key, () => ctx.db.transaction(() => readTaskPage(ctx.db, service.name, after, limit))()));
   });
 
   router.patch('/services/:name', async (k) => {

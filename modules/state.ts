@@ -1,5 +1,7 @@
 import Router from '@koa/router';
 import { getLocal, getNode } from '../database/queries';
+import { containerStatsVersion, readVersion } from '../database/read-version';
+import { AnswerCache, answerJson } from './answer-cache';
 import { readBarrier, type RestContext } from './context';
 import { readState, STATE_CONTAINERS_LIMIT } from './present';
 import { parseInteger } from './validation';
@@ -7,11 +9,15 @@ import { parseInteger } from './validation';
 /** The State endpoint, and the health check. */
 export function stateRouter(ctx: RestContext): Router {
   const router = new Router();
+  const answers = new AnswerCache();
   router.get('/state', async (k) => {
     // How many containers to list; containerCounts counts them all.
     const limit = parseInteger(k.query.limit, 'limit', STATE_CONTAINERS_LIMIT, 0, 100_000);
     await readBarrier(ctx, k.query);
-    k.body = readState(ctx.db, ctx.now(), limit);
+    // One answer per second at most while nothing changes: uptimes are to the second.
+    const now = ctx.now();
+    const key = `${limit}|${Math.floor(now / 1000)}|${containerStatsVersion(ctx.db)}`;
+    answerJson(k, answers.get(readVersion(ctx.db).all, key, () => readState(ctx.db, now, limit)));
   });
   router.get('/healthz', (k) => {
     const leaderId = getLocal(ctx.db, 'leader_id') || null;
