@@ -1,12 +1,10 @@
 import Router from '@koa/router';
-import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { BicycleError } from '../daemon/errors';
-import { safeEqual } from '../daemon/secrets';
 import { getMeta } from '../database/queries';
-import { clusterSecret, JOIN_PATH, PEER_ADDRESS_HEADER, RAFT_PATH, VOTING_PATH, type CaAnswer, type JoinAnswer, type VotingAnswer, type VotingRequest } from '../daemon/cluster-protocol';
+import { JOIN_PATH, PEER_ADDRESS_HEADER, RAFT_PATH, VOTING_PATH, type CaAnswer, type JoinAnswer, type VotingAnswer, type VotingRequest } from '../daemon/cluster-protocol';
 import type { RestContext } from './context';
-import { peerIdentity } from './peer-identity';
+import { requirePeer } from './peer-identity';
 import { NodeTlsFiles } from '../daemon/tls/node-files';
 import { fingerprintOf } from '../daemon/tls/ca';
 import { newJoinToken } from '../daemon/tls/join-token';
@@ -34,22 +32,7 @@ export const joinRequestSchema = z.strictObject({
 export function clusterRouter(ctx: RestContext): Router {
   const router = new Router();
 
-  // Over TLS a peer is its certificate (signed by the cluster CA, not revoked); in clear (--insecure) it is the cluster secret.
-  const requireSecret: Middleware = async (k, next) => {
-    const peer = peerIdentity(ctx.db, k.req.socket);
-    if (peer.kind === 'refused') throw new BicycleError(peer.status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', peer.message);
-    if (peer.kind === 'node') {
-      k.state.peerNodeId = peer.nodeId;
-      await next();
-      return;
-    }
-    const secret = clusterSecret(ctx.db);
-    const given = /^Bearer (.+)$/.exec(k.get('authorization'))?.[1];
-    if (!secret || !given || !safeEqual(secret, given)) {
-      throw new BicycleError('UNAUTHENTICATED', 'node-to-node requests need this cluster\'s secret');
-    }
-    await next();
-  };
+  const requireSecret = requirePeer(ctx.db);
 
   router.post(RAFT_PATH, requireSecret, (k) => {
     const messages = k.request.body;

@@ -37,23 +37,30 @@ export function peerIdentity(db: Db, socket: Socket): PeerIdentity {
   return { kind: 'node', nodeId };
 }
 
+/** A node-to-node caller, authenticated: its node id over mutual TLS (absent in clear, where the cluster secret said it). */
+export type PeerCheck = { ok: true; peerNodeId?: string } | { ok: false; code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED'; message: string };
+
 /**
- * The gate of every node-to-node route: over TLS the peer is its
- * certificate (signed by the cluster CA, not revoked; its node id goes to
- * `k.state.peerNodeId`), in clear (--insecure, loopback) the cluster
- * secret it sends as `Authorization: Bearer …`.
+ * Over TLS the peer is its certificate (signed by the cluster CA, not
+ * revoked), in clear (--insecure, loopback) the cluster secret it sends as
+ * `Authorization: Bearer …`.
  */
+export function authenticatePeer(db: Db, socket: Socket, authorization: string | undefined): PeerCheck {
+  const peer = peerIdentity(db, socket);
+  if (peer.kind === 'refused') return { ok: false, code: peer.status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', message: peer.message };
+  if (peer.kind === 'node') return { ok: true, peerNodeId: peer.nodeId };
+  const secret = clusterSecret(db);
+  const given = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+  if (!secret || !given || !safeEqual(secret, given)) return { ok: false, code: 'UNAUTHENTICATED', message: "node-to-node requests need this cluster's secret" };
+  return { ok: true };
+}
+
+/** The gate of every node-to-node route (authenticatePeer); over TLS the peer's node id goes to `k.state.peerNodeId`. */
 export function requirePeer(db: Db): Middleware {
   return async (k, next) => {
-    const peer = peerIdentity(db, k.req.socket);
-    if (peer.kind === 'refused') throw new BicycleError(peer.status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', peer.message);
-    if (peer.kind === 'node') {
-      k.state.peerNodeId = peer.nodeId;
-      return next();
-    }
-    const secret = clusterSecret(db);
-    const given = /^Bearer (.+)$/.exec(k.get('authorization'))?.[1];
-    if (!secret || !given || !safeEqual(secret, given)) throw new BicycleError('UNAUTHENTICATED', "node-to-node requests need this cluster's secret");
+    const check = authenticatePeer(db, k.req.socket, k.get('authorization'));
+    if (!check.ok) throw new BicycleError(check.code, check.message);
+    if (check.peerNodeId !== undefined) k.state.peerNodeId = check.peerNodeId;
     return next();
   };
 }
