@@ -10,23 +10,34 @@
  *    (tick, step of the answers, ready/advance), plus JSON.stringify of what
  *    it sends (the transport's serialisation). Counted: the messages it sends
  *    per second.
- * 2. The transport: the CPU time of one POST of a heartbeat batch to a local
- *    HTTP server with keep-alive (what HttpTransport does per peer and tick),
- *    over 5,000 requests, client and server in this process, measured as the
- *    process's CPU time divided by requests (both ends: the leader's request
+ * 2. The transport: the CPU time of one heartbeat batch sent by the
+ *    daemon's HttpTransport to a local listener, over 5,000 batches to 16
+ *    peers at once, client and server in this process, measured as the
+ *    process's CPU time divided by batches (both ends: the leader's send
  *    and, in the real daemon, the learner's answer arriving at the leader's
- *    REST listener are both on the leader).
+ *    REST listener are both on the leader). Two carriers in the same run:
+ *    the Raft stream (the default: modules/raft-stream.ts on the listener)
+ *    and a POST per batch (what peers without the stream get, and what every
+ *    batch was before; here answered by a bare node:http handler, not the
+ *    API's koa middleware, so the real POST costs more).
  *
  * Each size runs twice: learners' heartbeats every tick (as before
  * voting.learnerHeartbeatTicks) and every 10 ticks (its default).
- * The estimate for N idle nodes: leader core per second + N × 10 POSTs per
- * second × the CPU of one. Prints a table and writes bench/results/idle-nodes.json.
+ * The estimate for N idle nodes: leader core per second + 2 batches per
+ * message (out, and the answer in) × the CPU of one, per carrier. Prints a table and writes bench/results/idle-nodes.json.
  *   node dist/bench/idle-nodes.js            (BENCH_IDLE_NODES="100,1000,5000")
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { MemoryStorage, Raft, type Message, type Ready } from '../daemon/voting/raft/index';
+import { HttpTransport } from '../daemon/voting/http-transport';
+import { PlainPeerHttp } from '../daemon/tls/peer-tls';
+import winston from 'winston';
+import { openDatabase } from '../database/open-database';
+import { applyCommand } from '../database/apply-command';
+import { raftStreamServer } from '../modules/raft-stream';
+import type { InboundLinkCuts } from '../modules/debug-links';
 import { fixed, runBenchmark, table, writeResults } from './common';
 
 const SIZES = (process.env.BENCH_IDLE_NODES ?? '100,1000,5000').split(',').map(Number);
@@ -135,42 +146,68 @@ function coreCost(learnerCount: number, learnerHeartbeatTicks: number): { leader
   return { leaderMsPerSecond: leaderMs / MEASURED_SECONDS, messagesPerSecond: sent / MEASURED_SECONDS, bytesPerSecond: bytes / MEASURED_SECONDS };
 }
 
-/** CPU ms of one POST of a heartbeat batch (client and server in this process, keep-alive), over `count` requests, 16 at a time. */
-async function postCost(count: number): Promise<number> {
+/**
+ * CPU ms of one heartbeat batch through HttpTransport (client and server in
+ * this process), over `count` batches to 16 peers at once: over the Raft
+ * stream, or as a POST each (`streams` false).
+ */
+async function batchCost(count: number, streams: boolean): Promise<number> {
+  const db = openDatabase(':memory:', { migrate: true });
+  applyCommand(db, { type: 'cluster.init', clusterId: 'bench', secret: 'bench-secret', joinToken: 'BCT1-bench-x', at: Date.now() });
+  let delivered = 0;
+  const noCuts = { current: () => [] } as unknown as InboundLinkCuts;
+  const stream = raftStreamServer({ db, cuts: noCuts, deliver: () => void delivered++, maxLineBytes: 1 << 20 });
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      res.statusCode = 204;
+      delivered++;
+      res.statusCode = req.method === 'POST' ? 204 : 404;
       res.end();
     });
   });
+  server.on('upgrade', stream.upgrade);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cluster/raft`;
-  const body = JSON.stringify([{ type: 'heartbeat', from: 'm1', to: 'w1', term: 2, commit: 1000, context: '' }]);
-  const post = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x', 'x-bicycle-address': '10.0.0.1:7070' }, body }).then((r) => r.arrayBuffer());
-  for (let i = 0; i < 200; i++) await post();
+  const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const peers = Array.from({ length: 16 }, (_, i) => `w${i}`);
+  const transport = new HttpTransport({
+    http: new PlainPeerHttp(), selfAddress: '10.0.0.1:7070', secret: () => 'bench-secret', addressOf: () => address,
+    onUnreachable: (id) => { throw new Error(`${id} unreachable in the transport benchmark`); }, onSnapshotSent: () => {},
+    log: winston.createLogger({ silent: true }), streams,
+  });
+  const round = async () => {
+    const target = delivered + peers.length;
+    transport.send(peers.map((to) => ({ type: 'heartbeat', from: 'm1', to, term: 2, commit: 1000, context: '' }) as unknown as Message));
+    while (delivered < target) await new Promise((r) => setImmediate(r));
+  };
+  for (let i = 0; i < 200; i += peers.length) await round();
   const before = process.cpuUsage();
-  for (let i = 0; i < count; i += 16) await Promise.all(Array.from({ length: Math.min(16, count - i) }, post));
+  for (let i = 0; i < count; i += peers.length) await round();
   const used = process.cpuUsage(before);
+  transport.close();
+  stream.close();
+  server.closeAllConnections();
   server.close();
+  db.close();
   return (used.user + used.system) / 1000 / count;
 }
 
 runBenchmark('idle-nodes', async () => {
-  const perPostMs = await postCost(5000);
-  const rows: (string | number)[][] = [['nodes', 'learner heartbeat', 'leader core ms/s', 'messages/s', 'KiB/s sent', 'POSTs/s', 'est. leader CPU (cores)']];
+  const perStreamMs = await batchCost(5000, true);
+  const perPostMs = await batchCost(5000, false);
+  const rows: (string | number)[][] = [['nodes', 'learner heartbeat', 'leader core ms/s', 'messages/s', 'KiB/s sent', 'batches/s', 'est. leader CPU, stream (cores)', 'est. leader CPU, POST each (cores)']];
   const results: unknown[] = [];
   // Every tick (as before voting.learnerHeartbeatTicks) against every 10 ticks (the default now), in the same run.
   for (const n of SIZES) for (const learnerTicks of [1, 10]) {
     const core = coreCost(n, learnerTicks);
-    // Heartbeats and their answers: one POST out per peer and tick, and one in (the answer comes back as a POST to the leader's listener).
-    const posts = core.messagesPerSecond * 2;
-    const cores = (core.leaderMsPerSecond + posts * perPostMs) / 1000;
-    rows.push([n, learnerTicks === 1 ? 'every tick' : `every ${learnerTicks} ticks`, fixed(core.leaderMsPerSecond, 1), Math.round(core.messagesPerSecond), fixed(core.bytesPerSecond / 1024, 0), Math.round(posts), fixed(cores, 2)]);
-    results.push({ nodes: n, learnerHeartbeatTicks: learnerTicks, ...core, postsPerSecond: posts, perPostCpuMs: perPostMs, estimatedLeaderCores: cores });
+    // Heartbeats and their answers: one batch out per peer and heartbeat, and one in (the answer comes back to the leader's listener).
+    const batches = core.messagesPerSecond * 2;
+    const streamCores = (core.leaderMsPerSecond + batches * perStreamMs) / 1000;
+    const postCores = (core.leaderMsPerSecond + batches * perPostMs) / 1000;
+    rows.push([n, learnerTicks === 1 ? 'every tick' : `every ${learnerTicks} ticks`, fixed(core.leaderMsPerSecond, 1), Math.round(core.messagesPerSecond), fixed(core.bytesPerSecond / 1024, 0), Math.round(batches), fixed(streamCores, 2), fixed(postCores, 2)]);
+    results.push({ nodes: n, learnerHeartbeatTicks: learnerTicks, ...core, batchesPerSecond: batches, perStreamBatchCpuMs: perStreamMs, perPostCpuMs: perPostMs, estimatedLeaderCoresStream: streamCores, estimatedLeaderCoresPost: postCores });
   }
-  console.log(`one POST of a heartbeat batch (client + server, keep-alive): ${fixed(perPostMs, 3)} ms of CPU`);
+  console.log(`one heartbeat batch through HttpTransport (client + server): ${fixed(perStreamMs, 3)} ms of CPU over the Raft stream, ${fixed(perPostMs, 3)} ms as a POST`);
   console.log(table(rows));
   writeResults('idle-nodes', results);
 });

@@ -16,6 +16,18 @@ export { clusterSecret } from '../database/queries';
 /** POST: a JSON array of Raft messages from a peer; answered 204. */
 export const RAFT_PATH = '/cluster/raft';
 
+/**
+ * GET with `Upgrade: RAFT_STREAM_PROTOCOL`: one long-lived connection per
+ * peer for its Raft batches (daemon/voting/raft-stream.ts,
+ * modules/raft-stream.ts), authenticated once as RAFT_PATH is. After the
+ * 101 answer, the peer writes one line per batch (a JSON array of Raft
+ * messages) and this node answers one line per batch, in order: `{}` once
+ * it is handed to Raft, or an ErrorAnswer. A node that does not know the
+ * path answers 404 and its peers POST to RAFT_PATH instead.
+ */
+export const RAFT_STREAM_PATH = '/cluster/raft/stream';
+export const RAFT_STREAM_PROTOCOL = 'bicycle-raft/1';
+
 /** POST: a `VotingRequest` forwarded to this node's voting thread; answered `VotingAnswer`. */
 export const VOTING_PATH = '/cluster/voting';
 

@@ -24,10 +24,9 @@ import { debugLinksRouter, inboundLinkGate, InboundLinkCuts } from './debug-link
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** The REST API: one koa app, one router per entity, one error middleware. */
-export function createApp(ctx: RestContext): Koa {
+export function createApp(ctx: RestContext, linkCuts = new InboundLinkCuts()): Koa {
   const app = new Koa();
   // First of all: a request from a peer whose link is cut (--debug-links) gets no answer, as across a partition.
-  const linkCuts = new InboundLinkCuts();
   app.use(inboundLinkGate(ctx.db, linkCuts));
   // Outermost, so it sees the status the error middleware answers with.
   const metrics = createMetrics(ctx.db, { threadMetrics: ctx.threadMetrics });

@@ -1,5 +1,6 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { Db } from '../database/open-database';
@@ -53,14 +54,17 @@ function isNodeToNode(path: string): boolean {
  */
 export function inboundLinkGate(db: Db, cuts: InboundLinkCuts): Middleware {
   return async (k, next) => {
-    if (cuts.current().length === 0 || !isNodeToNode(k.path)) return next();
-    const socket = k.req.socket;
-    const certificateNodeId = socket instanceof TLSSocket && socket.authorized ? String(socket.getPeerCertificate().subject?.CN ?? '') || undefined : undefined;
-    const cut = incomingCut(cuts.current(), { certificateNodeId, claimedAddress: k.get(PEER_ADDRESS_HEADER) || undefined, remoteIp: socket.remoteAddress }, listNodes(db));
-    if (!cut) return next();
+    if (!isNodeToNode(k.path) || !isCutInbound(db, cuts, k.req.socket, k.get(PEER_ADDRESS_HEADER) || undefined)) return next();
     k.respond = false;
-    socket.destroy();
+    k.req.socket.destroy();
   };
+}
+
+/** True while the link from the peer on this connection (its certificate, else the address it claims, else its IP) is cut inward. */
+export function isCutInbound(db: Db, cuts: InboundLinkCuts, socket: Socket, claimedAddress: string | undefined): boolean {
+  if (cuts.current().length === 0) return false;
+  const certificateNodeId = socket instanceof TLSSocket && socket.authorized ? String(socket.getPeerCertificate().subject?.CN ?? '') || undefined : undefined;
+  return incomingCut(cuts.current(), { certificateNodeId, claimedAddress, remoteIp: socket.remoteAddress }, listNodes(db)) !== undefined;
 }
 
 /**

@@ -12,7 +12,9 @@ import type { LogRecord } from '../log-format';
 import { BicycleError } from '../errors';
 import type { Command } from '../../database/commands';
 import type { ApplyResult } from '../../database/apply-command';
-import { createApp } from '../../modules/app';
+import { BODY_LIMIT_BYTES, createApp } from '../../modules/app';
+import { InboundLinkCuts } from '../../modules/debug-links';
+import { raftStreamServer } from '../../modules/raft-stream';
 import { localAdminListen } from '../../modules/local-admin';
 import { createApiServer } from '../tls/api-server';
 import { PeerHttpsAgent } from '../tls/peer-tls';
@@ -90,11 +92,14 @@ function onMessage(_from: string, body: ThreadMessage): void {
   }
 }
 
+const deliverRaft = (messages: unknown[], fromAddress: string | null) => sendTo('voting', { type: 'raft.messages', messages, fromAddress });
+// The links cut with --debug-links, as the REST thread knows them: the app's gate and the Raft streams both check them.
+const linkCuts = new InboundLinkCuts();
 const app = createApp({
   db,
   propose: (command) => proposeWithRetry(command),
   voting: proposer,
-  deliverRaft: (messages, fromAddress) => sendTo('voting', { type: 'raft.messages', messages, fromAddress }),
+  deliverRaft,
   changes,
   log,
   dataDir: config.dataDir,
@@ -111,13 +116,16 @@ const app = createApp({
   followDaemonLog,
   threadMetrics: () => threadMetrics.render(),
   peerHttpsAgent: peerAgent ? () => peerAgent.get() : undefined,
-});
+}, linkCuts);
 
 const [host, port] = [config.listen.slice(0, config.listen.lastIndexOf(':')), Number(config.listen.slice(config.listen.lastIndexOf(':') + 1))];
 // HTTPS off loopback unless --insecure (daemon/tls/api-server.ts); without a certificate this throws and the daemon does not start.
 const api = createApiServer(app.callback(), config, log);
 const server: Server = api.server.listen(port, host);
 server.keepAliveTimeout = 65_000;
+// Peers' Raft batches over one long-lived connection each (modules/raft-stream.ts).
+const raftStreams = raftStreamServer({ db, cuts: linkCuts, deliver: deliverRaft, maxLineBytes: BODY_LIMIT_BYTES });
+server.on('upgrade', raftStreams.upgrade);
 // Local administration (docs/rest.md): on a specific non-loopback address, the API also answers on 127.0.0.1 at the same port.
 const admin = localAdminListen(config.listen);
 const adminServer: Server | undefined = admin ? app.listen(admin.port, admin.host) : undefined;
@@ -140,6 +148,8 @@ server.on('listening', () => {
   runThread({
     onMessage,
     async stop() {
+      // Upgraded connections are not the HTTP server's to end, and its close waits for them.
+      raftStreams.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -1,5 +1,7 @@
-import { createSecureContext, rootCertificates } from 'node:tls';
-import { Agent as HttpsAgent } from 'node:https';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { NodeTlsFiles } from './node-files';
 
@@ -9,7 +11,54 @@ export interface PeerHttp {
   readonly scheme: 'http' | 'https';
   /** fetch, through mutual TLS when `scheme` is https (this node's certificate, trusting the cluster CA). */
   fetch(url: string, init: RequestInit): Promise<Response>;
+  /**
+   * A GET asking to switch to `protocol` (a long-lived stream, e.g. the Raft
+   * stream): the connection once answered 101, or UpgradeRefused when
+   * answered otherwise. Absent: this client has no streams (requests only).
+   */
+  upgrade?(url: string, protocol: string, headers: Record<string, string>, timeoutMs: number): Promise<Duplex>;
   close(): void;
+}
+
+/** The peer answered an upgrade with `status`, not 101 (404: it has no such stream). */
+export class UpgradeRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`answered ${status} instead of switching protocols${body ? `: ${body.slice(0, 200)}` : ''}`);
+  }
+}
+
+/** Sends an upgrade request and gives the connection once switched (see PeerHttp.upgrade). */
+function openUpgrade(send: (options: RequestOptions) => ClientRequest, url: string, protocol: string, headers: Record<string, string>, timeoutMs: number, extra: RequestOptions = {}): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const request = send({ ...urlOptions(url), ...extra, method: 'GET', agent: false, headers: { ...headers, connection: 'Upgrade', upgrade: protocol } });
+    const timer = setTimeout(() => request.destroy(new Error(`no answer to the upgrade within ${timeoutMs} ms`)), timeoutMs);
+    request.on('upgrade', (_res: IncomingMessage, socket: Duplex, head: Buffer) => {
+      clearTimeout(timer);
+      if (head.length > 0) socket.unshift(head);
+      resolve(socket);
+    });
+    request.on('response', (res: IncomingMessage) => {
+      clearTimeout(timer);
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk.slice(0, 1000)));
+      res.on('end', () => reject(new UpgradeRefused(res.statusCode ?? 0, body)));
+      res.on('error', reject);
+    });
+    request.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    request.end();
+  });
+}
+
+function urlOptions(url: string): RequestOptions {
+  const u = new URL(url);
+  return { hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port, path: `${u.pathname}${u.search}` };
 }
 
 /** Node-to-node requests in clear HTTP (--insecure): the cluster secret authenticates them. */
@@ -18,6 +67,10 @@ export class PlainPeerHttp implements PeerHttp {
 
   fetch(url: string, init: RequestInit): Promise<Response> {
     return fetch(url, init);
+  }
+
+  upgrade(url: string, protocol: string, headers: Record<string, string>, timeoutMs: number): Promise<Duplex> {
+    return openUpgrade(httpRequest, url, protocol, headers, timeoutMs);
   }
 
   close(): void {}
@@ -33,18 +86,22 @@ export class PlainPeerHttp implements PeerHttp {
  */
 export class MutualTlsPeerHttp implements PeerHttp {
   readonly scheme = 'https' as const;
-  private readonly agent: ReloadingClient<Agent>;
+  private readonly agent: ReloadingClient<{ dispatcher: Agent; secureContext: SecureContext }>;
 
   constructor(files: NodeTlsFiles, now: () => number = Date.now) {
-    this.agent = new ReloadingClient(files, now, ({ ca, cert, key }) => new Agent({
-      keepAliveTimeout: 60_000,
+    this.agent = new ReloadingClient(files, now, ({ ca, cert, key }) => {
       // One secure context for every connection: parsing the CA list (with the public roots) per handshake is costly.
-      connect: { secureContext: createSecureContext({ ca, cert, key }) },
-    }), (old) => void old.close());
+      const secureContext = createSecureContext({ ca, cert, key });
+      return { dispatcher: new Agent({ keepAliveTimeout: 60_000, connect: { secureContext } }), secureContext };
+    }, (old) => void old.dispatcher.close());
   }
 
   fetch(url: string, init: RequestInit): Promise<Response> {
-    return undiciFetch(url, { ...(init as object), dispatcher: this.agent.get() as Dispatcher } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+    return undiciFetch(url, { ...(init as object), dispatcher: this.agent.get().dispatcher as Dispatcher } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
+  }
+
+  upgrade(url: string, protocol: string, headers: Record<string, string>, timeoutMs: number): Promise<Duplex> {
+    return openUpgrade(httpsRequest, url, protocol, headers, timeoutMs, { secureContext: this.agent.get().secureContext } as RequestOptions);
   }
 
   close(): void {

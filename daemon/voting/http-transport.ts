@@ -1,8 +1,9 @@
 import type { Message, NodeId } from './raft/index';
 import type { Logger } from '../logger';
 import { errorMessage } from '../logger';
-import type { PeerHttp } from '../tls/peer-tls';
-import { RAFT_PATH, PEER_ADDRESS_HEADER } from '../cluster-protocol';
+import { UpgradeRefused, type PeerHttp } from '../tls/peer-tls';
+import { RAFT_PATH, RAFT_STREAM_PATH, RAFT_STREAM_PROTOCOL, PEER_ADDRESS_HEADER } from '../cluster-protocol';
+import { RaftStream } from './raft-stream';
 import { SnapshotSender } from './snapshot-sender';
 import type { SnapshotRequest } from './raft/index';
 
@@ -35,13 +36,23 @@ export interface HttpTransportOptions {
   requestTimeoutMs?: number;
   /** A snapshot's chunk size (default SNAPSHOT_CHUNK_BYTES). */
   snapshotChunkBytes?: number;
+  /** Batches over one long-lived stream per peer (default, where `http` can upgrade), or a POST each. */
+  streams?: boolean;
+  now?: () => number;
 }
 
 interface Peer {
   queue: Message[];
   busy: boolean;
   failing: boolean;
+  /** The peer's Raft stream, for the address it was opened to. */
+  stream?: { address: string; stream: RaftStream };
+  /** Until then batches are POSTed: the peer did not switch to the stream (a node from before streams). */
+  postUntil: number;
 }
+
+/** How long a peer that does not know the Raft stream is sent POSTs before the stream is tried again (it may have been upgraded). */
+const POST_FALLBACK_MS = 60_000;
 
 /**
  * Raft messages over HTTP: one POST of a JSON batch at a time per peer (the
@@ -69,7 +80,7 @@ export class HttpTransport implements Transport {
         continue;
       }
       let peer = this.peers.get(m.to);
-      if (!peer) this.peers.set(m.to, (peer = { queue: [], busy: false, failing: false }));
+      if (!peer) this.peers.set(m.to, (peer = { queue: [], busy: false, failing: false, postUntil: 0 }));
       peer.queue.push(m);
       if (peer.queue.length > max) peer.queue.splice(0, peer.queue.length - max);
       touched.add(m.to);
@@ -90,17 +101,12 @@ export class HttpTransport implements Transport {
       if (!secret) throw new Error('this node has no cluster secret yet');
       // A cut link loses the batch before it leaves, and Raft hears the peer is unreachable, as after a timeout.
       if (this.o.dropsOutgoing?.(id)) throw new Error(`the link to ${address} is cut (POST /debug/links)`);
-      const res = await this.o.http.fetch(`${this.o.http.scheme}://${address}${RAFT_PATH}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, [PEER_ADDRESS_HEADER]: this.o.selfAddress },
-        body: JSON.stringify(batch),
-        signal: AbortSignal.timeout(this.o.requestTimeoutMs ?? 2000),
-      });
-      await res.arrayBuffer();
-      if (!res.ok) throw new Error(`${address} answered ${res.status}`);
+      await this.deliver(peer, address, secret, JSON.stringify(batch));
       if (peer.failing) this.o.log.info('peer reachable again', { peer: id });
       peer.failing = false;
     } catch (error) {
+      // Closed meanwhile (the batch in flight failed because of it): nothing to report.
+      if (this.closed) return;
       if (!peer.failing) this.o.log.warn('peer unreachable', { peer: id, error: errorMessage(error) });
       peer.failing = true;
       this.o.onUnreachable(id);
@@ -110,6 +116,37 @@ export class HttpTransport implements Transport {
       peer.busy = false;
     }
     void this.flush(id);
+  }
+
+  /** One batch to the peer: over its stream, else (no streams, or a peer without them) as a POST. */
+  private async deliver(peer: Peer, address: string, secret: string, body: string): Promise<void> {
+    const headers = { authorization: `Bearer ${secret}`, [PEER_ADDRESS_HEADER]: this.o.selfAddress };
+    const timeoutMs = this.o.requestTimeoutMs ?? 2000;
+    const upgrade = this.o.http.upgrade?.bind(this.o.http);
+    if (upgrade && this.o.streams !== false && (this.o.now ?? Date.now)() >= peer.postUntil) {
+      if (peer.stream?.address !== address) {
+        peer.stream?.stream.close();
+        const url = `${this.o.http.scheme}://${address}${RAFT_STREAM_PATH}`;
+        peer.stream = { address, stream: new RaftStream({ open: () => upgrade(url, RAFT_STREAM_PROTOCOL, headers, timeoutMs), timeoutMs }) };
+      }
+      try {
+        return await peer.stream.stream.send(body);
+      } catch (error) {
+        // Any answer but 101: a node from before streams (404, or 401 from its API's token check). A refusal that is
+        // really about this node (a bad secret, a revoked certificate) comes back from the POST as well.
+        if (!(error instanceof UpgradeRefused)) throw error;
+        this.o.log.info('peer did not take the Raft stream; sending it POSTs', { address, answer: error.status });
+        peer.postUntil = (this.o.now ?? Date.now)() + POST_FALLBACK_MS;
+      }
+    }
+    const res = await this.o.http.fetch(`${this.o.http.scheme}://${address}${RAFT_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`${address} answered ${res.status}`);
   }
 
   /** A snapshot to `m.to`, in chunks; Raft hears how it went (onSnapshotSent) once it is installed there or given up. */
@@ -129,6 +166,7 @@ export class HttpTransport implements Transport {
 
   close(): void {
     this.closed = true;
+    for (const peer of this.peers.values()) peer.stream?.stream.close();
     this.peers.clear();
     this.o.http.close();
   }

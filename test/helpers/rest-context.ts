@@ -2,7 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import winston from 'winston';
-import { createApp } from '../../modules/app';
+import { BODY_LIMIT_BYTES, createApp } from '../../modules/app';
+import { InboundLinkCuts } from '../../modules/debug-links';
+import { raftStreamServer } from '../../modules/raft-stream';
 import type { RestContext } from '../../modules/context';
 import type { Db } from '../../database/open-database';
 
@@ -30,8 +32,17 @@ export function stubRestContext(db: Db, overrides: Partial<RestContext> = {}): R
 }
 
 /** The REST app over `ctx`, listening on a free loopback port; close the server when done. */
-export async function serveApp(ctx: RestContext): Promise<{ server: Server; base: string }> {
-  const server = createApp(ctx).listen(0, '127.0.0.1');
+export async function serveApp(ctx: RestContext): Promise<{ server: Server; base: string; cuts: InboundLinkCuts }> {
+  const cuts = new InboundLinkCuts();
+  const server = createApp(ctx, cuts).listen(0, '127.0.0.1');
+  // Peers' Raft streams, as the daemon's listener takes them; closeAllConnections ends them too (they are not the HTTP server's).
+  const streams = raftStreamServer({ db: ctx.db, cuts, deliver: ctx.deliverRaft, maxLineBytes: BODY_LIMIT_BYTES });
+  server.on('upgrade', streams.upgrade);
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    streams.close();
+    closeAll();
+  };
   await new Promise((resolve) => server.once('listening', resolve));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cuts };
 }

@@ -104,6 +104,8 @@ function transport(addresses: Record<string, string>, extra: Partial<HttpTranspo
     onSnapshotSent: (id, ok) => snapshots.push([id, ok]),
     log,
     requestTimeoutMs: 2000,
+    // These peers take POSTs (the carrier for peers without the Raft stream); the stream is test/unit/raft-stream.test.ts's.
+    streams: false,
     ...extra,
   });
   return { t, unreachable, snapshots, lines };
