@@ -151,7 +151,10 @@ describe('GET /metrics', () => {
     await waitFor('the port answers', async () => (await exchange(port, request)).includes('200 OK'), 20_000, 100);
     // `served` resolves, in a container, to its bridge's gateway: this node's own address.
     const url = `http://served:${port}/`;
-    await waitFor('the port answers a container', async () => (await execIn(docker, 'metrics-client', ['timeout', '5', 'wget', '-qO-', url])).includes('bicycle test page'), 20_000, 200);
+    // The name and the kernel's rules come a moment after the host path on a loaded machine; the last answer says which is missing.
+    let last = '';
+    await waitFor('the port answers a container', async () => (last = await execIn(docker, 'metrics-client', ['timeout', '5', 'wget', '-qO-', url])).includes('bicycle test page'), 45_000, 200)
+      .catch((error: Error) => { throw new Error(`${error.message}; the container's last wget printed: ${JSON.stringify(last.slice(0, 300))}`); });
 
     const K = 5;
     const before = (await scrape(daemon.url)).series;
