@@ -16,15 +16,16 @@
  * /events: the seed writes no log entries, so task changes are made through
  * the daemon's own path, a scale-up of a new service (EVENTS_TASKS replicas:
  * task.create, task.assign each, placed on the simulated nodes, which never
- * start them); then a client reads GET /events?since=<index before> until it
- * has the applied index, timed.
+ * start them, in services of at most 10,000); then a client reads GET
+ * /events?since=<index before> until the event of a marker service created
+ * after them, timed.
  *
  * Prints a table and writes bench/results/large-reads.json.
  *   npm run bench:large-reads
- *   BENCH_LARGE_SECONDS=10 BENCH_LARGE_SERVICES=100 BENCH_LARGE_REPLICAS=1000 BENCH_LARGE_NODES=1000 BENCH_LARGE_EVENTS_TASKS=20000 node dist/bench/large-reads.js
+ *   BENCH_LARGE_SECONDS=10 BENCH_LARGE_SERVICES=100 BENCH_LARGE_REPLICAS=1000 BENCH_LARGE_NODES=1000 BENCH_LARGE_EVENTS_TASKS=100000 node dist/bench/large-reads.js
  */
 import { createServer, request, Agent } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -37,7 +38,7 @@ const CONNECTIONS = 10;
 const SERVICES = Number(process.env.BENCH_LARGE_SERVICES ?? 100);
 const REPLICAS = Number(process.env.BENCH_LARGE_REPLICAS ?? 1000);
 const NODES = Number(process.env.BENCH_LARGE_NODES ?? 1000);
-const EVENTS_TASKS = Number(process.env.BENCH_LARGE_EVENTS_TASKS ?? 20_000);
+const EVENTS_TASKS = Number(process.env.BENCH_LARGE_EVENTS_TASKS ?? 100_000);
 const PAGES = 3;
 
 interface Drive {
@@ -119,6 +120,19 @@ async function floor(body: Buffer): Promise<Drive> {
   }
 }
 
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The cores a process uses over `ms` while nothing is asked of it. */
+async function idleCores(pid: number, ms = 5000): Promise<number> {
+  const from = cpuSeconds(pid);
+  await sleep(ms);
+  return (cpuSeconds(pid) - from) / (ms / 1000);
+}
+
 interface Read {
   name: string;
   paths: (i: number) => string;
@@ -134,6 +148,7 @@ async function readsOf(daemon: BenchDaemon): Promise<Read[]> {
   }
   return [
     { name: 'GET /state', paths: () => '/state' },
+    { name: 'GET /state?limit=0', paths: () => '/state?limit=0' },
     { name: 'GET /services', paths: () => '/services' },
     { name: 'GET /services/seed-0000', paths: () => '/services/seed-0000' },
     { name: `GET /services/seed-0000/tasks?limit=100 (${pagePaths.length} pages)`, paths: (i) => pagePaths[i % pagePaths.length]! },
@@ -209,7 +224,8 @@ async function eventsRun(daemon: BenchDaemon, tasks: number): Promise<EventsRun>
     await sleep(500);
   }
   const writeSeconds = (performance.now() - writeStarted) / 1000;
-  await sleep(1000);
+  // A marker after the changes: the read ends at its event (the entries after the last task change may give none).
+  await callDaemon(daemon, 'POST', '/services', { name: 'events-marker', image: 'bicycle/busybox:test', replicas: 0 });
   const through = await appliedIndex(daemon);
   const readStarted = performance.now();
   const res = await fetch(`${daemon.url}/events?since=${before}`);
@@ -222,18 +238,18 @@ async function eventsRun(daemon: BenchDaemon, tasks: number): Promise<EventsRun>
   const reader = res.body.getReader();
   outer: for (;;) {
     const { value, done } = await reader.read();
-    if (done) break;
+    if (done) throw new Error('GET /events ended before the marker');
     bytes += value.length;
     rest += decoder.decode(value, { stream: true });
     const lines = rest.split('\n');
     rest = lines.pop()!;
     for (const line of lines) {
       if (!line) continue;
-      const event = JSON.parse(line) as { index?: number; type?: string; error?: unknown };
+      const event = JSON.parse(line) as { type?: string; action?: string; service?: string; error?: unknown };
       if (event.error) throw new Error(`GET /events: ${line}`);
       events++;
       if (event.type === 'task') taskEvents++;
-      if (event.index! >= through) break outer;
+      if (event.type === 'service' && event.action === 'create' && event.service === 'events-marker') break outer;
     }
   }
   const readSeconds = (performance.now() - readStarted) / 1000;
@@ -276,7 +292,10 @@ async function main(): Promise<void> {
     deployment: { maxReplicas: tasks + EVENTS_TASKS + 1 },
   });
   let events: EventsRun | undefined;
+  let daemonIdleCores = NaN;
   try {
+    // What the daemon spends with no reader: at 1,000 simulated nodes, mostly heartbeats to 1,000 learners that never answer.
+    daemonIdleCores = await idleCores(large.process.pid!);
     const reads = await readsOf(large);
     const answers = await bodies(large, reads);
     for (const [i, r] of reads.entries()) {
@@ -308,8 +327,8 @@ async function main(): Promise<void> {
     );
   }
   const loadAfter = loadAverage();
-  console.log(`\nload average before ${loadBefore}, after ${loadAfter}`);
-  const file = writeResults('large-reads', { tasks, services: SERVICES, replicas: REPLICAS, nodes: NODES, connections: CONNECTIONS, seconds: SECONDS, loadBefore, loadAfter, results, events });
+  console.log(`\nbicycled at ${tasks.toLocaleString('en')} tasks with no reader: ${fixed(daemonIdleCores, 2)} cores; load average before ${loadBefore}, after ${loadAfter}`);
+  const file = writeResults('large-reads', { tasks, services: SERVICES, replicas: REPLICAS, nodes: NODES, connections: CONNECTIONS, seconds: SECONDS, loadBefore, loadAfter, daemonIdleCores, results, events });
   console.log(`wrote ${file}`);
 }
 
