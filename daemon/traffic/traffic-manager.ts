@@ -60,6 +60,9 @@ const KERNEL_RETRY_MS = 30_000;
  * forwards to. It also answers service names for the containers (DnsServer).
  * Level-triggered, like the agent: a pass converges whatever the note was.
  */
+/** How often a resolver that could not bind port 53 tries again. */
+const DNS_RETRY_MS = 2_000;
+
 export class TrafficManager {
   private readonly forwarder: Forwarder;
   private readonly peers: PeerWatch;
@@ -70,7 +73,9 @@ export class TrafficManager {
   private localAddresses = new Set<string>();
   private serviceNames = new Set<string>();
   private bridge: BridgeNetwork | null = null;
+  /** Why the resolver could not bind (another resolver, or a daemon still stopping, holds the port), and when to try again. */
   private dnsProblem: string | null = null;
+  private dnsRetryAt = 0;
   private lastRules = '';
   private lastAppliedAt = 0;
   private kernel: boolean;
@@ -116,7 +121,7 @@ export class TrafficManager {
     const cluster = getMeta(this.o.db, 'cluster_id');
     if (!cluster) return undefined;
     const now = (this.o.now ?? Date.now)();
-    await this.ensureBridgeAndResolver();
+    await this.ensureBridgeAndResolver(now);
     const services = listServices(this.o.db);
     const tasks = listRoutableTasks(this.o.db);
     const nodes = listNodes(this.o.db);
@@ -148,10 +153,12 @@ export class TrafficManager {
     const served: TrafficPlan = { ...plan, ports: plan.ports.filter((p) => !problems.has(p.published)) };
     await this.applyRules(served, now);
     this.probe(plan.probes);
-    return plan.probes.length > 0 ? now + PROBE_RETRY_MS : undefined;
+    const wakes = [plan.probes.length > 0 ? now + PROBE_RETRY_MS : Infinity, this.dnsProblem !== null ? this.dnsRetryAt : Infinity];
+    const wake = Math.min(...wakes);
+    return wake === Infinity ? undefined : wake;
   }
 
-  private async ensureBridgeAndResolver(): Promise<void> {
+  private async ensureBridgeAndResolver(now: number): Promise<void> {
     if (!this.bridge) {
       try {
         this.bridge = await this.o.runtime.bridge();
@@ -159,10 +166,13 @@ export class TrafficManager {
         this.o.log.debug('cannot read the engine\'s bridge network yet', { error: errorMessage(error) });
       }
     }
-    if (this.bridge && this.o.config.dns && !this.dns.address && this.dnsProblem === null) {
-      this.dnsProblem = await this.dns.start(this.bridge.gateway);
-      if (this.dnsProblem) this.o.log.warn('containers will not resolve service names on this node', { reason: this.dnsProblem });
-      else this.o.log.info('answering service names for containers', { address: `${this.bridge.gateway}:53`, domain: SERVICE_DOMAIN });
+    if (this.bridge && this.o.config.dns && !this.dns.address && now >= this.dnsRetryAt) {
+      // Tried again every DNS_RETRY_MS while it fails: the port may be held only for a moment (a daemon still stopping).
+      const problem = await this.dns.start(this.bridge.gateway);
+      if (problem && problem !== this.dnsProblem) this.o.log.warn('containers will not resolve service names on this node until the port is free', { reason: problem });
+      if (!problem) this.o.log.info('answering service names for containers', { address: `${this.bridge.gateway}:53`, domain: SERVICE_DOMAIN });
+      this.dnsProblem = problem;
+      this.dnsRetryAt = problem ? now + DNS_RETRY_MS : 0;
     }
   }
 
