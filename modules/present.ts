@@ -202,8 +202,14 @@ export function readNodes(db: Db, now: number) {
   return nodes.map((n) => presentNode(n, leaderId, liveByNode.get(n.id) ?? 0, now, reserved.get(n.id)));
 }
 
-/** Containers GET /state lists by default; past it, `containerCounts` still counts them all. */
-export const STATE_CONTAINERS_LIMIT = 1000;
+/**
+ * Containers GET /state lists by default; past it, `containerCounts` still
+ * counts them all (more on request with `?limit=`, or per service, paged, on
+ * GET /services/:name/tasks). 100 rather than 1,000: at 1,000 containers
+ * the list alone is some 270 KiB, more than the rest of the answer at 1,000
+ * nodes, and the default answer is read most (benchmarks.md §13).
+ */
+export const STATE_CONTAINERS_LIMIT = 100;
 
 /** What GET /state shows that is derived from the task rows: kept while only other rows change. */
 interface TaskRows {

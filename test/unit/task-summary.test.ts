@@ -5,7 +5,7 @@ import { applyCommand } from '../../database/apply-command';
 import type { Command } from '../../database/commands';
 import { getService } from '../../database/queries';
 import { decodeCursor, encodeCursor, listRoutableTasks } from '../../database/task-summary';
-import { readService, readServiceSummaries, readState, readTaskPage, SERVICE_HISTORY_LIMIT } from '../../modules/present';
+import { readService, readServiceSummaries, readState, readTaskPage, SERVICE_HISTORY_LIMIT, STATE_CONTAINERS_LIMIT } from '../../modules/present';
 
 const spec = { image: 'i', command: null, env: {}, labels: {}, ports: [] };
 const at = 1_700_000_000_000;
@@ -136,5 +136,17 @@ test('the traffic manager reads only live tasks of services that publish ports a
   apply(db, { type: 'task.observe', taskId: 'w2', state: 'FAILED', at });
   apply(db, { type: 'service.delete', name: 'gone', at });
   assert.deepEqual(listRoutableTasks(db).map((t) => t.id), ['w1']);
+  db.close();
+});
+
+test('State lists 100 containers unless asked for more, and counts them all', () => {
+  const db = cluster();
+  seed(db, 'wide', 150, 0);
+  const state = readState(db, at);
+  assert.equal(state.containers.length, STATE_CONTAINERS_LIMIT);
+  assert.equal(STATE_CONTAINERS_LIMIT, 100);
+  assert.equal(state.containersTruncated, true);
+  assert.equal(state.containerCounts.total, 150);
+  assert.equal(readState(db, at, 1000).containers.length, 150, '?limit=1000: the answer the default gave before');
   db.close();
 });
