@@ -49,6 +49,11 @@ describe('TLS and node identity on a lab of four hosts (three members, 60 s cert
   });
 
   test('the hosts serve HTTPS with node certificates of the cluster CA; a client without the CA refuses the server', async () => {
+    // Their Raft batches go over the Raft stream, under mutual TLS as the rest (no host fell back to POSTs).
+    for (let i = 1; i <= 3; i++) {
+      assert.match(lab.output(i), /REST API listening/, 'the daemon\'s log is its output');
+      assert.doesNotMatch(lab.output(i), /did not take the Raft stream/, `${lab.host(i).name} streams its Raft batches`);
+    }
     for (const host of lab.hosts.slice(0, 3)) {
       assert.match(host.url, /^https:/);
       const nodes = (await api(host.url).get('/nodes')).body.nodes;
