@@ -12,7 +12,7 @@ export class AnswerCache {
   private readonly answers = new Map<string, Buffer>();
   private version = -1;
 
-  constructor(private readonly maxEntries = 32) {}
+  constructor(private readonly maxEntries: number) {}
 
   /** The kept answer for `key` at `version`, or `build()`'s serialised and kept. */
   get(version: number, key: string, build: () => unknown): Buffer {

@@ -42,7 +42,7 @@ export function servicesRouter(ctx: RestContext): Router {
   /** The service as every answer shows it, the cluster's defaults filling in its policies. */
   const view = (service: ServiceRecord) => readService(ctx.db, service, defaults);
   /** The reads' answers, kept until the rows change (database/read-version.ts): none of them depends on the time. */
-  const answers = new AnswerCache(64);
+  const answers = new AnswerCache(16);
   const summaries = new AnswerCache(1);
   const lists = new AnswerCache(1);
 

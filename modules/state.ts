@@ -9,7 +9,7 @@ import { parseInteger } from './validation';
 /** The State endpoint, and the health check. */
 export function stateRouter(ctx: RestContext): Router {
   const router = new Router();
-  const answers = new AnswerCache();
+  const answers = new AnswerCache(4);
   router.get('/state', async (k) => {
     // How many containers to list; containerCounts counts them all.
     const limit = parseInteger(k.query.limit, 'limit', STATE_CONTAINERS_LIMIT, 0, 100_000);
