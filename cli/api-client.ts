@@ -254,8 +254,9 @@ export class ApiClient {
     return this.json('POST', '/node/unlock', { passphrase });
   }
 
-  getState(): Promise<ClusterState> {
-    return this.json<ClusterState>('GET', '/state');
+  /** `limit`: how many containers to list (the daemon's default when absent). */
+  getState(limit?: number): Promise<ClusterState> {
+    return this.json<ClusterState>('GET', limit === undefined ? '/state' : `/state?limit=${limit}`);
   }
 
   /** Opens a streamed text body (logs); the caller reads it to the end. */

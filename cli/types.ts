@@ -284,4 +284,7 @@ export interface ClusterState {
   /** `error`: why the service's latest failed task failed, when the daemon says. */
   services: (Pick<Service, 'name' | 'image' | 'replicas' | 'running' | 'healthy' | 'state' | 'ports'> & { error?: string | null })[];
   containers: StateContainer[];
+  /** More containers than listed (GET /state lists 100 unless ?limit= says otherwise); absent from older daemons. */
+  containersTruncated?: boolean;
+  containerCounts?: { total: number; byService: Record<string, number>; byNode: Record<string, number> };
 }

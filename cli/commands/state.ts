@@ -44,6 +44,7 @@ export function stateSummary(state: ClusterState): string {
     services,
     'Containers',
     containers,
+    ...(state.containersTruncated ? [`(the first ${state.containers.length} of ${state.containerCounts?.total ?? 'more'} containers; bicycle state --all lists them all)`, ''] : []),
   ].join('\n');
 }
 
@@ -53,8 +54,9 @@ export function registerState(program: Command): void {
     .command('state')
     .description('summarise the cluster: leader, warnings, nodes, services, containers')
     .option('--json', 'print the raw JSON')
-    .action(async (options: { json?: boolean }, cmd: Command) => {
-      const state = await clientFor(cmd).getState();
+    .option('--all', 'list every container (the daemon lists the first 100 by default)')
+    .action(async (options: { json?: boolean; all?: boolean }, cmd: Command) => {
+      const state = await clientFor(cmd).getState(options.all ? 100_000 : undefined);
       if (options.json) printJson(state);
       else process.stdout.write(stateSummary(state));
     });

@@ -181,7 +181,8 @@ export const SCRIPT_JS = String.raw`'use strict';
     var name = selected();
     var reads = name
       ? [api('GET', '/services/' + enc(name)), api('GET', '/services/' + enc(name) + '/history')]
-      : [api('GET', '/state'), api('GET', '/services')];
+      // The grid counts replicas per service and node from the containers: up to 1,000 of them (State lists 100 by default).
+      : [api('GET', '/state?limit=1000'), api('GET', '/services')];
     Promise.all(reads).then(function (r) {
       $('overview').hidden = !!name;
       $('service').hidden = !name;

@@ -179,6 +179,18 @@ describe('tables', () => {
     assert.match(text, /\n0123456789ab +web\.1 +a +running +30s +0\.5% +2\.0KiB\n/);
   });
 
+  it('says how many containers there are when the daemon listed only the first ones', () => {
+    const base = {
+      cluster: { id: 'c-1', leader: 'a', term: 2 },
+      nodes: [],
+      services: [],
+      containers: [{ id: '0123456789abcdef', service: 'web', slot: 1, node: 'a', state: 'running', uptimeSeconds: 30, cpuPercent: null, memoryBytes: null }],
+    };
+    assert.match(stateSummary({ ...base, containersTruncated: true, containerCounts: { total: 250, byService: { web: 250 }, byNode: { a: 250 } } }),
+      /\(the first 1 of 250 containers; bicycle state --all lists them all\)\n/);
+    assert.doesNotMatch(stateSummary({ ...base, containersTruncated: false }), /the first/);
+  });
+
   it("shows the cluster's warnings under the leader", () => {
     const text = stateSummary({
       cluster: { id: 'c-1', leader: 'a', leaderId: 'n-1', term: 2, warnings: ['2 managers: losing one stops the cluster', 'second'] },
