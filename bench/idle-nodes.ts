@@ -155,12 +155,17 @@ async function batchCost(count: number, streams: boolean): Promise<number> {
   const db = openDatabase(':memory:', { migrate: true });
   applyCommand(db, { type: 'cluster.init', clusterId: 'bench', secret: 'bench-secret', joinToken: 'BCT1-bench-x', at: Date.now() });
   let delivered = 0;
+  let roundDone: { target: number; resolve(): void } | undefined;
+  const counted = () => {
+    delivered++;
+    if (roundDone && delivered >= roundDone.target) roundDone.resolve();
+  };
   const noCuts = { current: () => [] } as unknown as InboundLinkCuts;
-  const stream = raftStreamServer({ db, cuts: noCuts, deliver: () => void delivered++, maxLineBytes: 1 << 20 });
+  const stream = raftStreamServer({ db, cuts: noCuts, deliver: counted, maxLineBytes: 1 << 20 });
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      delivered++;
+      counted();
       res.statusCode = req.method === 'POST' ? 204 : 404;
       res.end();
     });
@@ -175,11 +180,12 @@ async function batchCost(count: number, streams: boolean): Promise<number> {
     onUnreachable: (id) => { throw new Error(`${id} unreachable in the transport benchmark`); }, onSnapshotSent: () => {},
     log: winston.createLogger({ silent: true }), streams,
   });
-  const round = async () => {
-    const target = delivered + peers.length;
-    transport.send(peers.map((to) => ({ type: 'heartbeat', from: 'm1', to, term: 2, commit: 1000, context: '' }) as unknown as Message));
-    while (delivered < target) await new Promise((r) => setImmediate(r));
-  };
+  // One batch to each peer, then wait (without spinning) until the listener has all of them.
+  const round = () =>
+    new Promise<void>((resolve) => {
+      roundDone = { target: delivered + peers.length, resolve };
+      transport.send(peers.map((to) => ({ type: 'heartbeat', from: 'm1', to, term: 2, commit: 1000, context: '' }) as unknown as Message));
+    });
   for (let i = 0; i < 200; i += peers.length) await round();
   const before = process.cpuUsage();
   for (let i = 0; i < count; i += peers.length) await round();
