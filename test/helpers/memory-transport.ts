@@ -4,6 +4,7 @@ import type { Transport } from '../../daemon/voting/http-transport';
 import type { TransportEvents } from '../../daemon/voting/cluster-node';
 import type { askPeer } from '../../daemon/voting/peer-client';
 import type { Message, NodeId } from '../../daemon/voting/raft/index';
+import { Rng } from '../sim/prng';
 
 /** What the network delivers to: one node's voting thread, as its REST listener would hand it over. */
 export interface MemoryEndpoint {
@@ -14,8 +15,8 @@ export interface MemoryEndpoint {
 }
 
 export interface MemoryNetworkOptions {
-  /** Decides which messages the loss rate drops; pass a seeded one (seededRandom) so a run can be replayed. */
-  random?: () => number;
+  /** Seeds the draws that decide which messages the loss rate drops (default 1): one seed replays one run's losses. */
+  seed?: number;
 }
 
 /** Raft messages on one link: delivered, lost (cut, loss, a stopped node), and of those delivered how many were snapshots. */
@@ -53,11 +54,11 @@ export class MemoryNetwork {
   private readonly cuts = new Set<string>();
   private lossRate = 0;
   private delayMs: (from: NodeId, to: NodeId) => number = () => 0;
-  private readonly random: () => number;
+  private readonly rng: Rng;
   private readonly counts = new Map<string, Traffic>();
 
   constructor(options: MemoryNetworkOptions = {}) {
-    this.random = options.random ?? seededRandom(1);
+    this.rng = new Rng(options.seed ?? 1);
   }
 
   /** Adds a node reachable at `address` (what its peers' rows and `fromAddress` name). */
@@ -133,7 +134,7 @@ export class MemoryNetwork {
     const a = this.members.get(from);
     const b = this.members.get(to);
     if (!a || !b || a.closed || b.closed || this.cuts.has(link(from, to))) return false;
-    return this.lossRate === 0 || this.random() >= this.lossRate;
+    return this.lossRate === 0 || this.rng.next() >= this.lossRate;
   }
 
   /**
@@ -259,18 +260,6 @@ export class MemoryTransport implements Transport {
     this.closed = true;
     this.network.close(this.self);
   }
-}
-
-/** A small seeded generator (mulberry32): the same seed draws the same losses. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function link(from: NodeId, to: NodeId): string {

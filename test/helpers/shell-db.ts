@@ -7,6 +7,8 @@ import { applyCommand } from '../../database/apply-command';
 import type { Command } from '../../database/commands';
 import type { ServiceSpec } from '../../database/commands';
 import { setLocal } from '../../database/queries';
+import type { ClusterNode } from '../../daemon/voting/cluster-node';
+import type { VotingReply, VotingRequest } from '../../daemon/messages';
 
 export const AT = 1_700_000_000_000;
 export const quiet = winston.createLogger({ silent: true });
@@ -65,3 +67,20 @@ export function flatten(commands: readonly Command[]): Exclude<Command, { type: 
 export function simpleSpec(image: string, extra: Partial<ServiceSpec> = {}): ServiceSpec {
   return { image, command: null, env: {}, labels: {}, ports: [], ...extra };
 }
+
+/**
+ * What the voting thread answers a request from another thread or a
+ * forwarding peer, for the in-process ClusterNode tests: proposals and
+ * reads go to the node's own methods; the rest is not part of them.
+ */
+export function answerAsVotingThread(node: ClusterNode, request: VotingRequest): Promise<VotingReply> {
+  switch (request.kind) {
+    case 'propose':
+      return node.propose(request.command, request.forwarded);
+    case 'read':
+      return node.read(request.forwarded);
+    default:
+      return Promise.resolve({ ok: false, error: { code: 'INVALID_ARGUMENT', message: `${request.kind} is not part of this test` } });
+  }
+}
+

@@ -7,9 +7,8 @@ import { openDatabase, type Db } from '../../database/open-database';
 import { getLocal, getMeta, getService, listNodes, listServices, setLocal } from '../../database/queries';
 import { ClusterNode, type ClusterNodeOptions } from '../../daemon/voting/cluster-node';
 import { PlainPeerHttp } from '../../daemon/tls/peer-tls';
-import type { VotingReply, VotingRequest } from '../../daemon/cluster-protocol';
-import { MemoryNetwork, seededRandom } from '../helpers/memory-transport';
-import { quiet, simpleSpec } from '../helpers/shell-db';
+import { MemoryNetwork } from '../helpers/memory-transport';
+import { answerAsVotingThread, quiet, simpleSpec } from '../helpers/shell-db';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -41,17 +40,6 @@ interface Cluster {
   stop(): void;
 }
 
-/** What the voting thread answers a request forwarded by a peer: the node's own methods. */
-function answer(node: ClusterNode, request: VotingRequest): Promise<VotingReply> {
-  switch (request.kind) {
-    case 'propose':
-      return node.propose(request.command, request.forwarded);
-    case 'read':
-      return node.read(request.forwarded);
-    default:
-      return Promise.resolve({ ok: false, error: { code: 'INVALID_ARGUMENT', message: `${request.kind} is not part of this test` } });
-  }
-}
 
 /** A fixed cluster of managers founded with every name as a voter, wired by one MemoryNetwork. */
 function startCluster(options: { names?: string[]; settings?: Partial<ClusterNodeOptions['settings']>; network?: MemoryNetwork } = {}): Cluster {
@@ -66,7 +54,7 @@ function startCluster(options: { names?: string[]; settings?: Partial<ClusterNod
     const m = { name, db, dir } as Member;
     network.add(name, addresses[name]!, {
       receive: (messages, fromAddress) => m.node.receive(messages, fromAddress),
-      answer: (request) => answer(m.node, request),
+      answer: (request) => answerAsVotingThread(m.node, request),
     });
     m.node = new ClusterNode({
       db, nodeId: name, name, advertise: addresses[name]!, role: 'manager', settings: { ...SETTINGS, ...options.settings },
@@ -265,7 +253,7 @@ describe('ClusterNodes over a memory network', () => {
     withCluster({
       names: ['n1', 'n2', 'n3', 'n4', 'n5'],
       network: (() => {
-        const network = new MemoryNetwork({ random: seededRandom(42) });
+        const network = new MemoryNetwork({ seed: 42 });
         network.setLoss(0.2);
         network.setDelay((from, to) => (from.charCodeAt(1) * 7 + to.charCodeAt(1) * 3) % 6);
         return network;

@@ -9,10 +9,10 @@ import { setLocal } from '../../database/queries';
 import { ClusterNode, type ClusterNodeOptions } from '../../daemon/voting/cluster-node';
 import { PlainPeerHttp } from '../../daemon/tls/peer-tls';
 import { fromErrorData } from '../../daemon/errors';
-import type { VotingReply, VotingRequest } from '../../daemon/messages';
+import type { VotingRequest } from '../../daemon/messages';
 import type { Message } from '../../daemon/voting/raft/index';
 import { serveApp, stubRestContext } from '../helpers/rest-context';
-import { quiet } from '../helpers/shell-db';
+import { answerAsVotingThread, quiet } from '../helpers/shell-db';
 import { waitFor } from '../helpers/wait';
 
 /**
@@ -41,17 +41,6 @@ interface Member {
   stopped: boolean;
 }
 
-/** What the voting thread answers a request from another thread or a peer: the node's own methods. */
-function answer(node: ClusterNode, request: VotingRequest): Promise<VotingReply> {
-  switch (request.kind) {
-    case 'propose':
-      return node.propose(request.command, request.forwarded);
-    case 'read':
-      return node.read(request.forwarded);
-    default:
-      return Promise.resolve({ ok: false, error: { code: 'INVALID_ARGUMENT', message: `${request.kind} is not part of this test` } });
-  }
-}
 
 async function member(name: string): Promise<Member> {
   const dir = mkdtempSync(join(tmpdir(), `bicycle-${name}-`));
@@ -61,7 +50,7 @@ async function member(name: string): Promise<Member> {
   const restDb = openDatabase(join(dir, 'bicycle.db'));
   const m = { name, db, restDb, dir, stopped: false } as Member;
   const ask = async (request: VotingRequest) => {
-    const reply = await answer(m.node, request);
+    const reply = await answerAsVotingThread(m.node, request);
     if (!reply.ok) throw fromErrorData(reply.error);
     return reply;
   };
@@ -75,7 +64,7 @@ async function member(name: string): Promise<Member> {
       readBarrier: async () => (await ask({ kind: 'read', forwarded: false })).index ?? 0,
       join: async () => { throw new Error('no join in this test'); },
       changeMembership: async () => undefined,
-      raw: (request) => answer(m.node, request),
+      raw: (request) => answerAsVotingThread(m.node, request),
     },
   });
   ({ server: m.server, base: m.base } = await serveApp(ctx));

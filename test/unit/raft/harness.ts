@@ -1,15 +1,10 @@
+import { Rng } from '../../sim/prng';
 import { MemoryStorage, Raft, type Entry, type Message, type NodeId, type RaftConfig, type ReadState } from '../../../daemon/voting/raft';
 
-/** A seeded PRNG (mulberry32) so every test run is the same. */
+/** A seeded PRNG (test/sim/prng.ts's mulberry32) so every test run is the same. */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
 export interface TestNode {
