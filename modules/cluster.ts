@@ -4,7 +4,7 @@ import { BicycleError } from '../daemon/errors';
 import { getMeta } from '../database/queries';
 import { JOIN_PATH, PEER_ADDRESS_HEADER, RAFT_PATH, VOTING_PATH, type CaAnswer, type JoinAnswer, type VotingAnswer, type VotingRequest } from '../daemon/cluster-protocol';
 import type { RestContext } from './context';
-import { requirePeer } from './peer-identity';
+import { raftBatchRefusal, requirePeer } from './peer-identity';
 import { NodeTlsFiles } from '../daemon/tls/node-files';
 import { fingerprintOf } from '../daemon/tls/ca';
 import { newJoinToken } from '../daemon/tls/join-token';
@@ -35,11 +35,9 @@ export function clusterRouter(ctx: RestContext): Router {
   const requireSecret = requirePeer(ctx.db);
 
   router.post(RAFT_PATH, requireSecret, (k) => {
-    const messages = k.request.body;
-    if (!Array.isArray(messages)) throw new BicycleError('INVALID_ARGUMENT', 'expected a JSON array of Raft messages');
-    const peerNodeId = k.state.peerNodeId as string | undefined;
-    const forged = peerNodeId === undefined ? undefined : messages.find((m: { from?: unknown }) => m?.from !== peerNodeId);
-    if (forged) throw new BicycleError('PERMISSION_DENIED', `a Raft message from ${String((forged as { from?: unknown }).from)} came with the certificate of ${peerNodeId}: a node sends only its own messages`);
+    const messages = k.request.body as unknown[];
+    const refusal = raftBatchRefusal(messages, k.state.peerNodeId as string | undefined);
+    if (refusal) throw new BicycleError(refusal.code, refusal.message);
     ctx.deliverRaft(messages, k.get(PEER_ADDRESS_HEADER) || null);
     k.status = 204;
   });

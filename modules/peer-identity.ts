@@ -31,10 +31,26 @@ export function peerIdentity(db: Db, socket: Socket): PeerIdentity {
   }
   const nodeId = String(socket.getPeerCertificate().subject?.CN ?? '');
   if (!nodeId) return { kind: 'refused', status: 401, message: 'the node certificate names no node id' };
-  if (getMeta(db, `${REVOKED_NODE_PREFIX}${nodeId}`)) {
-    return { kind: 'refused', status: 403, message: `the node ${nodeId} was removed from this cluster: its certificate is revoked` };
-  }
+  const revoked = revokedReason(db, nodeId);
+  if (revoked) return { kind: 'refused', status: 403, message: revoked };
   return { kind: 'node', nodeId };
+}
+
+/** Why a node's certificate no longer admits it (the node was removed: the deny list), or undefined. */
+export function revokedReason(db: Db, nodeId: string): string | undefined {
+  return getMeta(db, `${REVOKED_NODE_PREFIX}${nodeId}`) ? `the node ${nodeId} was removed from this cluster: its certificate is revoked` : undefined;
+}
+
+/**
+ * Why a batch of Raft messages from a peer is refused: not a JSON array, or
+ * (over mutual TLS) a message from another node than the certificate names;
+ * undefined when it may go to Raft. The same for a POST and the Raft stream.
+ */
+export function raftBatchRefusal(messages: unknown, peerNodeId: string | undefined): { code: 'INVALID_ARGUMENT' | 'PERMISSION_DENIED'; message: string } | undefined {
+  if (!Array.isArray(messages)) return { code: 'INVALID_ARGUMENT', message: 'expected a JSON array of Raft messages' };
+  const forged = peerNodeId === undefined ? undefined : messages.find((m: { from?: unknown }) => m?.from !== peerNodeId);
+  if (!forged) return undefined;
+  return { code: 'PERMISSION_DENIED', message: `a Raft message from ${String((forged as { from?: unknown }).from)} came with the certificate of ${peerNodeId}: a node sends only its own messages` };
 }
 
 /** A node-to-node caller, authenticated: its node id over mutual TLS (absent in clear, where the cluster secret said it). */

@@ -3,10 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Db } from '../database/open-database';
-import { getMeta } from '../database/queries';
-import { REVOKED_NODE_PREFIX } from '../database/apply-command';
 import { PEER_ADDRESS_HEADER, RAFT_STREAM_PATH, RAFT_STREAM_PROTOCOL, type ErrorAnswer } from '../daemon/cluster-protocol';
-import { authenticatePeer } from './peer-identity';
+import { authenticatePeer, raftBatchRefusal, revokedReason } from './peer-identity';
 import { isCutInbound, type InboundLinkCuts } from './debug-links';
 
 export interface RaftStreamServerOptions {
@@ -51,8 +49,9 @@ export function raftStreamServer(o: RaftStreamServerOptions): { upgrade(req: Inc
       const answer = (reply: ErrorAnswer | Record<string, never>) => socket.write(`${JSON.stringify(reply)}\n`);
       const take = (line: string) => {
         if (isCutInbound(o.db, o.cuts, connection, claimed)) return socket.destroy();
-        if (check.peerNodeId !== undefined && getMeta(o.db, `${REVOKED_NODE_PREFIX}${check.peerNodeId}`)) {
-          answer({ error: { code: 'PERMISSION_DENIED', message: `the node ${check.peerNodeId} was removed from this cluster: its certificate is revoked` } });
+        const revoked = check.peerNodeId === undefined ? undefined : revokedReason(o.db, check.peerNodeId);
+        if (revoked) {
+          answer({ error: { code: 'PERMISSION_DENIED', message: revoked } });
           return socket.end();
         }
         let messages: unknown;
@@ -61,13 +60,9 @@ export function raftStreamServer(o: RaftStreamServerOptions): { upgrade(req: Inc
         } catch {
           messages = undefined;
         }
-        if (!Array.isArray(messages)) return answer({ error: { code: 'INVALID_ARGUMENT', message: 'expected a JSON array of Raft messages' } });
-        const forged = check.peerNodeId === undefined ? undefined : messages.find((m: { from?: unknown }) => m?.from !== check.peerNodeId);
-        if (forged) {
-          const from = String((forged as { from?: unknown }).from);
-          return answer({ error: { code: 'PERMISSION_DENIED', message: `a Raft message from ${from} came with the certificate of ${check.peerNodeId}: a node sends only its own messages` } });
-        }
-        o.deliver(messages, claimed ?? null);
+        const refusal = raftBatchRefusal(messages, check.peerNodeId);
+        if (refusal) return answer({ error: refusal });
+        o.deliver(messages as unknown[], claimed ?? null);
         answer({});
       };
       const read = (chunk: string) => {

@@ -55,8 +55,9 @@ interface Peer {
 const POST_FALLBACK_MS = 60_000;
 
 /**
- * Raft messages over HTTP: one POST of a JSON batch at a time per peer (the
- * connection is kept alive), messages queued meanwhile go in the next batch.
+ * Raft messages over HTTP: one JSON batch at a time per peer, on its Raft
+ * stream (RaftStream), or as a POST to a peer without one; messages queued
+ * meanwhile go in the next batch.
  * The queue is bounded, so a dead peer cannot grow memory: the oldest
  * messages are dropped (Raft retransmits what matters). A snapshot goes
  * apart, in resumable chunks (SnapshotSender), beside the batches.
