@@ -48,12 +48,44 @@ export function containerLogsPath(containerId: string): string {
 /** GET (how much is held) and POST (a chunk at `?offset=`) of a snapshot sent in chunks, `/cluster/snapshot/<term>-<index>-<leader>` (daemon/voting/snapshot-sender.ts, modules/snapshot-receive.ts). */
 export const SNAPSHOT_PREFIX = '/cluster/snapshot/';
 
+/**
+ * POST: a session worker (joined with link "session", not a Raft member)
+ * asks a manager for its tasks: `{ node, after?, waitMs? }`, answered
+ * `SessionAnswer` (modules/sessions.ts). Each ask is its heartbeat.
+ */
+export const SESSION_PATH = '/cluster/session';
+
+/** One of a session worker's tasks, as its session answers it. */
+export interface SessionTask {
+  id: string;
+  service: string;
+  slot: number;
+  specVersion: number;
+  state: string;
+  desiredState: string;
+  containerId: string | null;
+}
+
+/**
+ * SESSION_PATH's answer: the worker's tasks at applied index `index`, the
+ * specs they run (by `service@specVersion`), and the leader to report to;
+ * `changed: false` (no tasks listed) when its tasks did not change after
+ * the `after` it asked with, within its wait.
+ */
+export interface SessionAnswer {
+  index: number;
+  leader: { id: string; address: string } | null;
+  changed: boolean;
+  tasks?: SessionTask[];
+  specs?: Record<string, unknown>;
+}
+
 /** Where the sender says it listens (host:port), so that a peer in clear HTTP can answer before it knows it. */
 export const PEER_ADDRESS_HEADER = 'x-bicycle-address';
 
 /** Every route above: node-to-node only (a node certificate over mutual TLS, or the cluster secret in clear; a join carries its token). */
 export function isNodeToNodePath(path: string): boolean {
-  return path === RAFT_PATH || path === VOTING_PATH || path === JOIN_PATH || path.startsWith(CONTAINER_LOGS_PREFIX) || path.startsWith(SNAPSHOT_PREFIX);
+  return path === RAFT_PATH || path === VOTING_PATH || path === JOIN_PATH || path === SESSION_PATH || path.startsWith(CONTAINER_LOGS_PREFIX) || path.startsWith(SNAPSHOT_PREFIX);
 }
 
 /** A refusal, as every route answers it (modules/error-middleware.ts); the code is the peer's word, to be checked (isErrorCode). */

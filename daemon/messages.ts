@@ -21,6 +21,8 @@ export interface JoinRequest {
   rejoin?: boolean;
   /** The joiner's state store; `memory` (a new node at every start) may take the name and address of its lost predecessor. */
   store?: 'memory' | 'persisted';
+  /** `session`: a worker that hears of its tasks over a worker session (modules/sessions.ts), not as a Raft learner; absent: `raft`. */
+  link?: 'raft' | 'session';
 }
 
 /** What a node that may join receives: enough to authenticate and reach its peers. */
@@ -53,6 +55,8 @@ export type VotingRequest =
   | { kind: 'sign'; nodeId: string; csr: string; forwarded: boolean }
   /** A manager without the CA key (a worker promoted since it joined) asks the leader for it; `nodeId` is the one its certificate names. */
   | { kind: 'caKey'; nodeId: string; forwarded: boolean }
+  /** Session workers a manager heard from (modules/sessions.ts); the leader counts them as heard from now. */
+  | { kind: 'seen'; nodeIds: string[]; forwarded: boolean }
   /** `bicycled --debug-links`: change this node's cut links (or, without `change`, list them); never forwarded. */
   | { kind: 'links'; change?: import('./voting/debug-links').LinkChange };
 

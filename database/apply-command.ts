@@ -122,11 +122,11 @@ function applyOne(db: Db, c: Exclude<Command, { type: 'batch' }>, touched: Set<T
       const clash = prepared(db, 'SELECT id FROM nodes WHERE name = ? AND id != ?').get(n.name, n.id);
       if (clash) throw new BicycleError('INVALID_ARGUMENT', `node name ${n.name} is already taken by another node`);
       const result = prepared(db,
-        `INSERT INTO nodes (id, name, address, role, status, availability, started_at, last_seen_at, created_at, updated_at)
-         VALUES (@id, @name, @address, @role, 'READY', 'active', @startedAt, @at, @at, @at)
-         ON CONFLICT(id) DO UPDATE SET name = @name, address = @address, role = @role, status = 'READY',
+        `INSERT INTO nodes (id, name, address, role, link, status, availability, started_at, last_seen_at, created_at, updated_at)
+         VALUES (@id, @name, @address, @role, @link, 'READY', 'active', @startedAt, @at, @at, @at)
+         ON CONFLICT(id) DO UPDATE SET name = @name, address = @address, role = @role, link = @link, status = 'READY',
            started_at = @startedAt, last_seen_at = @at, updated_at = @at`,
-      ).run({ ...n, at: c.at });
+      ).run({ id: n.id, name: n.name, address: n.address, role: n.role, startedAt: n.startedAt, link: n.link ?? 'raft', at: c.at });
       return result.changes > 0;
     }
     case 'node.set-status': {

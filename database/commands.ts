@@ -1,4 +1,4 @@
-import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
+import type { NodeAvailability, NodeLink, NodeRole, NodeStatus } from './node-state';
 import type { ServiceState } from './service-state';
 import type { DesiredTaskState, TaskState } from './task-state';
 import type { OnDisconnect } from './on-disconnect';
@@ -102,7 +102,8 @@ type CommandBody =
   | { type: 'cluster.rotate-join-token'; joinToken: string; at: number }
   | {
       type: 'node.register';
-      node: { id: string; name: string; address: string; role: NodeRole; startedAt: number };
+      /** `link` absent: 'raft' (commands from before worker sessions). */
+      node: { id: string; name: string; address: string; role: NodeRole; startedAt: number; link?: NodeLink };
       at: number;
     }
   | { type: 'node.set-status'; nodeId: string; status: NodeStatus; at: number }

@@ -181,6 +181,8 @@ const MIGRATIONS: readonly Migration[] = [
   -- The secrets the service's containers mount: JSON [{source, target, mode, version}], the version pinned when the spec was made.
   ALTER TABLE services ADD COLUMN secrets TEXT NOT NULL DEFAULT '[]';
   `,
+  // 10: how a worker hears of its tasks: 'raft' (a Raft learner holding the whole log) or 'session' (a worker session with a manager, docs/scale.md).
+  `ALTER TABLE nodes ADD COLUMN link TEXT NOT NULL DEFAULT 'raft';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,6 +8,14 @@ export type NodeAvailability = (typeof NODE_AVAILABILITIES)[number];
 export const NODE_ROLES = ['manager', 'worker'] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
 
+/**
+ * How a worker hears of its tasks: `raft`, as a Raft learner holding the
+ * whole log in its own database, or `session`, over a worker session with a
+ * manager that answers only its own tasks (modules/sessions.ts).
+ */
+export const NODE_LINKS = ['raft', 'session'] as const;
+export type NodeLink = (typeof NODE_LINKS)[number];
+
 const NEXT: Record<NodeStatus, readonly NodeStatus[]> = {
   UNKNOWN: ['READY', 'DOWN'],
   READY: ['READY', 'DOWN', 'UNKNOWN'],

@@ -4,7 +4,7 @@ import type { ServiceState } from './service-state';
 import type { DesiredTaskState, TaskHealth, TaskState } from './task-state';
 import type { HealthcheckSpec, LifecycleSettings } from './lifecycle';
 import type { NodeFacts, PlacementSpec, ResourceSpec, ServiceMode } from './placement';
-import type { NodeAvailability, NodeRole, NodeStatus } from './node-state';
+import type { NodeAvailability, NodeLink, NodeRole, NodeStatus } from './node-state';
 import type { PortSpec } from './commands';
 import { normalisePorts } from './ports';
 import { effectiveOnDisconnect, type OnDisconnect } from './on-disconnect';
@@ -101,6 +101,8 @@ export interface NodeRecord {
   role: NodeRole;
   status: NodeStatus;
   availability: NodeAvailability;
+  /** How it hears of its tasks (database/node-state.ts NODE_LINKS). */
+  link: NodeLink;
   startedAt: number;
   lastSeenAt: number;
   /** The operator's labels ({} when none). */
@@ -180,6 +182,7 @@ function toNode(row: any): NodeRecord {
     role: row.role,
     status: row.status,
     availability: row.availability,
+    link: row.link === 'session' ? 'session' : 'raft',
     startedAt: row.started_at,
     lastSeenAt: row.last_seen_at,
     labels: row.labels ? JSON.parse(row.labels) : {},

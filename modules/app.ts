@@ -9,6 +9,7 @@ import { stateRouter } from './state';
 import { logsRouter } from './logs';
 import { eventsRouter } from './events-router';
 import { clusterRouter } from './cluster';
+import { sessionsRouter } from './sessions';
 import { openapiRouter } from './openapi';
 import { createMetrics } from './metrics';
 import { uiRouter } from './ui-router';
@@ -43,7 +44,7 @@ export function createApp(ctx: RestContext, linkCuts = new InboundLinkCuts()): K
   app.use(jsonBody(BODY_LIMIT_BYTES));
   app.use(idempotency(ctx.db));
   app.use(uiRouter());
-  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), secretsRouter(ctx), nodeLockRouter(ctx), tokensRouter(ctx), authSelfRouter(), auditRouter(ctx.db), debugLinksRouter(ctx, linkCuts), metrics.router, openapiRouter()]) {
+  for (const router of [servicesRouter(ctx), nodesRouter(ctx), stateRouter(ctx), logsRouter(ctx), eventsRouter(ctx), clusterRouter(ctx), sessionsRouter(ctx), secretsRouter(ctx), nodeLockRouter(ctx), tokensRouter(ctx), authSelfRouter(), auditRouter(ctx.db), debugLinksRouter(ctx, linkCuts), metrics.router, openapiRouter()]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import { BicycleError } from '../daemon/errors';
-import { getMeta } from '../database/queries';
+import { getMeta, getNode } from '../database/queries';
 import { JOIN_PATH, PEER_ADDRESS_HEADER, RAFT_PATH, VOTING_PATH, type CaAnswer, type JoinAnswer, type VotingAnswer, type VotingRequest } from '../daemon/cluster-protocol';
 import type { RestContext } from './context';
 import { raftBatchRefusal, requirePeer } from './peer-identity';
@@ -21,6 +21,7 @@ export const joinRequestSchema = z.strictObject({
   csr: z.string().startsWith('-----BEGIN CERTIFICATE REQUEST-----').max(8192).optional(),
   rejoin: z.boolean().optional(),
   store: z.enum(['memory', 'persisted']).optional(),
+  link: z.enum(['raft', 'session']).optional(),
 });
 
 /**
@@ -44,8 +45,14 @@ export function clusterRouter(ctx: RestContext): Router {
 
   router.post(VOTING_PATH, requireSecret, async (k) => {
     const request = k.request.body as VotingRequest;
-    if (typeof request !== 'object' || request === null || !['propose', 'read', 'join', 'membership', 'sign', 'caKey'].includes((request as { kind?: string }).kind ?? '')) {
+    if (typeof request !== 'object' || request === null || !['propose', 'read', 'join', 'membership', 'sign', 'caKey', 'seen'].includes((request as { kind?: string }).kind ?? '')) {
       throw new BicycleError('INVALID_ARGUMENT', 'expected a voting request');
+    }
+    if (request.kind === 'seen') {
+      // Under mutual TLS only a manager passes on the session workers it heard from.
+      const peerNodeId = k.state.peerNodeId as string | undefined;
+      if (peerNodeId !== undefined && getNode(ctx.db, peerNodeId)?.role !== 'manager') throw new BicycleError('PERMISSION_DENIED', 'only a manager passes on the session workers it heard from');
+      if (!Array.isArray(request.nodeIds) || !request.nodeIds.every((id) => typeof id === 'string')) throw new BicycleError('INVALID_ARGUMENT', 'seen: nodeIds must be an array of node ids');
     }
     if (request.kind === 'sign' || request.kind === 'caKey') {
       // A node renews its own certificate, and asks for the CA key for itself, only: the id is the one its current certificate names.

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import Router from '@koa/router';
 import { z } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode } from '../daemon/errors';
-import { CONTAINER_LOGS_PATH, JOIN_PATH, RAFT_PATH, SNAPSHOT_PREFIX, VOTING_PATH } from '../daemon/cluster-protocol';
+import { CONTAINER_LOGS_PATH, JOIN_PATH, RAFT_PATH, SESSION_PATH, SNAPSHOT_PREFIX, VOTING_PATH } from '../daemon/cluster-protocol';
 import { joinRequestSchema } from './cluster';
+import { sessionRequestSchema } from './sessions';
 import { IDEMPOTENCY_HEADER } from './idempotency';
 import { routeAccess } from './auth-policy';
 import { RESPONSE_SCHEMAS, type ResponseName } from './response-schemas';
@@ -22,7 +23,7 @@ import { REQUEST_SCHEMAS } from './validation';
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
 /** Every request body a zod schema validates: the API's (modules/validation*.ts) and the join's (modules/cluster.ts). */
-const BODY_SCHEMAS = { ...REQUEST_SCHEMAS, joinRequest: joinRequestSchema };
+const BODY_SCHEMAS = { ...REQUEST_SCHEMAS, joinRequest: joinRequestSchema, sessionRequest: sessionRequestSchema };
 type RequestName = keyof typeof BODY_SCHEMAS;
 type QueryName = keyof typeof QUERY;
 
@@ -154,11 +155,16 @@ export const ROUTES: readonly RouteDoc[] = [
   },
   {
     method: 'post', path: VOTING_PATH, summary: 'A request forwarded to the voting thread (node-to-node)', looseBody: {
-      description: 'a voting request of daemon/messages.ts: {"kind": "propose" | "read" | "join" | "membership", …}',
-      schema: { type: 'object', required: ['kind'], properties: { kind: { enum: ['propose', 'read', 'join', 'membership'] } } },
+      description: 'a voting request of daemon/messages.ts: {"kind": "propose" | "read" | "join" | "membership" | "sign" | "caKey" | "seen", …}',
+      schema: { type: 'object', required: ['kind'], properties: { kind: { enum: ['propose', 'read', 'join', 'membership', 'sign', 'caKey', 'seen'] } } },
     },
     internal: true,
     answers: { 200: { description: "the voting thread's reply", schema: 'VotingReply' } }, errors: ['UNAUTHENTICATED', 'INVALID_ARGUMENT'],
+  },
+  {
+    method: 'post', path: SESSION_PATH, summary: "A session worker asks for its tasks, waiting up to waitMs for a change after `after`; each ask is its heartbeat (node-to-node)",
+    body: { schema: 'sessionRequest', required: true }, internal: true,
+    answers: { 200: { description: "the worker's tasks and the specs they run", schema: 'SessionAnswer' } }, errors: ['UNAUTHENTICATED', 'PERMISSION_DENIED', 'INVALID_ARGUMENT', 'NODE_NOT_FOUND'],
   },
   {
     method: 'get', path: CONTAINER_LOGS_PATH, summary: "The log of one of this node's containers (node-to-node)", query: ['follow', 'tail'], internal: true,

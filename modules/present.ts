@@ -189,6 +189,7 @@ export function presentNode(node: NodeRecord, leaderId: string | undefined, task
     role: node.role,
     status: node.status,
     availability: node.availability,
+    link: node.link,
     leader: node.id === leaderId,
     uptimeSeconds: node.status === 'READY' ? seconds(now, node.startedAt) : null,
     lastSeenAt: iso(node.lastSeenAt),

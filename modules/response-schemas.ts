@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode } from '../daemon/errors';
-import { NODE_AVAILABILITIES, NODE_ROLES, NODE_STATUSES } from '../database/node-state';
+import { NODE_AVAILABILITIES, NODE_LINKS, NODE_ROLES, NODE_STATUSES } from '../database/node-state';
 import { STRATEGIES } from '../database/placement';
 import { SERVICE_STATES } from '../database/service-state';
 import { TASK_HEALTH, TASK_STATES } from '../database/task-state';
@@ -171,6 +171,7 @@ const node = z.object({
   role: z.enum(NODE_ROLES),
   status: z.enum(NODE_STATUSES),
   availability: z.enum(NODE_AVAILABILITIES),
+  link: z.enum(NODE_LINKS),
   leader: z.boolean(),
   uptimeSeconds: count.nullable(),
   lastSeenAt: isoTime,
@@ -330,6 +331,15 @@ export const RESPONSE_SCHEMAS = {
   Secret: secret,
   SecretList: z.object({ secrets: z.array(secret) }),
   SecretRemoved: z.object({ name: z.string(), id: z.string(), removed: z.literal(true) }),
+  SessionAnswer: z.object({
+    index: count.describe('the applied log index the answer was read at; the next ask passes it as `after`'),
+    leader: z.object({ id: z.string(), address: z.string() }).nullable().describe('where the worker sends its reports (VOTING_PATH), when a leader is known'),
+    changed: z.boolean().describe('false: its tasks did not change after `after` within the wait, and are not listed'),
+    tasks: z.array(z.object({
+      id: z.string(), service: z.string(), slot: count, specVersion: count, state: z.enum(TASK_STATES), desiredState: z.enum(['RUNNING', 'SHUTDOWN']), containerId: z.string().nullable(),
+    })).optional().describe("the worker's tasks, live and ended"),
+    specs: z.record(z.string(), z.unknown()).optional().describe('the spec each task runs, by `service@specVersion` (null: no longer recorded)'),
+  }),
   SnapshotReceipt: z.object({
     received: z.number().int().describe('the bytes of the snapshot this node holds'),
     installed: z.boolean().optional().describe('the last chunk came in: the snapshot was handed to Raft'),

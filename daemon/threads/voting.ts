@@ -68,6 +68,8 @@ async function handle(request: VotingRequest): Promise<VotingReply> {
       return node.sign(request.nodeId, request.csr, request.forwarded);
     case 'caKey':
       return node.caKey(request.nodeId, request.forwarded);
+    case 'seen':
+      return node.sessionsSeen(request.nodeIds, request.forwarded);
     case 'links':
       return links.handle(request.change);
   }

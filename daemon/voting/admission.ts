@@ -97,9 +97,12 @@ export function findMemoryPredecessor(members: ReadonlyArray<Member & { readonly
  * token that is not this cluster's, or a node id removed from the cluster
  * (its certificates are revoked). Null when the join may go on.
  */
-export function joinRefusal(request: Pick<JoinRequest, 'token' | 'node'>, joinToken: string | undefined, isRevoked: (id: NodeId) => boolean): ErrorData | null {
+export function joinRefusal(request: Pick<JoinRequest, 'token' | 'node' | 'link'>, joinToken: string | undefined, isRevoked: (id: NodeId) => boolean): ErrorData | null {
   if (!joinToken || !safeEqual(joinToken, request.token)) {
     return { code: 'PERMISSION_DENIED', message: 'the join token is not valid for this cluster (get one with `bicycle node join-token` on a member)' };
+  }
+  if (request.link === 'session' && request.node.role === 'manager') {
+    return { code: 'INVALID_ARGUMENT', message: 'a manager votes, so it holds the whole log: only a worker joins with link "session"' };
   }
   if (isRevoked(request.node.id)) {
     return { code: 'PERMISSION_DENIED', message: `the node id ${request.node.id} was removed from this cluster and its certificates are revoked; start the node with an empty data directory to join as a new node` };

@@ -60,15 +60,17 @@ export class Admitter {
     if (clash) return fail(clash);
     this.o.learnAddress(node.id, node.address);
     const now = Date.now();
-    const registered = await this.o.propose({ type: 'node.register', node: { ...node, startedAt: now }, at: now });
+    const session = request.link === 'session';
+    const registered = await this.o.propose({ type: 'node.register', node: { ...node, startedAt: now, ...(session ? { link: 'session' as const } : {}) }, at: now });
     if (!registered.ok) return registered;
     const conf = this.o.conf();
-    if (!conf.voters.includes(node.id) && !conf.learners.includes(node.id)) {
+    // A session worker is never in the configuration: it hears of its tasks from a manager (modules/sessions.ts), not from the log.
+    if (!session && !conf.voters.includes(node.id) && !conf.learners.includes(node.id)) {
       const added = await this.o.addLearner(node.id);
       if (!added.ok) return added;
     }
     this.o.heardFrom(node.id, now);
-    this.o.log.info('node joined', { joined: node.name, role: node.role, address: node.address });
+    this.o.log.info('node joined', { joined: node.name, role: node.role, address: node.address, ...(session ? { link: 'session' } : {}) });
     for (const warning of managerWarnings(listNodes(db))) this.o.log.warn(warning);
     return { ok: true, grant: this.grant(node.role, certificate) };
   }

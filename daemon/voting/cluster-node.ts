@@ -273,6 +273,19 @@ export class ClusterNode {
   }
 
   /** A member renews its certificate. */
+  /**
+   * Session workers a manager heard from (modules/sessions.ts): on the
+   * leader they count as heard from now, as a Raft message from a learner
+   * does, for host-loss detection; a follower forwards them to the leader.
+   * Ids that are no session worker's are ignored.
+   */
+  async sessionsSeen(nodeIds: readonly string[], forwarded: boolean): Promise<VotingReply> {
+    if (!this.isLeader()) return this.forwarder.forward({ kind: 'seen', nodeIds: [...nodeIds], forwarded: true }, forwarded);
+    const now = Date.now();
+    for (const id of nodeIds) if (getNode(this.o.db, id)?.link === 'session') this.lastContact.set(id, now);
+    return { ok: true };
+  }
+
   sign(nodeId: string, csr: string, forwarded: boolean): Promise<VotingReply> {
     return this.admitter.sign(nodeId, csr, forwarded);
   }

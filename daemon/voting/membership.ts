@@ -14,6 +14,8 @@ export interface MemberFacts {
   readonly name: string;
   readonly role: 'manager' | 'worker';
   readonly status: string;
+  /** `session`: a worker outside the configuration, on a worker session (absent: a Raft learner). */
+  readonly link?: 'raft' | 'session';
 }
 
 /** What the leader knows of the configuration and of each member's replication. */
@@ -35,8 +37,9 @@ export interface MembershipStep {
  * a time), in the order of `members`: a manager that is a learner becomes a
  * voter once it is READY and has caught up to the commit index; a worker
  * that votes (demoted) leaves the voters, except the leader itself; a worker
- * outside the configuration (removed as a voter) comes back as a learner.
- * Managers vote once caught up; workers only learn.
+ * outside the configuration (removed as a voter) comes back as a learner,
+ * unless it is a session worker, which is never in it. Managers vote once
+ * caught up; workers only learn.
  * @returns null when the configuration matches the roles
  */
 export function nextMembershipStep(members: readonly MemberFacts[], view: ConfView, selfId: NodeId): MembershipStep | null {
@@ -49,7 +52,7 @@ export function nextMembershipStep(members: readonly MemberFacts[], view: ConfVi
     if (node.role === 'worker' && conf.voters.includes(node.id) && node.id !== selfId) {
       return { change: { type: 'removeNode', nodeId: node.id }, target: node.name, log: 'demoted: leaves the voters' };
     }
-    if (node.role === 'worker' && !conf.voters.includes(node.id) && !conf.learners.includes(node.id)) {
+    if (node.role === 'worker' && node.link !== 'session' && !conf.voters.includes(node.id) && !conf.learners.includes(node.id)) {
       return { change: { type: 'addLearner', nodeId: node.id }, target: node.name, log: 'rejoins as a learner' };
     }
   }

@@ -12,6 +12,7 @@ export function nodeRecord(id: string, overrides: Partial<NodeRecord> = {}): Nod
     role: 'worker',
     status: 'READY',
     availability: 'active',
+    link: 'raft',
     startedAt: AT,
     lastSeenAt: AT,
     labels: {},

@@ -76,6 +76,13 @@ describe('admission: token, revocation, rejoin and what a member may ask for', (
     assert.equal(joinRefusal({ token: 'BCT2-right', node }, 'BCT2-right', () => false), null);
   });
 
+  test('a manager cannot join on a worker session: a voter holds the whole log', () => {
+    const refused = joinRefusal({ token: 't', node, link: 'session' }, 't', () => false);
+    assert.equal(refused?.code, 'INVALID_ARGUMENT');
+    assert.match(refused!.message, /only a worker joins with link "session"/);
+    assert.equal(joinRefusal({ token: 't', node: { ...node, role: 'worker' }, link: 'session' }, 't', () => false), null);
+  });
+
   test('a removed node id is refused even with the right token: its certificates are revoked', () => {
     const refused = joinRefusal({ token: 't', node }, 't', (id) => id === 'c3');
     assert.equal(refused?.code, 'PERMISSION_DENIED');

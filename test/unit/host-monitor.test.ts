@@ -6,7 +6,7 @@ import type { NodeRecord } from '../../database/queries';
 
 const NOW = 1_700_000_000_000;
 const node = (id: string, status: NodeRecord['status'] = 'READY'): NodeRecord => ({
-  id, name: id, address: `${id}:7070`, role: 'manager', status, availability: 'active',
+  id, name: id, address: `${id}:7070`, role: 'manager', status, availability: 'active', link: 'raft',
   startedAt: NOW - 60_000, lastSeenAt: NOW - 60_000, labels: {}, facts: null, createdAt: NOW - 60_000, updatedAt: NOW - 60_000,
 });
 const statuses = (commands: ReturnType<typeof detectHostChanges>) =>

@@ -26,6 +26,11 @@ describe('membership: managers vote once caught up, workers only learn', () => {
     assert.deepEqual(nextMembershipStep([leader, worker], view(['a1'], []), 'a1')?.change, { type: 'addLearner', nodeId: 'w9' });
   });
 
+  test('a session worker is never added to the configuration: it hears of its tasks from a manager, not from the log', () => {
+    const worker: MemberFacts = { id: 's1', name: 'sim-1', role: 'worker', status: 'READY', link: 'session' };
+    assert.equal(nextMembershipStep([leader, worker], { conf: { voters: ['a1'], learners: [] }, commit: 5, progress: progress({ a1: 5 }) }, 'a1'), null);
+  });
+
   test('the leader itself, even when its row says worker, does not leave the voters while it leads', () => {
     const demoted: MemberFacts = { ...leader, role: 'worker' };
     assert.equal(nextMembershipStep([demoted], { conf: { voters: ['a1'], learners: [] }, commit: 1, progress: progress({ a1: 1 }) }, 'a1'), null);

@@ -68,7 +68,7 @@ describe('scheduler: the fast schedule() places exactly as the reference scan', 
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         (nodeCount, replicaCounts, salt) => {
           const nodes: NodeRecord[] = Array.from({ length: nodeCount }, (_, i) => ({
-            id: `id-${i}`, name: `n${(i * 7919 + salt) % 1000}`, address: '', role: 'worker', status: 'READY', availability: 'active',
+            id: `id-${i}`, name: `n${(i * 7919 + salt) % 1000}`, address: '', role: 'worker', status: 'READY', availability: 'active', link: 'raft',
             startedAt: AT, lastSeenAt: AT, labels: {}, facts: null, createdAt: AT, updatedAt: AT,
           }));
           const tasks: TaskRecord[] = replicaCounts.flatMap((replicas, s) =>
