@@ -89,10 +89,22 @@ export class Manager {
     const commands = foldPlacements(orchestrated.commands, placed.commands);
     const pending = this.pendingChanges(placed.unplaced, now);
     if (pending) commands.push(pending);
-    if (commands.length > 0) await this.o.propose({ type: 'batch', commands });
+    // In proposals of at most MAX_COMMANDS_PER_PROPOSAL, proposed together (in order: their entries follow each other in the log).
+    const proposals: Promise<unknown>[] = [];
+    for (let i = 0; i < commands.length; i += MAX_COMMANDS_PER_PROPOSAL) {
+      proposals.push(this.o.propose({ type: 'batch', commands: commands.slice(i, i + MAX_COMMANDS_PER_PROPOSAL) }));
+    }
+    await Promise.all(proposals);
     return orchestrated.wakeAt;
   }
 }
+
+/**
+ * Commands per proposal of a pass: 1,000 task changes are some 200–300 KiB
+ * of log entry, well within the 1 MiB a peer takes in one request or Raft
+ * stream line, however many replicas one pass creates.
+ */
+export const MAX_COMMANDS_PER_PROPOSAL = 1000;
 
 /**
  * The pass's batch: the orchestrator's commands, then the scheduler's. A

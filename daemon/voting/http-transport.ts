@@ -33,6 +33,8 @@ export interface HttpTransportOptions {
   maxQueuedPerPeer?: number;
   /** Messages per request. */
   maxBatch?: number;
+  /** A batch's JSON at most (at least one message goes), within a peer's 1 MiB request and stream line; default MAX_BATCH_BYTES. */
+  maxBatchBytes?: number;
   requestTimeoutMs?: number;
   /** A snapshot's chunk size (default SNAPSHOT_CHUNK_BYTES). */
   snapshotChunkBytes?: number;
@@ -94,7 +96,7 @@ export class HttpTransport implements Transport {
     const peer = this.peers.get(id);
     if (!peer || peer.busy || peer.queue.length === 0 || this.closed) return;
     peer.busy = true;
-    const batch = peer.queue.splice(0, this.o.maxBatch ?? 256);
+    const body = takeBatch(peer.queue, this.o.maxBatch ?? 256, this.o.maxBatchBytes ?? MAX_BATCH_BYTES);
     try {
       const address = this.o.addressOf(id);
       const secret = this.o.secret();
@@ -102,7 +104,7 @@ export class HttpTransport implements Transport {
       if (!secret) throw new Error('this node has no cluster secret yet');
       // A cut link loses the batch before it leaves, and Raft hears the peer is unreachable, as after a timeout.
       if (this.o.dropsOutgoing?.(id)) throw new Error(`the link to ${address} is cut (POST /debug/links)`);
-      await this.deliver(peer, address, secret, JSON.stringify(batch));
+      await this.deliver(peer, address, secret, body);
       if (peer.failing) this.o.log.info('peer reachable again', { peer: id });
       peer.failing = false;
     } catch (error) {
@@ -171,4 +173,27 @@ export class HttpTransport implements Transport {
     this.peers.clear();
     this.o.http.close();
   }
+}
+
+/** 768 KiB: a batch leaves room within the 1 MiB a peer reads as one request or stream line. */
+export const MAX_BATCH_BYTES = 768 * 1024;
+
+/**
+ * Takes messages off the front of `queue` into one batch's JSON: at most
+ * `maxMessages`, and no more than `maxBytes` of JSON unless one message alone
+ * is larger (it then goes by itself).
+ */
+export function takeBatch(queue: Message[], maxMessages: number, maxBytes: number): string {
+  const parts: string[] = [];
+  let bytes = 2;
+  let taken = 0;
+  while (taken < queue.length && taken < maxMessages) {
+    const part = JSON.stringify(queue[taken]);
+    if (taken > 0 && bytes + part.length + 1 > maxBytes) break;
+    parts.push(part);
+    bytes += part.length + 1;
+    taken++;
+  }
+  queue.splice(0, taken);
+  return `[${parts.join(',')}]`;
 }

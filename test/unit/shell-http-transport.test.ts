@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { HttpTransport, type HttpTransportOptions } from '../../daemon/voting/http-transport';
+import { HttpTransport, takeBatch, type HttpTransportOptions } from '../../daemon/voting/http-transport';
 import { RAFT_PATH } from '../../daemon/cluster-protocol';
 import { PlainPeerHttp } from '../../daemon/tls/peer-tls';
 import type { Message } from '../../daemon/voting/raft/index';
@@ -235,5 +235,20 @@ describe('the HTTP transport of Raft messages', () => {
     await until('the other batch', () => b.received.length > 0);
     assert.deepEqual(b.received.map(terms), [[2]]);
     other.t.close();
+  });
+});
+
+describe('HttpTransport: a batch stays within a peer\'s request size', () => {
+  const message = (i: number, pad: number): Message => ({ type: 'heartbeat', from: 'a', to: 'b', term: 1, commit: i, context: 'x'.repeat(pad) });
+
+  test('takes messages while their JSON fits maxBytes, and a message larger than that alone; the rest stay queued in order', () => {
+    const queue = [message(1, 400), message(2, 400), message(3, 400), message(4, 5000), message(5, 10)];
+    const first = takeBatch(queue, 256, 1000);
+    assert.ok(first.length <= 1000, `${first.length} bytes`);
+    assert.deepEqual((JSON.parse(first) as Message[]).map((m) => (m as { commit: number }).commit), [1, 2]);
+    assert.deepEqual((JSON.parse(takeBatch(queue, 256, 1000)) as Message[]).map((m) => (m as { commit: number }).commit), [3]);
+    assert.deepEqual((JSON.parse(takeBatch(queue, 256, 1000)) as Message[]).map((m) => (m as { commit: number }).commit), [4]);
+    assert.deepEqual((JSON.parse(takeBatch(queue, 256, 1000)) as Message[]).map((m) => (m as { commit: number }).commit), [5]);
+    assert.equal(queue.length, 0);
   });
 });

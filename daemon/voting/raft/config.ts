@@ -54,6 +54,13 @@ export interface RaftConfig {
   readonly checkQuorum?: boolean;
   /** Entries per append message. Default 256. */
   readonly maxEntriesPerMessage?: number;
+  /**
+   * The entries' data per append message, in characters (etcd's
+   * MaxSizePerMsg): an append stops before the entry that would pass it,
+   * but always carries at least one. Default 256 KiB, so that a batch of
+   * messages fits a peer's 1 MiB request or stream line.
+   */
+  readonly maxBytesPerMessage?: number;
   /** Unacknowledged append messages per follower while replicating. Default 64. */
   readonly maxInflightMessages?: number;
   /** Committed entries handed out per Ready. Default 1024. */
@@ -82,6 +89,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     preVote: config.preVote ?? true,
     checkQuorum: config.checkQuorum ?? true,
     maxEntriesPerMessage: config.maxEntriesPerMessage ?? 256,
+    maxBytesPerMessage: config.maxBytesPerMessage ?? 256 * 1024,
     maxInflightMessages: config.maxInflightMessages ?? 64,
     maxCommittedPerReady: config.maxCommittedPerReady ?? 1024,
   };
@@ -99,6 +107,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
   }
   for (const [name, value] of [
     ['maxEntriesPerMessage', resolved.maxEntriesPerMessage],
+    ['maxBytesPerMessage', resolved.maxBytesPerMessage],
     ['maxInflightMessages', resolved.maxInflightMessages],
     ['maxCommittedPerReady', resolved.maxCommittedPerReady],
   ] as const) {

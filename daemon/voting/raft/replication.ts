@@ -110,8 +110,13 @@ export abstract class Replication extends RaftState {
       pr.becomeSnapshot(snapshot.meta.index);
       return true;
     }
-    const last = Math.min(this.log.lastIndex(), prevIndex + this.cfg.maxEntriesPerMessage);
-    const entries = this.log.entries(pr.next, last + 1);
+    const candidates = this.log.entries(pr.next, Math.min(this.log.lastIndex(), prevIndex + this.cfg.maxEntriesPerMessage) + 1);
+    // Bounded in bytes too: at least one entry, then as many as fit.
+    let bytes = 0;
+    let fit = 0;
+    while (fit < candidates.length && (fit === 0 || bytes + candidates[fit]!.data.length <= this.cfg.maxBytesPerMessage)) bytes += candidates[fit++]!.data.length;
+    const entries = fit === candidates.length ? candidates : candidates.slice(0, fit);
+    const last = prevIndex + fit;
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'append', to, prevIndex, prevTerm, entries, commit: this.log.committed });
     pr.sentEntries(last);

@@ -49,6 +49,28 @@ describe('Raft §5.3 log replication', () => {
     for (const id of ids) assert.deepEqual(appliedData(c.node(id)), ['x', 'y', 'z']);
   });
 
+  test('an append carries no more entry data than maxBytesPerMessage, but always one entry; every entry still commits', () => {
+    const c = new Cluster(ids, { maxBytesPerMessage: 1000 });
+    c.elect('a');
+    c.cut.add('a>b');
+    c.cut.add('a>c');
+    const big = ['x'.repeat(600), 'y'.repeat(600), 'z'.repeat(300), 'w'.repeat(2500)];
+    for (const x of big) assert.ok(c.raft('a').propose(x).ok);
+    c.flush();
+    c.cut.clear();
+    c.sent.length = 0;
+    c.tickAll(2);
+    c.deliver();
+    for (const id of ids) assert.deepEqual(appliedData(c.node(id)), big);
+    const appends = c.sent.filter((m) => m.type === 'append' && m.to === 'b' && m.entries.length > 0);
+    for (const m of appends) {
+      if (m.type !== 'append') continue;
+      const bytes = m.entries.reduce((sum, e) => sum + e.data.length, 0);
+      assert.ok(m.entries.length === 1 || bytes <= 1000, `an append of ${m.entries.length} entries carries ${bytes} characters`);
+    }
+    assert.ok(appends.some((m) => m.type === 'append' && m.entries.length === 1 && m.entries[0]!.data.length === 2500), 'an entry larger than the bound goes alone');
+  });
+
   test('§5.3 a follower rejects an append whose previous entry does not match, with a hint', () => {
     const b = followerWith([entry(2, 2), entry(3, 2)], 3);
     b.step({ type: 'append', from: 'a', to: 'b', term: 3, prevIndex: 3, prevTerm: 3, entries: [entry(4, 3)], commit: 1 });
