@@ -3,18 +3,30 @@
  * taken down by the benchmark's cleanup whatever way it ends, and its REST
  * API on host 1.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeSubnet, Lab } from '../scripts/lab/lab';
 import { onCleanup } from './common';
 
-/** Brings a 3-host lab up on a free subnet, its files under a new temporary directory named `prefix`…; its removal is registered first. */
-export async function startBicycleLab(prefix: string): Promise<Lab> {
-  const lab = new Lab(mkdtempSync(join(tmpdir(), prefix)), 3, { subnet: freeSubnet() });
+/**
+ * Brings a lab up on a free subnet, its files under a new temporary
+ * directory named `prefix`…; its removal is registered first. Default: 3
+ * hosts, all members, on the lab's configuration; `config` replaces every
+ * host's bicycled configuration; `members` leaves the hosts after it bare
+ * until joined.
+ */
+export async function startBicycleLab(prefix: string, options: { hosts?: number; members?: number; config?: Record<string, unknown> } = {}): Promise<Lab> {
+  const lab = new Lab(mkdtempSync(join(tmpdir(), prefix)), options.hosts ?? 3, { subnet: freeSubnet() });
   let down: Promise<void> | undefined;
   onCleanup(() => (down ??= lab.down()));
-  await lab.up();
+  if (options.config) {
+    for (const host of lab.hosts) {
+      mkdirSync(host.dir, { recursive: true });
+      writeFileSync(join(host.dir, 'bicycle-config.json'), JSON.stringify(options.config));
+    }
+  }
+  await lab.up(options.members);
   return lab;
 }
 
