@@ -27,6 +27,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Lab } from '../scripts/lab/lab';
 import { startBicycleLab } from './bicycle-lab';
@@ -67,11 +68,23 @@ async function getJson(url: string): Promise<any> {
   return res.json();
 }
 
+/** Writes answered 503 (a leader change under way: PROPOSAL_DROPPED, NO_LEADER) and retried, as a client does. */
+let retried = 0;
+
 async function send(url: string, method: string, body: unknown): Promise<any> {
-  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
-  return JSON.parse(text);
+  // One key for every attempt: a retried write applies once.
+  const key = randomUUID();
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(url, { method, headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
+    const text = await res.text();
+    if (res.status === 503 && attempt < 10) {
+      retried++;
+      await sleep(1000);
+      continue;
+    }
+    if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
+    return JSON.parse(text);
+  }
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, everyMs = 500): Promise<T> {
@@ -210,6 +223,8 @@ async function runSize(managers: number): Promise<Record<string, number | string
     result.lateManagerPeakMiB = Math.round(usage(pidOf(lab, 4)).peakMiB);
   }
   result.agentErrors = agents.stats.errors;
+  result.retriedWrites = retried;
+  retried = 0;
   await agents.stop();
   return result;
 }

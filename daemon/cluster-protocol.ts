@@ -68,15 +68,20 @@ export interface SessionTask {
 
 /**
  * SESSION_PATH's answer: the worker's tasks at applied index `index`, the
- * specs they run (by `service@specVersion`), and the leader to report to;
+ * specs they run (by `service@specVersion`), and the leader to report to.
  * `changed: false` (no tasks listed) when its tasks did not change after
- * the `after` it asked with, within its wait.
+ * the `after` it asked with, within its wait. `full`: `tasks` are all of
+ * them; else only those that changed after `after`, and `gone` the ids of
+ * tasks no longer on it (moved or removed) — the worker merges them into
+ * what it has.
  */
 export interface SessionAnswer {
   index: number;
   leader: { id: string; address: string } | null;
   changed: boolean;
+  full?: boolean;
   tasks?: SessionTask[];
+  gone?: string[];
   specs?: Record<string, unknown>;
 }
 

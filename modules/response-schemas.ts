@@ -337,7 +337,9 @@ export const RESPONSE_SCHEMAS = {
     changed: z.boolean().describe('false: its tasks did not change after `after` within the wait, and are not listed'),
     tasks: z.array(z.object({
       id: z.string(), service: z.string(), slot: count, specVersion: count, state: z.enum(TASK_STATES), desiredState: z.enum(['RUNNING', 'SHUTDOWN']), containerId: z.string().nullable(),
-    })).optional().describe("the worker's tasks, live and ended"),
+    })).optional().describe("the worker's tasks, live and ended: all of them when `full`, else those that changed after `after`"),
+    full: z.boolean().optional().describe('`tasks` lists all of its tasks (else only the changed ones, to merge)'),
+    gone: z.array(z.string()).optional().describe('ids of tasks that changed after `after` and are no longer on it (moved, removed)'),
     specs: z.record(z.string(), z.unknown()).optional().describe('the spec each task runs, by `service@specVersion` (null: no longer recorded)'),
   }),
   SnapshotReceipt: z.object({

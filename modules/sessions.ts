@@ -17,11 +17,18 @@ export const sessionRequestSchema = z.strictObject({
   waitMs: z.number().int().min(0).max(30_000).optional(),
 });
 
-/** What the applied commands change for session workers: every worker's tasks, or those of these nodes and of the nodes these tasks are on. */
+/** What the applied commands change for session workers: every worker's tasks, or these tasks on these nodes, and these tasks wherever they are. */
 export interface SessionWakes {
   all: boolean;
-  nodes: Set<string>;
+  /** Node id → the ids of its tasks placed there. */
+  nodes: Map<string, Set<string>>;
   tasks: Set<string>;
+}
+
+function placed(into: SessionWakes, nodeId: string, taskId: string): void {
+  let ids = into.nodes.get(nodeId);
+  if (!ids) into.nodes.set(nodeId, (ids = new Set()));
+  ids.add(taskId);
 }
 
 /**
@@ -32,16 +39,16 @@ export interface SessionWakes {
  * may touch any worker. A worker's own reports (`task.observe`) wake nobody:
  * it knows what it said. Pure.
  */
-export function sessionWakes(command: Command, into: SessionWakes = { all: false, nodes: new Set(), tasks: new Set() }): SessionWakes {
+export function sessionWakes(command: Command, into: SessionWakes = { all: false, nodes: new Map(), tasks: new Set() }): SessionWakes {
   switch (command.type) {
     case 'batch':
       for (const c of command.commands) sessionWakes(c, into);
       break;
     case 'task.create':
-      if (command.nodeId) into.nodes.add(command.nodeId);
+      if (command.nodeId) placed(into, command.nodeId, command.id);
       break;
     case 'task.assign':
-      into.nodes.add(command.nodeId);
+      placed(into, command.nodeId, command.taskId);
       break;
     case 'task.set-desired':
     case 'task.set-slot':
@@ -67,6 +74,12 @@ export function sessionWakes(command: Command, into: SessionWakes = { all: false
   return into;
 }
 
+/** A worker is answered a change at most this often: the entries of a large placement come to it as one answer, not one per entry. */
+const ANSWER_GAP_MS = 250;
+
+/** Changes kept per worker that has not asked for them; beyond, its next answer lists all its tasks. */
+const MAX_RECORDED_CHANGES = 20_000;
+
 interface Waiter {
   after: number;
   resolve(changed?: boolean): void;
@@ -81,8 +94,11 @@ interface Waiter {
  */
 export class SessionHub {
   private readonly waiters = new Map<string, Set<Waiter>>();
-  /** The last applied index at which each worker's tasks changed; `everyone`: at which all may have. */
-  private readonly changedAt = new Map<string, number>();
+  /** Each worker's tasks changed since it last asked: task id → the applied index it changed by; `since`: complete from that index on. */
+  private readonly changes = new Map<string, { since: number; tasks: Map<string, number> }>();
+  /** When each worker was last answered with a change (ms), so that a stream of entries comes as one answer per ANSWER_GAP_MS. */
+  private readonly answeredAt = new Map<string, number>();
+  /** The applied index from which everyone's record is complete (a change that may touch any worker resets it). */
   private everyone: number;
   private looked: number;
   private readonly seen = new Set<string>();
@@ -102,9 +118,37 @@ export class SessionHub {
     this.waiters.clear();
   }
 
-  /** The applied index an answer read now is at. */
+  /** The applied index an answer read now is at: every change up to it has been looked at. */
   index(): number {
-    return appliedIndex(this.db);
+    this.tick();
+    return this.looked;
+  }
+
+  /**
+   * The ids of `nodeId`'s tasks that changed after `after` (placed on it,
+   * stopped, moved), or null when the record does not go back that far and
+   * the worker needs all of them. Forgets what the worker has now seen.
+   */
+  changedSince(nodeId: string, after: number): string[] | null {
+    this.tick();
+    const record = this.changes.get(nodeId);
+    if (after < Math.max(record?.since ?? this.everyone, this.everyone)) return null;
+    if (!record) return [];
+    const ids: string[] = [];
+    for (const [id, index] of record.tasks) {
+      if (index > after) ids.push(id);
+      else record.tasks.delete(id);
+    }
+    return ids;
+  }
+
+  /** How long to hold a change back from `nodeId`, so that it is answered at most once per ANSWER_GAP_MS. */
+  holdMs(nodeId: string, now = Date.now()): number {
+    return Math.max(0, (this.answeredAt.get(nodeId) ?? 0) + ANSWER_GAP_MS - now);
+  }
+
+  answered(nodeId: string, now = Date.now()): void {
+    this.answeredAt.set(nodeId, now);
   }
 
   heardFrom(nodeId: string): void {
@@ -133,7 +177,9 @@ export class SessionHub {
   }
 
   private lastChange(nodeId: string): number {
-    return Math.max(this.changedAt.get(nodeId) ?? 0, this.everyone);
+    let last = this.everyone;
+    for (const index of this.changes.get(nodeId)?.tasks.values() ?? []) if (index > last) last = index;
+    return last;
   }
 
   /** Reads the entries applied since the last look and wakes the workers whose tasks they changed. */
@@ -144,7 +190,7 @@ export class SessionHub {
     const from = this.looked;
     this.looked = applied;
     const rows = prepared(this.db, 'SELECT log_index AS i, type, data FROM raft_entries WHERE log_index > ? AND log_index <= ? ORDER BY log_index').all(from, applied) as { i: number; type: string; data: string }[];
-    const wakes: SessionWakes = { all: rows.length !== applied - from, nodes: new Set(), tasks: new Set() };
+    const wakes: SessionWakes = { all: rows.length !== applied - from, nodes: new Map(), tasks: new Set() };
     for (const row of rows) {
       if (wakes.all) break;
       if (row.type !== 'normal') continue;
@@ -159,17 +205,21 @@ export class SessionHub {
       for (const taskId of wakes.tasks) {
         const nodeId = nodeOf.get(taskId) as string | null | undefined;
         if (nodeId === undefined) wakes.all = true;
-        else if (nodeId !== null) wakes.nodes.add(nodeId);
+        else if (nodeId !== null) placed(wakes, nodeId, taskId);
       }
     }
     if (wakes.all) {
       this.everyone = applied;
-      this.changedAt.clear();
+      this.changes.clear();
       for (const set of this.waiters.values()) for (const w of [...set]) w.resolve();
       return;
     }
-    for (const nodeId of wakes.nodes) {
-      this.changedAt.set(nodeId, applied);
+    for (const [nodeId, taskIds] of wakes.nodes) {
+      let record = this.changes.get(nodeId);
+      if (!record) this.changes.set(nodeId, (record = { since: this.everyone, tasks: new Map() }));
+      for (const id of taskIds) record.tasks.set(id, applied);
+      // A worker that stopped asking: its record is dropped past a bound, and its next answer lists all its tasks.
+      if (record.tasks.size > MAX_RECORDED_CHANGES) this.changes.set(nodeId, { since: applied, tasks: new Map() });
       for (const w of [...(this.waiters.get(nodeId) ?? [])]) if (applied > w.after) w.resolve();
     }
   }
@@ -190,9 +240,27 @@ function appliedIndex(db: Db): number {
   return prepared(db, "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM local_state WHERE key = 'applied_index'), 0)").pluck().get() as number;
 }
 
-/** A worker's tasks as its session answers them, and the specs they run, read from this manager's database. */
-export function sessionAnswer(db: Db, nodeId: string, index: number): SessionAnswer {
-  const rows = prepared(db, 'SELECT id, service_name, slot, spec_version, state, desired_state, container_id FROM tasks WHERE node_id = ? ORDER BY id').all(nodeId) as any[];
+const TASK_COLUMNS = 'id, node_id, service_name, slot, spec_version, state, desired_state, container_id';
+
+/**
+ * A worker's tasks as its session answers them, and the specs they run,
+ * read from this manager's database: all of them, or (`changed`) those of
+ * these ids still on it, the others `gone` (moved to another node or removed).
+ */
+export function sessionAnswer(db: Db, nodeId: string, index: number, changed: readonly string[] | null = null): SessionAnswer {
+  const gone: string[] = [];
+  let rows: any[];
+  if (changed === null) {
+    rows = prepared(db, `SELECT ${TASK_COLUMNS} FROM tasks WHERE node_id = ? ORDER BY id`).all(nodeId) as any[];
+  } else {
+    const byId = prepared(db, `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`);
+    rows = [];
+    for (const id of changed) {
+      const row = byId.get(id) as any;
+      if (row && row.node_id === nodeId) rows.push(row);
+      else gone.push(id);
+    }
+  }
   const tasks: SessionTask[] = rows.map((r) => ({ id: r.id, service: r.service_name, slot: r.slot, specVersion: r.spec_version, state: r.state, desiredState: r.desired_state, containerId: r.container_id }));
   const specs: SessionAnswer['specs'] = {};
   const spec = prepared(db, 'SELECT spec FROM service_versions WHERE service_name = ? AND spec_version = ?').pluck();
@@ -202,7 +270,7 @@ export function sessionAnswer(db: Db, nodeId: string, index: number): SessionAns
     const text = spec.get(t.service, t.specVersion) as string | undefined;
     specs[key] = text === undefined ? null : JSON.parse(text);
   }
-  return { index, leader: leaderOf(db), changed: true, tasks, specs };
+  return { index, leader: leaderOf(db), changed: true, full: changed === null, tasks, ...(changed === null ? {} : { gone }), specs };
 }
 
 function leaderOf(db: Db): SessionAnswer['leader'] {
@@ -243,7 +311,12 @@ export function sessionsRouter(ctx: RestContext): Router {
       k.body = { index: after, leader: leaderOf(ctx.db), changed: false } satisfies SessionAnswer;
       return;
     }
-    k.body = sessionAnswer(ctx.db, nodeId, hub.index());
+    const hold = hub.holdMs(nodeId);
+    if (hold > 0) await new Promise((r) => setTimeout(r, hold));
+    hub.answered(nodeId);
+    // The index first, then the rows: a change applied in between is in the rows and comes again in the next answer, never missed.
+    const index = hub.index();
+    k.body = sessionAnswer(ctx.db, nodeId, index, after === undefined ? null : hub.changedSince(nodeId, after));
   });
   return router;
 }

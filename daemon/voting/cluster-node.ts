@@ -63,6 +63,9 @@ export interface TransportEvents {
   onSnapshotSent(id: NodeId, ok: boolean): void;
 }
 
+/** How long the voting thread handles Readies at a stretch before it lets the event loop turn (messages out and in). */
+const PROCESS_SLICE_MS = 50;
+
 /**
  * The voting thread's shell around the Raft core: ticks it, persists and
  * sends its Ready batches, applies committed commands to SQLite, answers
@@ -97,6 +100,10 @@ export class ClusterNode {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private processing = false;
+  private resumeScheduled = false;
+  /** The entries' data applied since the last snapshot, and the last snapshot's size, in characters. */
+  private appliedBytesSinceSnapshot = 0;
+  private lastSnapshotBytes = 0;
 
   constructor(private readonly o: ClusterNodeOptions) {
     this.storage = new SqliteRaftStorage(o.db);
@@ -318,12 +325,31 @@ export class ClusterNode {
   // ---- the Ready loop -------------------------------------------------------
 
   /** Persist, send, apply, advance — in that order — until the core has nothing more. */
+  /**
+   * Handles Readies until none is left, or until PROCESS_SLICE_MS have gone:
+   * then the rest waits for the next turn of the event loop, so that the
+   * messages just queued leave and peers' messages come in (a follower that
+   * applies for seconds on end would miss its leader's heartbeats).
+   */
   private process(): void {
     const raft = this.raft;
     if (!raft || this.processing) return;
     this.processing = true;
+    const started = performance.now();
     try {
-      while (raft.hasReady()) this.handleReady(raft, raft.ready());
+      while (raft.hasReady()) {
+        this.handleReady(raft, raft.ready());
+        if (performance.now() - started > PROCESS_SLICE_MS && raft.hasReady()) {
+          if (!this.resumeScheduled) {
+            this.resumeScheduled = true;
+            setImmediate(() => {
+              this.resumeScheduled = false;
+              this.process();
+            });
+          }
+          break;
+        }
+      }
     } finally {
       this.processing = false;
     }
@@ -346,6 +372,7 @@ export class ClusterNode {
       this.results = new Map();
       this.o.notes.publish([...batch.touched]);
       this.appliedSinceSnapshot += rd.committedEntries.length;
+      for (const entry of rd.committedEntries) this.appliedBytesSinceSnapshot += entry.data.length;
     }
     for (const rs of rd.readStates) {
       this.reads.get(rs.requestId)?.(rs.index);
@@ -445,10 +472,19 @@ export class ClusterNode {
     this.leaderContactRecorded = this.leaderContactAt;
   }
 
+  /**
+   * A snapshot every `snapshotEveryEntries` applied entries, once as many
+   * bytes of entries were applied since the last one as it had: taking one
+   * costs its size (the whole state), so at scale they come as often as the
+   * log grows by a state's worth, not every thousand entries.
+   */
   private maybeSnapshot(): void {
-    if (this.appliedSinceSnapshot < this.o.settings.snapshotEveryEntries) return;
+    if (this.appliedSinceSnapshot < this.o.settings.snapshotEveryEntries || this.appliedBytesSinceSnapshot < this.lastSnapshotBytes) return;
     this.appliedSinceSnapshot = 0;
-    this.storage.compact(this.machine.appliedIndex(), this.machine.snapshotData());
+    this.appliedBytesSinceSnapshot = 0;
+    const data = this.machine.snapshotData();
+    this.lastSnapshotBytes = data.length;
+    this.storage.compact(this.machine.appliedIndex(), data);
   }
 
   // ---- helpers --------------------------------------------------------------

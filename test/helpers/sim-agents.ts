@@ -1,4 +1,4 @@
-import { JOIN_PATH, SESSION_PATH, VOTING_PATH, type JoinAnswer, type SessionAnswer, type VotingAnswer } from '../../daemon/cluster-protocol';
+import { JOIN_PATH, SESSION_PATH, VOTING_PATH, type JoinAnswer, type SessionAnswer, type SessionTask, type VotingAnswer } from '../../daemon/cluster-protocol';
 import type { Command } from '../../database/commands';
 
 /**
@@ -29,6 +29,8 @@ interface Worker {
   running: boolean;
   /** Task id → the state reported for it and when, so a report is not repeated before the answer shows it (or 5 s pass). */
   reported: Map<string, { state: string; at: number }>;
+  /** Its tasks as its answers told them (a full answer replaces them, a partial one is merged). */
+  tasks: Map<string, SessionTask>;
   loop?: Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export class SimAgents {
       manager: o.managers[i % o.managers.length]!,
       running: false,
       reported: new Map(),
+      tasks: new Map(),
     }));
   }
 
@@ -99,6 +102,7 @@ export class SimAgents {
       } catch (error) {
         this.stats.errors++;
         this.stats.lastError = (error as Error).message;
+        // Asked again from scratch: the next answer lists all its tasks.
         after = undefined;
         await sleep(250);
       }
@@ -107,10 +111,13 @@ export class SimAgents {
 
   /** Reports RUNNING for each task the worker should run and SHUTDOWN for each it should stop, in one batch to the leader. */
   private async report(w: Worker, answer: SessionAnswer): Promise<void> {
+    if (answer.full) w.tasks.clear();
+    for (const t of answer.tasks ?? []) w.tasks.set(t.id, t);
+    for (const id of answer.gone ?? []) w.tasks.delete(id);
     const now = Date.now();
     const commands: Command[] = [];
     const live = new Set<string>();
-    for (const t of answer.tasks ?? []) {
+    for (const t of w.tasks.values()) {
       live.add(t.id);
       const want = t.desiredState === 'RUNNING' ? (t.state === 'ASSIGNED' || t.state === 'STARTING' ? 'RUNNING' : null) : t.state === 'ASSIGNED' || t.state === 'STARTING' || t.state === 'RUNNING' ? 'SHUTDOWN' : null;
       if (want === null) continue;

@@ -8,7 +8,7 @@ import { apply, AT, clusterDb, simpleSpec } from '../helpers/shell-db';
 describe('worker sessions: whose tasks an applied command changes', () => {
   const wakes = (command: Command) => {
     const w = sessionWakes(command);
-    return { all: w.all, nodes: [...w.nodes].sort(), tasks: [...w.tasks].sort() };
+    return { all: w.all, nodes: [...w.nodes.keys()].sort(), tasks: [...w.tasks].sort() };
   };
 
   test('a placement names its node; a stop, a slot move or a removal names its task; a worker\'s own report wakes nobody', () => {
@@ -57,6 +57,16 @@ describe('worker sessions: the hub wakes only the workers whose tasks changed', 
     const answer = sessionAnswer(db, 's1', index);
     assert.deepEqual(answer.tasks?.map((t) => [t.id, t.state, t.desiredState]), [['task-1', 'ASSIGNED', 'RUNNING']]);
     assert.ok(answer.specs?.['web@1'], 'the answer carries the spec the task runs');
+  });
+
+  test('an answer after `after` lists only the tasks that changed since, and those gone elsewhere', async () => {
+    const since = index;
+    commit({ type: 'task.create', id: 'task-2', serviceName: 'web', slot: 2, specVersion: 1, nodeId: 's2', at: AT });
+    assert.deepEqual(hub.changedSince('s2', since), ['task-2']);
+    assert.deepEqual(hub.changedSince('s1', since), []);
+    assert.equal(hub.changedSince('s2', 0), null, 'a worker asking from before the record began gets all its tasks');
+    const partial = sessionAnswer(db, 's1', index, ['task-2']);
+    assert.deepEqual([partial.full, partial.tasks, partial.gone], [false, [], ['task-2']], 'task-2 is not on s1');
   });
 
   test('a worker that asks after a change it has not seen is answered at once', async () => {

@@ -65,6 +65,11 @@ export interface RaftConfig {
   readonly maxInflightMessages?: number;
   /** Committed entries handed out per Ready. Default 1024. */
   readonly maxCommittedPerReady?: number;
+  /**
+   * Their data per Ready, in characters (at least one entry): what the shell
+   * applies between two turns of its event loop. Default 1 MiB.
+   */
+  readonly maxCommittedBytesPerReady?: number;
 }
 
 export interface ResolvedRaftConfig extends Required<Omit<RaftConfig, 'applied'>> {
@@ -92,6 +97,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     maxBytesPerMessage: config.maxBytesPerMessage ?? 256 * 1024,
     maxInflightMessages: config.maxInflightMessages ?? 64,
     maxCommittedPerReady: config.maxCommittedPerReady ?? 1024,
+    maxCommittedBytesPerReady: config.maxCommittedBytesPerReady ?? 1024 * 1024,
   };
   if (resolved.id === '') throw new Error('raft config: id must be a non-empty string');
   if (!Number.isInteger(resolved.heartbeatTicks) || resolved.heartbeatTicks < 1) {
@@ -110,6 +116,7 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     ['maxBytesPerMessage', resolved.maxBytesPerMessage],
     ['maxInflightMessages', resolved.maxInflightMessages],
     ['maxCommittedPerReady', resolved.maxCommittedPerReady],
+    ['maxCommittedBytesPerReady', resolved.maxCommittedBytesPerReady],
   ] as const) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`raft config: ${name} must be an integer >= 1, got ${value}`);
   }

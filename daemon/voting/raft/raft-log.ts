@@ -212,11 +212,15 @@ export class RaftLog {
     return this.unstable.length > 0 || this.unstableSnapshot !== null;
   }
 
-  /** Committed entries not yet applied (after any pending snapshot), at most `max`. */
-  nextCommittedEntries(max: number): Entry[] {
+  /** Committed entries not yet applied (after any pending snapshot), at most `max`, and no more than `maxBytes` of data after the first. */
+  nextCommittedEntries(max: number, maxBytes = Infinity): Entry[] {
     const lo = Math.max(this.applied, this.unstableSnapshot?.meta.index ?? 0) + 1;
     if (lo > this.committed) return [];
-    return this.entries(lo, Math.min(this.committed, lo + max - 1) + 1);
+    const entries = this.entries(lo, Math.min(this.committed, lo + max - 1) + 1);
+    let bytes = 0;
+    let fit = 0;
+    while (fit < entries.length && (fit === 0 || bytes + entries[fit]!.data.length <= maxBytes)) bytes += entries[fit++]!.data.length;
+    return fit === entries.length ? entries : entries.slice(0, fit);
   }
 
   hasNextCommittedEntries(): boolean {

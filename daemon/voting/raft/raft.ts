@@ -225,7 +225,7 @@ export class Raft extends Replication {
       entries: this.log.unstableEntries().slice(),
       snapshot: this.log.pendingSnapshot(),
       messages: this.msgs,
-      committedEntries: this.log.nextCommittedEntries(this.cfg.maxCommittedPerReady),
+      committedEntries: this.log.nextCommittedEntries(this.cfg.maxCommittedPerReady, this.cfg.maxCommittedBytesPerReady),
       readStates: this.readStates,
       droppedReads: this.droppedReads,
     };
