@@ -58,7 +58,7 @@ export class SimAgents {
     return this.workers.map((w) => w.id);
   }
 
-  /** Joins every worker (a few at a time, through the managers in turn). */
+  /** Joins every worker (a few at a time, through the managers in turn), starting each one's session once it is a member. */
   async join(concurrency = 16): Promise<void> {
     let next = 0;
     const one = async () => {
@@ -69,12 +69,14 @@ export class SimAgents {
         const body = { token: this.o.token, node: { id: w.id, name: w.name, address: `127.0.0.1:${20_000 + i}`, role: 'worker' }, link: 'session' };
         const answer = await postJson<JoinAnswer>(`${w.manager}${JOIN_PATH}`, body);
         this.secret = answer.grant.clusterSecret;
+        // Its session (its heartbeat) starts as soon as it is a member, as a real worker's would: joining 1,000 takes longer than the host-loss grace.
+        this.start([w.id]);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, one));
   }
 
-  /** Starts every worker's session (or those of `ids`). */
+  /** Starts every worker's session (or those of `ids`) that is not running: after stop(), or for a worker joined but stopped. */
   start(ids: readonly string[] = this.ids): void {
     for (const w of this.workers) {
       if (!ids.includes(w.id) || w.running) continue;
