@@ -76,6 +76,7 @@ const EXPECTED: Record<string, Access> = {
   'POST /cluster/join-token': 'admin',
   'POST /cluster/raft': 'node',
   'POST /cluster/voting': 'node',
+  'POST /cluster/session': 'node',
   'POST /cluster/join': 'node',
   'GET /cluster/join': 'node',
   'GET /cluster/logs/:containerId': 'node',
