@@ -116,13 +116,32 @@ function raftSizes(dbPath: string): { entries: number; logMiB: number; snapshotM
   }
 }
 
-/** The leader's CPU (cores) over IDLE_SECONDS, after 2 s to settle. */
-async function leaderCpu(lab: Lab, leader: number): Promise<number> {
+/** Seconds spent in each reconcile loop's passes so far, from a manager's GET /metrics. */
+async function passSeconds(url: string): Promise<Map<string, number>> {
+  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(60_000) });
+  if (!res.ok) throw new Error(`${url}/metrics: ${res.status}`);
+  const out = new Map<string, number>();
+  for (const m of (await res.text()).matchAll(/^bicycle_reconcile_pass_duration_seconds_sum\{[^}]*loop="([a-z]+)"[^}]*\} (\S+)$/gm)) {
+    out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+/**
+ * The leader's CPU (cores) over IDLE_SECONDS, after 2 s to settle, and of
+ * it the share of each reconcile loop's passes (cores, from /metrics).
+ */
+async function leaderCpu(lab: Lab, leader: number): Promise<{ cores: number; loops: Record<string, number> }> {
   await sleep(2000);
   const from = usage(pidOf(lab, leader));
+  const passesFrom = await passSeconds(lab.host(leader).url);
   const started = performance.now();
   await sleep(IDLE_SECONDS * 1000);
-  return Number(fixed((usage(pidOf(lab, leader)).cpuSeconds - from.cpuSeconds) / ((performance.now() - started) / 1000), 3));
+  const seconds = (performance.now() - started) / 1000;
+  const passesTo = await passSeconds(lab.host(leader).url);
+  const loops: Record<string, number> = {};
+  for (const [loop, total] of passesTo) loops[loop] = Number(fixed((total - (passesFrom.get(loop) ?? 0)) / seconds, 3));
+  return { cores: Number(fixed((usage(pidOf(lab, leader)).cpuSeconds - from.cpuSeconds) / seconds, 3)), loops };
 }
 
 async function runSize(managers: number): Promise<Record<string, number | string>> {
@@ -198,9 +217,12 @@ async function runSize(managers: number): Promise<Record<string, number | string
     snapshotMiB: Number(fixed(sizes.snapshotMiB, 1)),
   };
 
-  result.idleNodesLeaderCores = idleNodesCores;
+  result.idleNodesLeaderCores = idleNodesCores.cores;
   // At rest: every task running, every worker heartbeating, nothing to place (the deployment loop's resync passes included).
-  result.atRestLeaderCores = await leaderCpu(lab, leader);
+  const atRest = await leaderCpu(lab, leader);
+  result.atRestLeaderCores = atRest.cores;
+  // And the time in each reconcile loop's passes per second (the orchestrator's resync reads every service and task).
+  for (const [loop, cores] of Object.entries(atRest.loops)) result[`atRest${loop[0]!.toUpperCase()}${loop.slice(1)}Busy`] = cores;
 
   // One worker in ten lost at once.
   const lost = agents.ids.slice(0, Math.floor(NODES / 10));

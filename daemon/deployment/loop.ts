@@ -10,9 +10,21 @@ import { BicycleError } from '../errors';
  * since the epoch) at which it wants to run again. A failed pass is logged
  * and retried at the next wake-up or resync: the loop never dies of it.
  * `onPass`, when given, hears each pass's duration in seconds and whether it failed.
+ *
+ * A resync (the timer; nothing woke the loop) is let through only once the
+ * loop has been idle RESYNC_IDLE_FACTOR times as long as its last pass took:
+ * where a pass over every row takes seconds (100,000 tasks), a loop at rest
+ * spends at most about a tenth of its thread on resyncs instead of most of
+ * it. Wake-ups and a pass's own time are never held back.
  */
+/** How many times its last pass's duration a loop stays idle before a resync runs another (see Loop). */
+export const RESYNC_IDLE_FACTOR = 10;
+
 export class Loop {
   private running = false;
+  /** The last pass's duration, and when the last run of passes ended (ms on `clock`). */
+  private lastPassMs = 0;
+  private endedAt = -Infinity;
   private again = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -23,11 +35,26 @@ export class Loop {
     private readonly name: string,
     private readonly pass: () => Promise<number | void>,
     private readonly log: Logger,
-    private readonly options: { resyncIntervalMs: number; debounceMs?: number; onPass?: (loop: string, seconds: number, failed: boolean) => void },
+    private readonly options: {
+      resyncIntervalMs: number;
+      debounceMs?: number;
+      onPass?: (loop: string, seconds: number, failed: boolean) => void;
+      /** Milliseconds for pass durations and idle time; performance.now unless a test gives its own. */
+      clock?: () => number;
+    },
   ) {}
 
+  private now(): number {
+    return this.options.clock ? this.options.clock() : performance.now();
+  }
+
   start(): void {
-    this.timer = setInterval(() => this.wake(), this.options.resyncIntervalMs);
+    this.timer = setInterval(() => this.resync(), this.options.resyncIntervalMs);
+    this.wake();
+  }
+
+  private resync(): void {
+    if (this.running || this.now() - this.endedAt < this.lastPassMs * RESYNC_IDLE_FACTOR) return;
     this.wake();
   }
 
@@ -46,18 +73,21 @@ export class Loop {
   private async runPasses(): Promise<void> {
     do {
       this.again = false;
-      const started = performance.now();
+      const started = this.now();
       try {
         const wakeAt = await this.pass();
-        this.options.onPass?.(this.name, (performance.now() - started) / 1000, false);
+        this.lastPassMs = this.now() - started;
+        this.options.onPass?.(this.name, this.lastPassMs / 1000, false);
         if (typeof wakeAt === 'number' && Number.isFinite(wakeAt)) this.wakeAt(wakeAt);
       } catch (error) {
-        this.options.onPass?.(this.name, (performance.now() - started) / 1000, true);
+        this.lastPassMs = this.now() - started;
+        this.options.onPass?.(this.name, this.lastPassMs / 1000, true);
         // No leader for a moment (an election) is expected and retried; anything else is worth a warning.
         const passing = error instanceof BicycleError && error.retryable;
         this.log.log(passing ? 'debug' : 'warn', `${this.name} pass failed; will retry`, { error: errorMessage(error) });
       }
     } while (this.again && !this.stopped);
+    this.endedAt = this.now();
     this.running = false;
   }
 

@@ -2,7 +2,7 @@ import { describe, test, beforeEach, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { Loop } from '../../daemon/deployment/loop';
+import { Loop, RESYNC_IDLE_FACTOR } from '../../daemon/deployment/loop';
 import { ChangeNotes } from '../../daemon/changes';
 import { BicycleError } from '../../daemon/errors';
 
@@ -126,6 +126,31 @@ describe('a control loop', () => {
     await tick(1 + DEBOUNCE_MS);
     assert.equal(p.runs, 2);
     await tick(RESYNC_MS * 3);
+    assert.equal(p.runs, 5);
+  });
+
+  test('after a long pass a resync waits until the loop was idle ten times as long; a wake-up does not wait', async () => {
+    const p = countingPass();
+    loop = new Loop('test', p.pass, capturingLog().log, { resyncIntervalMs: RESYNC_MS, debounceMs: DEBOUNCE_MS, clock: Date.now });
+    p.hold();
+    loop.start();
+    await tick(DEBOUNCE_MS);
+    assert.equal(p.runs, 1);
+    // The first pass takes 100 ms (a pass over every row of a large cluster): resyncs wait 1,000 ms after it.
+    await tick(100 - DEBOUNCE_MS);
+    p.release();
+    await settle();
+    const ended = Date.now();
+    await tick(100 * RESYNC_IDLE_FACTOR - 1);
+    assert.equal(p.runs, 1, 'the resyncs within ten times the pass are let go');
+    await tick(RESYNC_MS + DEBOUNCE_MS);
+    assert.ok(Date.now() - ended >= 100 * RESYNC_IDLE_FACTOR);
+    assert.equal(p.runs, 2, 'the first resync after it runs');
+    // That pass was quick: resyncs come every resyncIntervalMs again, and a wake-up is never held back.
+    loop.wake();
+    await tick(DEBOUNCE_MS);
+    assert.equal(p.runs, 3, 'a wake-up runs at once');
+    await tick(RESYNC_MS * 2);
     assert.equal(p.runs, 5);
   });
 
